@@ -1,0 +1,173 @@
+package statebackend
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/repository"
+	"github.com/taskstate/statebackend/state"
+)
+
+// Open returns the GORM implementation of Backend on the database d, most
+// often SQLite(path), Postgres(dsn) or MySQL(dsn). Any other gorm.Dialector
+// is accepted with conservative defaults (and the settings of those three
+// when its Name is "sqlite", "postgres" or "mysql").
+//
+// Unless WithoutMigrations is given, Open creates the app's tables and
+// indexes when they are missing; it never alters or drops existing ones.
+// Close the backend when done.
+func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
+	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	if o.appID != "" {
+		if err := state.ValidateKey("app id", o.appID); err != nil {
+			return nil, err
+		}
+	}
+	dl := dialectOf(d)
+	tables, err := entities.NewTables(o.appID, dl.maxIdentifier)
+	if err != nil {
+		return nil, state.Invalid("app id", err.Error())
+	}
+	db, err := gorm.Open(d, &gorm.Config{
+		NamingStrategy:         tables.Namer(dl.maxIdentifier),
+		SkipDefaultTransaction: true,
+		TranslateError:         true,
+		PrepareStmt:            dl.prepare,
+		PrepareStmtMaxSize:     256,
+		NowFunc:                func() time.Time { return time.Now().UTC() },
+		Logger:                 logger.Discard,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.name, err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.name, err)
+	}
+	applyPool(sqlDB, dl.pool(dsnOf(d)))
+	if o.poolSet {
+		applyPool(sqlDB, o.pool)
+	}
+	b := &gormBackend{
+		db:      db,
+		sqlDB:   sqlDB,
+		dialect: dl,
+		repo:    repository.Repo{Tables: tables},
+		log:     o.logger.With("dialect", dl.name, "app_id", o.appID),
+	}
+	if dl.serializeWrites {
+		b.writeMu = new(sync.Mutex)
+	}
+	if !o.skipMigrations {
+		if err := b.migrate(); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
+	return b, nil
+}
+
+// gormBackend is the Backend Open returns.
+type gormBackend struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect dialect
+	repo    repository.Repo
+	log     *slog.Logger
+	writeMu *sync.Mutex // non-nil when the dialect needs one writer per process
+	closed  atomic.Bool
+}
+
+var _ Backend = (*gormBackend)(nil)
+
+// maxAttempts bounds how often an operation is tried on transient errors.
+const maxAttempts = 8
+
+// check fails fast on a closed backend or a done context.
+func (b *gormBackend) check(ctx context.Context) error {
+	if b.closed.Load() {
+		return fmt.Errorf("statebackend: %w", ErrClosed)
+	}
+	return ctx.Err()
+}
+
+// read runs a read operation, retrying transient errors.
+func (b *gormBackend) read(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	return b.run(ctx, op, fn)
+}
+
+// write runs a write operation, one per process at a time where the dialect
+// needs it, retrying transient errors.
+func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
+	if err := b.check(ctx); err != nil {
+		return err
+	}
+	if b.writeMu != nil {
+		b.writeMu.Lock()
+		defer b.writeMu.Unlock()
+	}
+	return b.run(ctx, op, fn)
+}
+
+func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
+	db := b.db.WithContext(ctx)
+	backoff := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		err := fn(db)
+		if err == nil {
+			return nil
+		}
+		if attempt >= maxAttempts || !b.dialect.transient(err) || ctx.Err() != nil {
+			return b.fail(ctx, op, err)
+		}
+		b.log.Warn("retrying after transient error", "op", op, "attempt", attempt, "err", err)
+		select {
+		case <-time.After(backoff):
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		backoff = min(backoff*2, time.Second)
+	}
+}
+
+// fail wraps a database error for the caller.
+func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
+	if b.closed.Load() || errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
+	}
+	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
+		return fmt.Errorf("statebackend: %s: %w (%v)", op, ctxErr, err)
+	}
+	return fmt.Errorf("statebackend: %s: %w", op, err)
+}
+
+// Close implements Backend.
+func (b *gormBackend) Close() error {
+	if b.closed.Swap(true) {
+		return nil
+	}
+	if p, ok := b.db.ConnPool.(*gorm.PreparedStmtDB); ok {
+		p.Close()
+	}
+	if err := b.sqlDB.Close(); err != nil {
+		return fmt.Errorf("statebackend: close: %w", err)
+	}
+	return nil
+}

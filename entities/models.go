@@ -1,0 +1,91 @@
+package entities
+
+// Sizes of identifier columns, in bytes.
+const (
+	IDSize     = 255 // invocation ids, runner ids, task keys, data keys, app ids
+	CallSize   = 512 // call keys: a task key, ":" and an args id
+	StatusSize = 32  // status names
+)
+
+// Result is a row of state_backend_results.
+type Result struct {
+	InvocationID Key  `gorm:"column:invocation_id;primaryKey;size:255"`
+	ResultData   Blob `gorm:"column:result_data;not null"`
+}
+
+// Exception is a row of state_backend_exceptions.
+type Exception struct {
+	InvocationID  Key  `gorm:"column:invocation_id;primaryKey;size:255"`
+	ExceptionData Blob `gorm:"column:exception_data;not null"`
+}
+
+// Invocation is a row of state_backend_invocations. Optional ids are stored
+// as "" (never NULL) so equality filters need no NULL handling.
+type Invocation struct {
+	InvocationID        Key  `gorm:"column:invocation_id;primaryKey;size:255"`
+	CallIDKey           Key  `gorm:"column:call_id_key;not null;size:512"`
+	TaskIDKey           Key  `gorm:"column:task_id_key;not null;size:255"`
+	ArgumentsID         Key  `gorm:"column:arguments_id;not null;size:255"`
+	SerializedArguments Text `gorm:"column:serialized_arguments;not null"`
+	ParentInvocationID  Key  `gorm:"column:parent_invocation_id;not null;size:255;index:,composite:parent"`
+	WorkflowID          Key  `gorm:"column:workflow_id;not null;size:255;index:,composite:workflow"`
+	WorkflowTypeKey     Key  `gorm:"column:workflow_type_key;not null;size:255;index:,composite:workflow_type"`
+	ParentWorkflowID    Key  `gorm:"column:parent_workflow_id;not null;size:255"`
+}
+
+// RunnerContext is a row of state_backend_runner_contexts. ParentCtxID is ""
+// for a root runner.
+type RunnerContext struct {
+	RunnerID    Key   `gorm:"column:runner_id;primaryKey;size:255"`
+	RunnerCls   Key   `gorm:"column:runner_cls;not null;size:255"`
+	ParentCtxID Key   `gorm:"column:parent_ctx_id;not null;size:255"`
+	PID         int64 `gorm:"column:pid;not null"`
+	Hostname    Key   `gorm:"column:hostname;not null;size:255"`
+	ThreadID    int64 `gorm:"column:thread_id;not null"`
+}
+
+// History is a row of state_backend_history. ID orders records with equal
+// timestamps by insertion; HistoryTimestamp is microseconds since the Unix
+// epoch; (invocation, timestamp, status) is unique.
+type History struct {
+	ID               int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:time,priority:2"`
+	InvocationID     Key   `gorm:"column:invocation_id;not null;size:255;index:,unique,composite:entry,priority:1"`
+	HistoryTimestamp int64 `gorm:"column:history_timestamp;not null;index:,unique,composite:entry,priority:2;index:,composite:time,priority:1"`
+	HistoryStatus    Key   `gorm:"column:history_status;not null;size:32;index:,unique,composite:entry,priority:3"`
+	HistoryJSON      Text  `gorm:"column:history_json;not null"`
+}
+
+// Workflow is a row of state_backend_workflows. ParentWorkflowID is "" for a
+// top-level workflow, as the seed writes it.
+type Workflow struct {
+	WorkflowID       Key `gorm:"column:workflow_id;primaryKey;size:255"`
+	WorkflowTypeKey  Key `gorm:"column:workflow_type_key;not null;size:255;index:,composite:type"`
+	ParentWorkflowID Key `gorm:"column:parent_workflow_id;not null;size:255"`
+}
+
+// AppInfo is a row of state_backend_app_info.
+type AppInfo struct {
+	AppID       Key  `gorm:"column:app_id;primaryKey;size:255"`
+	AppInfoJSON Text `gorm:"column:app_info_json;not null"`
+}
+
+// WorkflowData is a row of state_backend_workflow_data.
+type WorkflowData struct {
+	WorkflowID Key  `gorm:"column:workflow_id;primaryKey;size:255"`
+	DataKey    Key  `gorm:"column:data_key;primaryKey;size:255"`
+	DataValue  Blob `gorm:"column:data_value;not null"`
+}
+
+// WorkflowSubInvocation is a row of state_backend_workflow_sub_invocations.
+type WorkflowSubInvocation struct {
+	ParentWorkflowID Key `gorm:"column:parent_workflow_id;primaryKey;size:255"`
+	SubInvocationID  Key `gorm:"column:sub_invocation_id;primaryKey;size:255"`
+}
+
+// All returns one value of every model, in migration order.
+func All() []any {
+	return []any{
+		&Result{}, &Exception{}, &Invocation{}, &RunnerContext{}, &History{},
+		&Workflow{}, &AppInfo{}, &WorkflowData{}, &WorkflowSubInvocation{},
+	}
+}

@@ -1,0 +1,52 @@
+package statebackend
+
+import (
+	"fmt"
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/entities"
+)
+
+// migrate creates the app's missing tables and indexes. It never alters an
+// existing table, so starting a new version against an old database cannot
+// rewrite data behind the operator's back. Processes opening one database at
+// once may race to create the same table; a failed attempt is retried and
+// then finds the table there.
+func (b *gormBackend) migrate() error {
+	db := b.db.Set(entities.ColumnTypesSetting, b.dialect.columns)
+	var err error
+	for attempt := 1; attempt <= 5; attempt++ {
+		if err = migrateOnce(db); err == nil {
+			return nil
+		}
+		b.log.Warn("schema creation failed, retrying", "attempt", attempt, "err", err)
+		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+	}
+	return fmt.Errorf("statebackend: create schema: %w", err)
+}
+
+func migrateOnce(db *gorm.DB) error {
+	m := db.Migrator()
+	for _, model := range entities.All() {
+		if !m.HasTable(model) {
+			if err := m.CreateTable(model); err != nil {
+				return err
+			}
+			continue
+		}
+		stmt := &gorm.Statement{DB: db}
+		if err := stmt.Parse(model); err != nil {
+			return err
+		}
+		for _, idx := range stmt.Schema.ParseIndexes() {
+			if !m.HasIndex(model, idx.Name) {
+				if err := m.CreateIndex(model, idx.Name); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}

@@ -1,0 +1,65 @@
+package statebackend
+
+import "github.com/taskstate/statebackend/state"
+
+// The contract is declared in package state, which imports no database
+// driver (so the conformance suite and third-party backends need none); the
+// names below make the root package the one import most users need. Each is
+// the identical type or value, not a copy.
+
+// Backend stores the state of a pynenc application. See state.Backend for
+// the full contract.
+type Backend = state.Backend
+
+// Domain types; see package state for their documentation.
+type (
+	InvocationID      = state.InvocationID
+	TaskID            = state.TaskID
+	CallID            = state.CallID
+	Invocation        = state.Invocation
+	WorkflowIdentity  = state.WorkflowIdentity
+	WorkflowFilter    = state.WorkflowFilter
+	Status            = state.Status
+	StatusRecord      = state.StatusRecord
+	InvocationHistory = state.InvocationHistory
+	RunnerContext     = state.RunnerContext
+	AppInfo           = state.AppInfo
+)
+
+// Statuses of an invocation; see state.Status.
+const (
+	StatusRegistered                 = state.StatusRegistered
+	StatusConcurrencyControlled      = state.StatusConcurrencyControlled
+	StatusConcurrencyControlledFinal = state.StatusConcurrencyControlledFinal
+	StatusRerouted                   = state.StatusRerouted
+	StatusPending                    = state.StatusPending
+	StatusPendingRecovery            = state.StatusPendingRecovery
+	StatusRunning                    = state.StatusRunning
+	StatusRunningRecovery            = state.StatusRunningRecovery
+	StatusPaused                     = state.StatusPaused
+	StatusResumed                    = state.StatusResumed
+	StatusKilled                     = state.StatusKilled
+	StatusSuccess                    = state.StatusSuccess
+	StatusFailed                     = state.StatusFailed
+	StatusRetry                      = state.StatusRetry
+)
+
+// NoArgs is the ArgsID of a call without arguments.
+const NoArgs = state.NoArgs
+
+// MaxIDLen is the longest identifier accepted, in bytes.
+const MaxIDLen = state.MaxIDLen
+
+// Sentinel errors; test for them with errors.Is.
+var (
+	ErrNotFound        = state.ErrNotFound
+	ErrInvalidArgument = state.ErrInvalidArgument
+	ErrClosed          = state.ErrClosed
+)
+
+// ParseTaskID parses a task key ("module.func"), splitting on the last dot.
+func ParseTaskID(key string) (TaskID, error) { return state.ParseTaskID(key) }
+
+// ParseCallID parses a call key ("module.func:args_id"), splitting on the
+// last colon.
+func ParseCallID(key string) (CallID, error) { return state.ParseCallID(key) }

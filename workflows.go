@@ -1,0 +1,147 @@
+package statebackend
+
+import (
+	"context"
+	"fmt"
+
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/state"
+)
+
+// StoreWorkflowRun implements Backend.
+func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity) error {
+	if err := wf.Validate("workflow"); err != nil {
+		return err
+	}
+	row := entities.Workflow{
+		WorkflowID:       entities.Key(wf.WorkflowID),
+		WorkflowTypeKey:  entities.Key(wf.WorkflowType.Key()),
+		ParentWorkflowID: entities.Key(wf.ParentWorkflowID),
+	}
+	return b.write(ctx, "StoreWorkflowRun", func(db *gorm.DB) error {
+		return b.repo.StoreWorkflowRun(db, row)
+	})
+}
+
+// WorkflowTypes implements Backend.
+func (b *gormBackend) WorkflowTypes(ctx context.Context) ([]TaskID, error) {
+	var keys []string
+	err := b.read(ctx, "WorkflowTypes", func(db *gorm.DB) (err error) {
+		keys, err = b.repo.WorkflowTypes(db)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]TaskID, len(keys))
+	for i, k := range keys {
+		t, err := state.ParseTaskID(k)
+		if err != nil {
+			return nil, fmt.Errorf("statebackend: stored workflow type is malformed: %w", err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// WorkflowRuns implements Backend.
+func (b *gormBackend) WorkflowRuns(ctx context.Context) ([]WorkflowIdentity, error) {
+	return b.workflowRuns(ctx, "WorkflowRuns", "")
+}
+
+// WorkflowRunsOfType implements Backend.
+func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) ([]WorkflowIdentity, error) {
+	if err := typ.Validate("typ"); err != nil {
+		return nil, err
+	}
+	return b.workflowRuns(ctx, "WorkflowRunsOfType", typ.Key())
+}
+
+func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]WorkflowIdentity, error) {
+	var rows []entities.Workflow
+	err := b.read(ctx, op, func(db *gorm.DB) (err error) {
+		rows, err = b.repo.WorkflowRuns(db, typeKey)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]WorkflowIdentity, len(rows))
+	for i, row := range rows {
+		t, err := state.ParseTaskID(string(row.WorkflowTypeKey))
+		if err != nil {
+			return nil, fmt.Errorf("statebackend: stored workflow %q is malformed: %w", row.WorkflowID, err)
+		}
+		out[i] = WorkflowIdentity{
+			WorkflowID:       InvocationID(row.WorkflowID),
+			WorkflowType:     t,
+			ParentWorkflowID: InvocationID(row.ParentWorkflowID),
+		}
+	}
+	return out, nil
+}
+
+// SetWorkflowData implements Backend.
+func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID InvocationID, key string, value []byte) error {
+	if err := workflowID.Validate("workflowID"); err != nil {
+		return err
+	}
+	if err := state.ValidateRequiredKey("key", key); err != nil {
+		return err
+	}
+	row := entities.WorkflowData{WorkflowID: entities.Key(workflowID), DataKey: entities.Key(key), DataValue: value}
+	return b.write(ctx, "SetWorkflowData", func(db *gorm.DB) error {
+		return b.repo.SetWorkflowData(db, row)
+	})
+}
+
+// WorkflowData implements Backend.
+func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID, key string) ([]byte, error) {
+	if err := workflowID.Validate("workflowID"); err != nil {
+		return nil, err
+	}
+	if err := state.ValidateRequiredKey("key", key); err != nil {
+		return nil, err
+	}
+	var value []byte
+	var found bool
+	err := b.read(ctx, "WorkflowData", func(db *gorm.DB) (err error) {
+		value, found, err = b.repo.WorkflowData(db, string(workflowID), key)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	if !found {
+		return nil, state.NotFound("workflow data", string(workflowID)+"/"+key)
+	}
+	return value, nil
+}
+
+// StoreWorkflowSubInvocation implements Backend.
+func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID, subInvocationID InvocationID) error {
+	if err := workflowID.Validate("workflowID"); err != nil {
+		return err
+	}
+	if err := subInvocationID.Validate("subInvocationID"); err != nil {
+		return err
+	}
+	return b.write(ctx, "StoreWorkflowSubInvocation", func(db *gorm.DB) error {
+		return b.repo.AddWorkflowSubInvocation(db, string(workflowID), string(subInvocationID))
+	})
+}
+
+// WorkflowSubInvocations implements Backend.
+func (b *gormBackend) WorkflowSubInvocations(ctx context.Context, workflowID InvocationID) ([]InvocationID, error) {
+	if err := workflowID.Validate("workflowID"); err != nil {
+		return nil, err
+	}
+	var ids []string
+	err := b.read(ctx, "WorkflowSubInvocations", func(db *gorm.DB) (err error) {
+		ids, err = b.repo.WorkflowSubInvocations(db, string(workflowID))
+		return err
+	})
+	return toInvocationIDs(ids), err
+}
