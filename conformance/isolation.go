@@ -1,0 +1,4 @@
+package conformance
+
+// isolationTests returns the tests of group "isolation" (to be written).
+func isolationTests() []Test { return nil }

@@ -1,0 +1,4 @@
+package conformance
+
+// validationTests returns the tests of group "validation" (to be written).
+func validationTests() []Test { return nil }

@@ -1,0 +1,4 @@
+package conformance
+
+// workflowTests returns the tests of group "workflows" (to be written).
+func workflowTests() []Test { return nil }
