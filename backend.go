@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"sync"
 	"sync/atomic"
 	"time"
 
@@ -70,7 +69,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		log:     o.logger.With("dialect", dl.name, "app_id", o.appID),
 	}
 	if dl.serializeWrites {
-		b.writeMu = new(sync.Mutex)
+		b.committer = &committer{b: b}
 	}
 	if !o.skipMigrations {
 		if err := b.migrate(); err != nil {
@@ -88,8 +87,10 @@ type gormBackend struct {
 	dialect dialect
 	repo    repository.Repo
 	log     *slog.Logger
-	writeMu *sync.Mutex // non-nil when the dialect needs one writer per process
-	closed  atomic.Bool
+	// committer, when the dialect wants one writer per process, serializes
+	// writes and commits those that arrive together at once.
+	committer *committer
+	closed    atomic.Bool
 }
 
 var _ Backend = (*gormBackend)(nil)
@@ -113,15 +114,15 @@ func (b *gormBackend) read(ctx context.Context, op string, fn func(db *gorm.DB) 
 	return b.run(ctx, op, fn)
 }
 
-// write runs a write operation, one per process at a time where the dialect
-// needs it, retrying transient errors.
+// write runs a write operation, through the group committer where the
+// dialect wants one, retrying transient errors. fn must be safe to run
+// again: it is when a shared transaction fails.
 func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
 	if err := b.check(ctx); err != nil {
 		return err
 	}
-	if b.writeMu != nil {
-		b.writeMu.Lock()
-		defer b.writeMu.Unlock()
+	if b.committer != nil {
+		return b.committer.do(ctx, op, fn)
 	}
 	return b.run(ctx, op, fn)
 }

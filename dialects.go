@@ -57,9 +57,11 @@ func Postgres(dsn string) gorm.Dialector {
 }
 
 // MySQL returns a dialector for the MySQL or MariaDB database at dsn (the
-// go-sql-driver form, "user:pass@tcp(host:3306)/db"). It forces utf8mb4 with
-// a binary collation, parseTime and UTC, and takes max_allowed_packet from
-// the server (set it to at least 128 MiB for 64 MiB payloads). A DSN the
+// go-sql-driver form, "user:pass@tcp(host:3306)/db"). It forces a utf8mb4
+// connection with a binary collation, parseTime and UTC, and takes
+// max_allowed_packet from the server (set it to at least 128 MiB for 64 MiB
+// payloads). Identifiers are stored as varbinary, so they compare byte for
+// byte whatever the server's default collation; text is utf8mb4. A DSN the
 // driver cannot parse is passed through unchanged, to fail at Open.
 func MySQL(dsn string) gorm.Dialector {
 	if cfg, err := gomysql.ParseDSN(dsn); err == nil {
@@ -86,8 +88,9 @@ type dialect struct {
 	// prepare enables GORM's prepared statement cache (not for pgx, which
 	// caches statements itself).
 	prepare bool
-	// serializeWrites makes one process write through one goroutine at a
-	// time: SQLite has a single writer, and in-process contention for it
+	// serializeWrites sends a process's writes through one committer at a
+	// time, which folds concurrent writes into shared transactions (group
+	// commit): SQLite has a single writer, and in-process contention for it
 	// would only turn into busy waits.
 	serializeWrites bool
 	// transient reports errors worth retrying: lock contention, deadlocks,
@@ -132,7 +135,10 @@ func dialectOf(d gorm.Dialector) dialect {
 			name:          "mysql",
 			maxIdentifier: 64,
 			columns: entities.ColumnTypes{
-				Key:  "varchar(%d) CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
+				// varbinary, not varchar with utf8mb4_bin: MariaDB's binary
+				// collations pad, so "a" and "a " would be one key. Sizes
+				// are bytes, as MaxIDLen is.
+				Key:  "varbinary(%d)",
 				Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 				Blob: "longblob",
 			},
