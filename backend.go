@@ -65,7 +65,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		db:      db,
 		sqlDB:   sqlDB,
 		dialect: dl,
-		repo:    repository.Repo{Tables: tables},
+		repo:    repository.New(tables),
 		log:     o.logger.With("dialect", dl.name, "app_id", o.appID),
 	}
 	if dl.serializeWrites {

@@ -18,6 +18,12 @@ import (
 // Repo runs the operations on the tables of one app.
 type Repo struct {
 	Tables entities.Tables
+	stmts  *statements
+}
+
+// New returns the repository of the app whose tables are t.
+func New(t entities.Tables) Repo {
+	return Repo{Tables: t, stmts: &statements{}}
 }
 
 // maxParams bounds the bind parameters of one statement, under every

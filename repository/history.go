@@ -1,6 +1,9 @@
 package repository
 
 import (
+	"database/sql"
+	"strconv"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 
@@ -9,6 +12,9 @@ import (
 
 // historyColumns is the number of columns written per history row.
 const historyColumns = 4
+
+// historySelect lists the columns read back, in scan order.
+var historySelect = []string{"id", "invocation_id", "history_timestamp", "history_status", "history_json"}
 
 // historyConflict makes a second write of the same (invocation, timestamp,
 // status) replace the stored document, keeping the record's place in
@@ -24,11 +30,19 @@ var historyConflict = clause.OnConflict{
 // (invocation, timestamp, status) keys; callers pass one record for several
 // invocations, sorted by invocation id.
 func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
-	parts := chunks(len(rows), rowsPerStatement(historyColumns))
+	parts := fixedChunks(len(rows), rowsPerStatement(historyColumns))
 	return inTx(db, len(parts), func(tx *gorm.DB) error {
 		for _, p := range parts {
 			batch := rows[p[0]:p[1]]
-			if err := tx.Clauses(historyConflict).Create(&batch).Error; err != nil {
+			stmt, err := r.historyInsert(tx, len(batch))
+			if err != nil {
+				return err
+			}
+			args := make([]any, 0, historyColumns*len(batch))
+			for _, h := range batch {
+				args = append(args, string(h.InvocationID), h.HistoryTimestamp, string(h.HistoryStatus), string(h.HistoryJSON))
+			}
+			if _, err := stmt.exec(tx, args...); err != nil {
 				return err
 			}
 		}
@@ -36,11 +50,30 @@ func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
 	})
 }
 
+// historyInsert compiles the upsert of n history rows.
+func (r Repo) historyInsert(db *gorm.DB, n int) (*compiled, error) {
+	return r.compile(db, "history.insert."+strconv.Itoa(n), func(tx *gorm.DB) *gorm.DB {
+		values := make([]map[string]any, n)
+		for i := range values {
+			m := markers(historyColumns*i, historyColumns)
+			values[i] = map[string]any{
+				"invocation_id": m[0], "history_timestamp": m[1], "history_status": m[2], "history_json": m[3],
+			}
+		}
+		return tx.Table(r.Tables.Name("History")).Clauses(historyConflict).Create(values)
+	})
+}
+
 // History returns the rows of id ordered by timestamp, then insertion.
 func (r Repo) History(db *gorm.DB, id string) ([]entities.History, error) {
-	var rows []entities.History
-	err := db.Where("invocation_id = ?", id).Order("history_timestamp, id").Find(&rows).Error
-	return rows, err
+	stmt, err := r.compile(db, "history.of", func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&entities.History{}).Select(historySelect).Where("invocation_id = ?", arg(0)).
+			Order("history_timestamp, id").Find(&[]entities.History{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	return scanHistory(stmt.query(db, id))
 }
 
 // HistoryCursor is the position of the last row of a time-range page.
@@ -54,26 +87,68 @@ type HistoryCursor struct {
 // after cur in (timestamp, id) order: keyset pagination, so each page costs
 // the same however far the iteration has gone.
 func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, limit int) ([]entities.History, error) {
-	q := db.Where("history_timestamp >= ? AND history_timestamp <= ?", startUs, endUs)
-	if cur.Started {
-		q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))",
-			cur.Timestamp, cur.Timestamp, cur.ID)
+	key := "history.page." + strconv.FormatBool(cur.Started) + "." + strconv.Itoa(limit)
+	stmt, err := r.compile(db, key, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.History{}).Select(historySelect).
+			Where("history_timestamp >= ? AND history_timestamp <= ?", arg(0), arg(1))
+		if cur.Started {
+			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(2), arg(2), arg(3))
+		}
+		return q.Order("history_timestamp, id").Limit(limit).Find(&[]entities.History{})
+	})
+	if err != nil {
+		return nil, err
 	}
-	var rows []entities.History
-	err := q.Order("history_timestamp, id").Limit(limit).Find(&rows).Error
-	return rows, err
+	return scanHistory(stmt.query(db, startUs, endUs, cur.Timestamp, cur.ID))
 }
 
 // InvocationIDsPage returns up to limit distinct invocation ids, ascending,
 // greater than after (all when started is false), with a history row in
 // [startUs, endUs].
 func (r Repo) InvocationIDsPage(db *gorm.DB, startUs, endUs int64, after string, started bool, limit int) ([]string, error) {
-	q := db.Model(&entities.History{}).
-		Where("history_timestamp >= ? AND history_timestamp <= ?", startUs, endUs)
-	if started {
-		q = q.Where("invocation_id > ?", after)
+	key := "history.ids." + strconv.FormatBool(started) + "." + strconv.Itoa(limit)
+	stmt, err := r.compile(db, key, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.History{}).Distinct("invocation_id").
+			Where("history_timestamp >= ? AND history_timestamp <= ?", arg(0), arg(1))
+		if started {
+			q = q.Where("invocation_id > ?", arg(2))
+		}
+		return q.Order("invocation_id").Limit(limit).Find(&[]entities.History{})
+	})
+	if err != nil {
+		return nil, err
 	}
-	var ids []string
-	err := q.Distinct("invocation_id").Order("invocation_id").Limit(limit).Pluck("invocation_id", &ids).Error
-	return ids, err
+	rows, err := stmt.query(db, startUs, endUs, after)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	ids := make([]string, 0, limit)
+	for rows.Next() {
+		var id string
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		ids = append(ids, id)
+	}
+	return ids, rows.Err()
+}
+
+// scanHistory reads history rows selected with historySelect.
+func scanHistory(rows *sql.Rows, err error) ([]entities.History, error) {
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []entities.History
+	for rows.Next() {
+		var h entities.History
+		var inv, status, doc string
+		if err := rows.Scan(&h.ID, &inv, &h.HistoryTimestamp, &status, &doc); err != nil {
+			return nil, err
+		}
+		h.InvocationID, h.HistoryStatus, h.HistoryJSON = entities.Key(inv), entities.Key(status), entities.Text(doc)
+		out = append(out, h)
+	}
+	return out, rows.Err()
 }

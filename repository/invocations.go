@@ -2,6 +2,7 @@ package repository
 
 import (
 	"slices"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -10,23 +11,33 @@ import (
 	"github.com/taskstate/statebackend/entities"
 )
 
-// invocationColumns is the number of columns of entities.Invocation.
-const invocationColumns = 9
+// invocationColumns lists the columns of entities.Invocation, in scan order;
+// invocation_id is the key, the others are replaced on upsert.
+var invocationColumns = []string{
+	"invocation_id", "call_id_key", "task_id_key", "arguments_id", "serialized_arguments",
+	"parent_invocation_id", "workflow_id", "workflow_type_key", "parent_workflow_id",
+}
 
 // UpsertInvocations stores rows atomically, overwriting existing rows. When
 // an id repeats, the last row wins. Rows are written in ascending id order
 // so concurrent writers lock rows in the same order and cannot deadlock.
 func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	rows = dedupeLast(rows, func(e *entities.Invocation) entities.Key { return e.InvocationID })
-	parts := chunks(len(rows), rowsPerStatement(invocationColumns))
+	parts := fixedChunks(len(rows), rowsPerStatement(len(invocationColumns)))
 	return inTx(db, len(parts), func(tx *gorm.DB) error {
 		for _, p := range parts {
 			batch := rows[p[0]:p[1]]
-			err := tx.Clauses(clause.OnConflict{
-				Columns:   []clause.Column{{Name: "invocation_id"}},
-				UpdateAll: true,
-			}).Create(&batch).Error
+			stmt, err := r.invocationUpsert(tx, len(batch))
 			if err != nil {
+				return err
+			}
+			args := make([]any, 0, len(invocationColumns)*len(batch))
+			for _, e := range batch {
+				args = append(args, string(e.InvocationID), string(e.CallIDKey), string(e.TaskIDKey),
+					string(e.ArgumentsID), string(e.SerializedArguments), string(e.ParentInvocationID),
+					string(e.WorkflowID), string(e.WorkflowTypeKey), string(e.ParentWorkflowID))
+			}
+			if _, err := stmt.exec(tx, args...); err != nil {
 				return err
 			}
 		}
@@ -34,10 +45,53 @@ func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	})
 }
 
+// invocationUpsert compiles the upsert of n invocation rows.
+func (r Repo) invocationUpsert(db *gorm.DB, n int) (*compiled, error) {
+	return r.compile(db, "invocations.upsert."+strconv.Itoa(n), func(tx *gorm.DB) *gorm.DB {
+		cols := len(invocationColumns)
+		values := make([]map[string]any, n)
+		for i := range values {
+			m := markers(cols*i, cols)
+			values[i] = make(map[string]any, cols)
+			for j, c := range invocationColumns {
+				values[i][c] = m[j]
+			}
+		}
+		return tx.Table(r.Tables.Name("Invocation")).Clauses(clause.OnConflict{
+			Columns:   []clause.Column{{Name: "invocation_id"}},
+			DoUpdates: clause.AssignmentColumns(invocationColumns[1:]),
+		}).Create(values)
+	})
+}
+
 // Invocation returns the row of id; found is false when there is none.
 func (r Repo) Invocation(db *gorm.DB, id string) (row entities.Invocation, found bool, err error) {
-	res := db.Where("invocation_id = ?", id).Limit(1).Find(&row)
-	return row, res.RowsAffected > 0, res.Error
+	stmt, err := r.compile(db, "invocations.get", func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&entities.Invocation{}).Select(invocationColumns).
+			Where("invocation_id = ?", arg(0)).Limit(1).Find(&[]entities.Invocation{})
+	})
+	if err != nil {
+		return row, false, err
+	}
+	rows, err := stmt.query(db, id)
+	if err != nil {
+		return row, false, err
+	}
+	defer rows.Close()
+	if !rows.Next() {
+		return row, false, rows.Err()
+	}
+	var f [9]string
+	if err := rows.Scan(&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8]); err != nil {
+		return row, false, err
+	}
+	row = entities.Invocation{
+		InvocationID: entities.Key(f[0]), CallIDKey: entities.Key(f[1]), TaskIDKey: entities.Key(f[2]),
+		ArgumentsID: entities.Key(f[3]), SerializedArguments: entities.Text(f[4]),
+		ParentInvocationID: entities.Key(f[5]), WorkflowID: entities.Key(f[6]),
+		WorkflowTypeKey: entities.Key(f[7]), ParentWorkflowID: entities.Key(f[8]),
+	}
+	return row, true, rows.Err()
 }
 
 // Invocations returns the rows among ids, in no particular order.
