@@ -79,6 +79,14 @@ func (h InvocationHistory) AppendJSON(b []byte) []byte {
 // UnmarshalJSON decodes pynenc's form. Timestamps may end in "Z", "+00:00" or
 // another offset, or carry no zone (read as UTC).
 func (h *InvocationHistory) UnmarshalJSON(data []byte) error {
+	if decodeCanonical(data, h) {
+		return nil
+	}
+	return decodeGeneric(data, h)
+}
+
+// decodeGeneric decodes any JSON form of a history record.
+func decodeGeneric(data []byte, h *InvocationHistory) error {
 	var raw struct {
 		InvocationID      *string         `json:"invocation_id"`
 		Timestamp         *string         `json:"_timestamp"`
