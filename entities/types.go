@@ -1,6 +1,7 @@
 package entities
 
 import (
+	"database/sql/driver"
 	"fmt"
 
 	"gorm.io/gorm"
@@ -28,6 +29,15 @@ type Text string
 
 // Blob is an opaque binary column holding at least 64 MiB.
 type Blob []byte
+
+// Value implements driver.Valuer. An empty or nil Blob is the empty value,
+// never NULL: GORM would otherwise bind an empty named byte slice as NULL.
+func (b Blob) Value() (driver.Value, error) {
+	if b == nil {
+		return []byte{}, nil
+	}
+	return []byte(b), nil
+}
 
 // GormDBDataType implements gorm's GormDBDataTypeInterface.
 func (Key) GormDBDataType(db *gorm.DB, field *schema.Field) string {
