@@ -51,7 +51,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		Logger:                 logger.Discard,
 	})
 	if err != nil {
-		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.name, err)
+		return nil, openError(dl.name, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {

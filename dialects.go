@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -69,6 +70,12 @@ func MySQL(dsn string) gorm.Dialector {
 		cfg.Loc = time.UTC
 		cfg.Collation = "utf8mb4_bin"
 		cfg.MaxAllowedPacket = 0 // ask the server
+		// Parameters are interpolated by the driver (safe with utf8mb4):
+		// one round trip per statement and no server-side statements, which
+		// count against the server-wide max_prepared_stmt_count (16382 by
+		// default) and would run out with many processes. A statement too
+		// large to interpolate falls back to a server-side prepare.
+		cfg.InterpolateParams = true
 		if cfg.Params == nil {
 			cfg.Params = map[string]string{}
 		}
@@ -86,7 +93,7 @@ type dialect struct {
 	maxIdentifier int
 	columns       entities.ColumnTypes
 	// prepare enables GORM's prepared statement cache (not for pgx, which
-	// caches statements itself).
+	// caches statements itself, nor MySQL, whose DSN interpolates).
 	prepare bool
 	// serializeWrites sends a process's writes through one committer at a
 	// time, which folds concurrent writes into shared transactions (group
@@ -142,7 +149,6 @@ func dialectOf(d gorm.Dialector) dialect {
 				Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 				Blob: "longblob",
 			},
-			prepare:   true,
 			transient: mysqlTransient,
 			pool:      func(string) Pool { return Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour} },
 		}
@@ -205,3 +211,34 @@ func randomName() string {
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
 }
+
+// openError wraps an error from opening the database so that its message
+// never holds the DSN's password. pgx quotes a DSN it cannot parse, masking
+// only the passwords it recognizes (not the one in "password = 'x'" or
+// "password='it\\'s'", for example), and its explanation may quote a piece
+// of the DSN; so the message keeps pgx's explanation only, and only when it
+// quotes nothing. The pgx error stays in the chain for errors.As.
+func openError(name string, err error) error {
+	var parse *pgconn.ParseConfigError
+	if !errors.As(err, &parse) {
+		return fmt.Errorf("statebackend: open %s database: %w", name, err)
+	}
+	msg := "statebackend: open " + name + " database: cannot parse the DSN"
+	// pgx writes "cannot parse `<dsn>`: <problem>"; the problem comes last.
+	text := parse.Error()
+	if i := strings.LastIndex(text, "`: "); i >= 0 && strings.HasPrefix(text, "cannot parse `") {
+		if problem := text[i+len("`: "):]; !strings.ContainsAny(problem, "\"'`") {
+			msg += ": " + problem
+		}
+	}
+	return &dsnError{msg: msg, err: err}
+}
+
+// dsnError is an error about a DSN whose message leaves the DSN out.
+type dsnError struct {
+	msg string
+	err error
+}
+
+func (e *dsnError) Error() string { return e.msg }
+func (e *dsnError) Unwrap() error { return e.err }

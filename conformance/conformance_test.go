@@ -1,13 +1,39 @@
 package conformance_test
 
 import (
+	"fmt"
+	"os"
 	"testing"
 
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/conformance/mysqltest"
+	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
+
+// TestMain removes the database containers the tests started.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate} {
+		if err := terminate(); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = max(code, 1)
+		}
+	}
+	os.Exit(code)
+}
 
 func TestSQLite(t *testing.T) {
 	t.Parallel()
 	conformance.Run(t, sqlitetest.Harness(t))
+}
+
+func TestPostgres(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, pgtest.Harness(t))
+}
+
+func TestMySQL(t *testing.T) {
+	t.Parallel()
+	conformance.Run(t, mysqltest.Harness(t))
 }

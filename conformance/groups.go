@@ -16,5 +16,6 @@ func groups() [][]Test {
 		validationTests(),
 		lifecycleTests(),
 		concurrencyTests(),
+		dialectEdgeTests(),
 	}
 }

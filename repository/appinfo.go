@@ -35,6 +35,9 @@ func (r Repo) DiscoverAppInfos(db *gorm.DB) ([]entities.AppInfo, error) {
 		}
 		var rows []entities.AppInfo
 		if err := db.Table(t).Order("app_id").Find(&rows).Error; err != nil {
+			if !db.Migrator().HasTable(t) {
+				continue // dropped since it was listed
+			}
 			return nil, err
 		}
 		out = append(out, rows...)
