@@ -86,20 +86,6 @@ func wantErr(t *testing.T, what string, err, target error) {
 	}
 }
 
-// collect drains a batched iterator, failing the test on an error; it also
-// returns the batch sizes.
-func collect[T any](t *testing.T, seq func(func([]T, error) bool)) (all []T, sizes []int) {
-	t.Helper()
-	for batch, err := range seq {
-		if err != nil {
-			t.Fatalf("iteration failed after %d items: %v", len(all), err)
-		}
-		all = append(all, batch...)
-		sizes = append(sizes, len(batch))
-	}
-	return all, sizes
-}
-
 // Helpers of the invocations, history, timerange and payloads groups.
 
 // wantIDs fails the test unless got holds exactly want, in order; nil and
