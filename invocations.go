@@ -19,8 +19,9 @@ func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) 
 	}
 	rows := make([]entities.Invocation, len(invs))
 	for i, inv := range invs {
-		if err := inv.Validate("invocations[" + strconv.Itoa(i) + "]"); err != nil {
-			return err
+		// The indexed field name is built only for the error message.
+		if inv.Validate("invocation") != nil {
+			return inv.Validate("invocations[" + strconv.Itoa(i) + "]")
 		}
 		row, err := invocationRow(inv)
 		if err != nil {

@@ -78,8 +78,8 @@ func ValidateTimeRange(start, end time.Time, batchSize int) error {
 // ValidateBatchIDs checks every id of a batch, naming the index at fault.
 func ValidateBatchIDs(field string, ids []InvocationID) error {
 	for i, id := range ids {
-		if err := id.Validate(field + "[" + strconv.Itoa(i) + "]"); err != nil {
-			return err
+		if id.Validate(field) != nil { // name the index only on failure
+			return id.Validate(field + "[" + strconv.Itoa(i) + "]")
 		}
 	}
 	return nil
