@@ -31,7 +31,6 @@ import (
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/internal/testdb"
-	"github.com/taskstate/statebackend/state"
 )
 
 // Environment variables read by DSN.
@@ -72,14 +71,7 @@ func Main(m *testing.M) { testdb.Main(m, server) }
 // t ends. It skips or fails t as DSN does.
 func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.Backend {
 	t.Helper()
-	dsn := DSN(t)
-	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
-	b, err := statebackend.Open(statebackend.Postgres(dsn), opts...)
-	if err != nil {
-		t.Fatalf("pgtest: open app %q: %v", appID, err)
-	}
-	t.Cleanup(func() { _ = b.Close() })
-	return b
+	return server.Open(t, statebackend.Postgres, appID, opts...)
 }
 
 // Harness returns a conformance harness whose backends share the test
@@ -87,12 +79,7 @@ func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.
 // fails) t itself rather than every test of the suite.
 func Harness(t testing.TB, opts ...statebackend.Option) conformance.Harness {
 	t.Helper()
-	DSN(t)
-	return conformance.Harness{
-		Open: func(tb testing.TB, appID string) state.Backend {
-			return Open(tb, appID, opts...)
-		},
-	}
+	return server.Harness(t, statebackend.Postgres, opts...)
 }
 
 // Credentials of the container's database.

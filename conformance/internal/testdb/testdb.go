@@ -17,6 +17,11 @@ import (
 	"time"
 
 	"github.com/testcontainers/testcontainers-go"
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/state"
 )
 
 // RequireEnv names the environment variable listing, comma-separated, the
@@ -221,4 +226,32 @@ func Main(m *testing.M, servers ...*Server) {
 		}
 	}
 	os.Exit(code)
+}
+
+// Open opens a backend for appID on the server's database through dialect
+// (statebackend.Postgres or statebackend.MySQL) and closes it when t ends.
+// It skips or fails t as DSN does.
+func (s *Server) Open(t testing.TB, dialect func(dsn string) gorm.Dialector, appID string, opts ...statebackend.Option) statebackend.Backend {
+	t.Helper()
+	dsn := s.DSN(t)
+	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
+	b, err := statebackend.Open(dialect(dsn), opts...)
+	if err != nil {
+		t.Fatalf("%s: open app %q: %v", s.Name, appID, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// Harness returns a conformance harness whose backends share the server's
+// database. It provisions the database at once, so a missing one skips (or
+// fails) t itself rather than every test of the suite.
+func (s *Server) Harness(t testing.TB, dialect func(dsn string) gorm.Dialector, opts ...statebackend.Option) conformance.Harness {
+	t.Helper()
+	s.DSN(t)
+	return conformance.Harness{
+		Open: func(tb testing.TB, appID string) state.Backend {
+			return s.Open(tb, dialect, appID, opts...)
+		},
+	}
 }
