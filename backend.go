@@ -41,14 +41,16 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())
 	}
-	db, err := gorm.Open(d, &gorm.Config{
-		NamingStrategy:         tables.Namer(dl.maxIdentifier),
-		SkipDefaultTransaction: true,
-		TranslateError:         true,
-		PrepareStmt:            dl.prepare,
-		PrepareStmtMaxSize:     256,
-		NowFunc:                func() time.Time { return time.Now().UTC() },
-		Logger:                 logger.Discard,
+	db, err := openGorm(d, dl, o.logger, func() *gorm.Config {
+		return &gorm.Config{
+			NamingStrategy:         tables.Namer(dl.maxIdentifier),
+			SkipDefaultTransaction: true,
+			TranslateError:         true,
+			PrepareStmt:            dl.prepare,
+			PrepareStmtMaxSize:     256,
+			NowFunc:                func() time.Time { return time.Now().UTC() },
+			Logger:                 logger.Discard,
+		}
 	})
 	if err != nil {
 		return nil, openError(dl.name, err)
@@ -78,6 +80,22 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		}
 	}
 	return b, nil
+}
+
+// openGorm runs gorm.Open, retrying transient errors: processes opening one
+// new SQLite file at once contend to switch it to WAL, and SQLite reports
+// the loser's SQLITE_BUSY at once, without waiting for the busy timeout.
+func openGorm(d gorm.Dialector, dl dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
+	backoff := 5 * time.Millisecond
+	for attempt := 1; ; attempt++ {
+		db, err := gorm.Open(d, config()) // closes what it opened when it fails
+		if err == nil || attempt >= maxAttempts || !dl.transient(err) {
+			return db, err
+		}
+		log.Warn("open failed on a transient error, retrying", "attempt", attempt, "err", err)
+		time.Sleep(backoff)
+		backoff = min(backoff*2, time.Second)
+	}
 }
 
 // gormBackend is the Backend Open returns.

@@ -3,6 +3,7 @@ package state
 import (
 	"bytes"
 	"time"
+	"unicode/utf8"
 )
 
 // The history documents a backend stores are the ones AppendJSON writes, so
@@ -68,6 +69,9 @@ func (p *canonParser) str(out *string) bool {
 			return false
 		}
 	}
+	if !utf8.Valid(s) { // encoding/json would replace the bad bytes with U+FFFD
+		return false
+	}
 	*out = string(s)
 	p.i += n + 2
 	return true
@@ -108,7 +112,7 @@ func (p *canonParser) ts(out *time.Time) bool {
 	if n == 34 {
 		micros, ok7 = digits(s[21:27])
 	}
-	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || month < 1 || month > 12 || day < 1 ||
+	if !(ok1 && ok2 && ok3 && ok4 && ok5 && ok6 && ok7) || year < 1 || month < 1 || month > 12 || day < 1 ||
 		day > 31 || hour > 23 || minute > 59 || sec > 59 {
 		return false
 	}

@@ -29,7 +29,8 @@ func FormatTimestamp(t time.Time) string { return string(AppendTimestamp(nil, t)
 // ParseTimestamp reads an ISO 8601 timestamp as pynenc writes it: "T" or a
 // space between date and time, any number of fraction digits, and a zone of
 // "Z", "+00:00" or any offset. A timestamp without a zone is UTC, as pynenc
-// treats it. The result is in UTC, truncated to the microsecond.
+// treats it. The result is in UTC, truncated to the microsecond, and must
+// fall in years 1-9999 (as ValidateTimestamp requires).
 func ParseTimestamp(s string) (time.Time, error) {
 	v := s
 	if len(v) > 10 && v[10] == ' ' {
@@ -43,7 +44,13 @@ func ParseTimestamp(s string) (time.Time, error) {
 	if err != nil {
 		return time.Time{}, Invalid("timestamp "+quote(s), "not an ISO 8601 date-time")
 	}
-	return t.UTC().Truncate(time.Microsecond), nil
+	t = t.UTC().Truncate(time.Microsecond)
+	// An offset can carry a valid local time out of Python's range
+	// ("9999-12-31T23:59:59-01:00"), which could not be written back.
+	if t.Before(minTime) || t.After(maxTime) {
+		return time.Time{}, Invalid("timestamp "+quote(s), "outside years 1-9999 in UTC")
+	}
+	return t, nil
 }
 
 // hasZone reports whether an ISO date-time string ends in a zone designator.
