@@ -11,14 +11,16 @@ import (
 
 // migrate creates the app's missing tables and indexes. It never alters an
 // existing table, so starting a new version against an old database cannot
-// rewrite data behind the operator's back. Processes opening one database at
-// once may race to create the same table; a failed attempt is retried and
+// rewrite data behind the operator's back. It runs in one transaction, which
+// on SQLite (immediate transactions) and Postgres (transactional DDL) keeps
+// processes opening one new database at once from racing to create the same
+// table; where DDL commits on its own (MySQL) a losing attempt is retried and
 // then finds the table there.
 func (b *gormBackend) migrate() error {
 	db := b.db.Set(entities.ColumnTypesSetting, b.dialect.columns)
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
-		if err = migrateOnce(db); err == nil {
+		if err = db.Transaction(migrateOnce); err == nil {
 			return nil
 		}
 		b.log.Warn("schema creation failed, retrying", "attempt", attempt, "err", err)
