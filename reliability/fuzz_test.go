@@ -20,7 +20,7 @@ import (
 // args id are fuzzed), and a fuzzed result, exception and workflow data
 // payload. A refused write must leave nothing behind.
 //
-//	go test -run '^$' -fuzz '^FuzzArgumentsRoundTrip$' -fuzztime 20s ./reliability
+//	go test -run '^$' -fuzz '^FuzzArgumentsRoundTrip$' -fuzztime 8000x ./reliability
 func FuzzArgumentsRoundTrip(f *testing.F) {
 	type seed struct {
 		id, module, argsID, name1, value1, name2, value2 string

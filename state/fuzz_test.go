@@ -13,7 +13,7 @@ import (
 // parses back from its key unchanged, and everything else fails with
 // ErrInvalidArgument (never a panic).
 //
-//	go test -run '^$' -fuzz '^FuzzTaskCallKeys$' -fuzztime 20s ./state
+//	go test -run '^$' -fuzz '^FuzzTaskCallKeys$' -fuzztime 500000x ./state
 func FuzzTaskCallKeys(f *testing.F) {
 	for _, s := range [][3]string{
 		{"mod.func:no_args", "mod", "func"},
@@ -78,7 +78,7 @@ func FuzzTaskCallKeys(f *testing.F) {
 // fails only with ErrInvalidArgument, and that whatever decodes re-encodes
 // to JSON that decodes to an equal record and encodes identically again.
 //
-//	go test -run '^$' -fuzz '^FuzzHistoryJSON$' -fuzztime 20s ./state
+//	go test -run '^$' -fuzz '^FuzzHistoryJSON$' -fuzztime 500000x ./state
 func FuzzHistoryJSON(f *testing.F) {
 	for _, s := range []string{
 		// As pynenc writes them (isoformat, "+00:00").
