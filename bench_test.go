@@ -1,0 +1,183 @@
+package statebackend_test
+
+import (
+	"context"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/taskstate/statebackend"
+)
+
+// Micro benchmarks of the hot paths on a temporary SQLite file. They report
+// allocations and assert nothing about time. Run with
+//
+//	go test -run '^$' -bench . -benchmem
+//
+// cmd/statebench measures whole workloads against hand-written SQL.
+
+// benchInvocations is the number of invocations preloaded by the read
+// benchmarks.
+const benchInvocations = 2000
+
+var benchStart = time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)
+
+func openBench(b *testing.B) statebackend.Backend {
+	b.Helper()
+	be, err := statebackend.Open(statebackend.SQLite(filepath.Join(b.TempDir(), "bench.db")))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { _ = be.Close() })
+	return be
+}
+
+func benchInvocation(i int) statebackend.Invocation {
+	task := statebackend.TaskID{Module: "bench.tasks", FuncName: "task_" + strconv.Itoa(i%50)}
+	id := statebackend.InvocationID("inv-" + strconv.Itoa(i))
+	root := statebackend.InvocationID("inv-" + strconv.Itoa(i-i%10))
+	inv := statebackend.Invocation{
+		ID:        id,
+		CallID:    statebackend.CallID{Task: task, ArgsID: "args-" + strconv.Itoa(i)},
+		Arguments: map[string]string{"x": strconv.Itoa(i)},
+		Workflow:  statebackend.WorkflowIdentity{WorkflowID: root, WorkflowType: task},
+	}
+	if root != id {
+		inv.ParentInvocationID = root
+	}
+	return inv
+}
+
+// benchRecord returns record k of invocation i; timestamps increase with
+// 4*i+k.
+func benchRecord(i, k int) (statebackend.InvocationID, statebackend.InvocationHistory) {
+	statuses := []statebackend.Status{
+		statebackend.StatusRegistered, statebackend.StatusPending,
+		statebackend.StatusRunning, statebackend.StatusSuccess,
+	}
+	ts := benchStart.Add(time.Duration(4*i+k) * 10 * time.Microsecond)
+	return statebackend.InvocationID("inv-" + strconv.Itoa(i)), statebackend.InvocationHistory{
+		Timestamp:       ts,
+		StatusRecord:    statebackend.StatusRecord{Status: statuses[k], RunnerID: "runner-1", Timestamp: ts},
+		RunnerContextID: "runner-ctx-1",
+	}
+}
+
+// preload stores benchInvocations invocations with 4 history records each.
+func preload(b *testing.B, be statebackend.Backend) {
+	b.Helper()
+	ctx := context.Background()
+	invs := make([]statebackend.Invocation, benchInvocations)
+	for i := range invs {
+		invs[i] = benchInvocation(i)
+	}
+	if err := be.UpsertInvocations(ctx, invs); err != nil {
+		b.Fatal(err)
+	}
+	for i := range benchInvocations {
+		for k := range 4 {
+			id, h := benchRecord(i, k)
+			if err := be.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
+
+// BenchmarkAddHistory adds one history record to one invocation per
+// operation, each committed before the call returns.
+func BenchmarkAddHistory(b *testing.B) {
+	be := openBench(b)
+	ctx := context.Background()
+	b.ReportAllocs()
+	j := 0
+	for b.Loop() {
+		id, h := benchRecord(j/4, j%4)
+		if err := be.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
+			b.Fatal(err)
+		}
+		j++
+	}
+}
+
+// BenchmarkInvocation reads one invocation per operation.
+func BenchmarkInvocation(b *testing.B) {
+	be := openBench(b)
+	preload(b, be)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := statebackend.InvocationID("inv-" + strconv.Itoa(i*7919%benchInvocations))
+		if _, err := be.Invocation(ctx, id); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkUpsertInvocations upserts a batch of 100 new invocations per
+// operation.
+func BenchmarkUpsertInvocations(b *testing.B) {
+	be := openBench(b)
+	ctx := context.Background()
+	batch := make([]statebackend.Invocation, 100)
+	b.ReportAllocs()
+	n := 0
+	for b.Loop() {
+		for i := range batch {
+			batch[i] = benchInvocation(n)
+			n++
+		}
+		if err := be.UpsertInvocations(ctx, batch); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkHistory reads the 4 history records of one invocation per
+// operation.
+func BenchmarkHistory(b *testing.B) {
+	be := openBench(b)
+	preload(b, be)
+	ctx := context.Background()
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		id := statebackend.InvocationID("inv-" + strconv.Itoa(i*7919%benchInvocations))
+		hs, err := be.History(ctx, id)
+		if err != nil {
+			b.Fatal(err)
+		}
+		if len(hs) != 4 {
+			b.Fatalf("history of %s: %d records", id, len(hs))
+		}
+		i++
+	}
+}
+
+// BenchmarkHistoryInTimeRangePage reads one page of 100 history records per
+// operation, from a random place in the range (the first page of an
+// iteration starting there).
+func BenchmarkHistoryInTimeRangePage(b *testing.B) {
+	be := openBench(b)
+	preload(b, be)
+	ctx := context.Background()
+	_, last := benchRecord(benchInvocations-1, 3)
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		_, first := benchRecord(i*7919%(benchInvocations-100), 0)
+		for batch, err := range be.HistoryInTimeRange(ctx, first.Timestamp, last.Timestamp, 100) {
+			if err != nil {
+				b.Fatal(err)
+			}
+			if len(batch) != 100 {
+				b.Fatalf("page of %d records", len(batch))
+			}
+			break
+		}
+		i++
+	}
+}

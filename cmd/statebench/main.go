@@ -1,0 +1,245 @@
+// Command statebench measures the state backend on the workloads W1-W8 of
+// DESIGN.md section 10, through the library (-impl gorm) and through
+// hand-written database/sql on the same schema (-impl raw).
+//
+// Each (run, impl, workload) prints one JSON object on stdout:
+//
+//	{"workload":"W2","dialect":"sqlite","impl":"gorm","n":20000,"ops":80000,"seconds":4.1,"ops_per_sec":19500,"run":1}
+//
+// Progress and errors go to stderr. With no flags it runs every workload for
+// both impls on a temporary SQLite file (under $TMPDIR), removed at exit.
+// Each impl of each run gets a fresh database (SQLite) or a fresh app id
+// (servers, whose tables are dropped at the end); W7 gets one of its own so
+// it writes into an empty history as W2 does. The impls take turns
+// workload by workload, so both are measured under the same conditions.
+//
+// W3 reads W1's invocations; W4, W6 and W8 read W2's history. When the
+// workload that writes the data is not selected, the data is loaded first,
+// untimed and unreported (invocations by the impl's W1, history by a bulk
+// insert). On servers the written tables are then analyzed (untimed), as
+// autovacuum or InnoDB would soon do in production; see env.analyze.
+//
+// Usage:
+//
+//	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
+//	           [-workloads W1,W2,...] [-impl gorm|raw|both] [-runs 1]
+//	           [-cpuprofile PREFIX] [-keep]
+//
+// The DSN of postgres and mysql defaults to $STATEBACKEND_BENCH_POSTGRES_DSN
+// or $STATEBACKEND_BENCH_MYSQL_DSN.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// config is the parsed command line.
+type config struct {
+	dialect    string
+	dsn        string
+	n          int
+	workloads  []workload
+	impls      []string
+	runs       int
+	cpuprofile string
+	// rawSerialize makes the raw impl serialize its SQLite writes with a
+	// mutex, as the library does, instead of letting SQLite's busy handler
+	// arbitrate.
+	rawSerialize bool
+	// keep leaves the databases in place for inspection.
+	keep bool
+	sql  *sqlDialect
+}
+
+// result is one line of output.
+type result struct {
+	Workload  string  `json:"workload"`
+	Dialect   string  `json:"dialect"`
+	Impl      string  `json:"impl"`
+	N         int     `json:"n"`
+	Ops       int     `json:"ops"`
+	Seconds   float64 `json:"seconds"`
+	OpsPerSec float64 `json:"ops_per_sec"`
+	Run       int     `json:"run"`
+}
+
+func main() {
+	cfg, err := parseFlags(os.Args[1:])
+	if errors.Is(err, flag.ErrHelp) {
+		os.Exit(0)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "statebench:", err)
+		os.Exit(2)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, cfg); err != nil {
+		logf("%v", err)
+		stop()
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string) (*config, error) {
+	fs := flag.NewFlagSet("statebench", flag.ContinueOnError)
+	cfg := &config{}
+	var names, impl string
+	fs.StringVar(&cfg.dialect, "dialect", "sqlite", "database: sqlite, postgres or mysql")
+	fs.StringVar(&cfg.dsn, "dsn", "", "DSN for postgres or mysql (default $STATEBACKEND_BENCH_POSTGRES_DSN or $STATEBACKEND_BENCH_MYSQL_DSN)")
+	fs.IntVar(&cfg.n, "n", 20000, "number of invocations")
+	fs.StringVar(&names, "workloads", "", "comma-separated workloads, e.g. W1,W3 (default all)")
+	fs.StringVar(&impl, "impl", "both", "implementation: gorm, raw or both")
+	fs.IntVar(&cfg.runs, "runs", 1, "number of runs")
+	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of each timed workload to PREFIX.<workload>.<impl>.<run>.pprof")
+	fs.BoolVar(&cfg.rawSerialize, "raw-serialize", true, "raw impl on SQLite: serialize writes with a mutex as the library does (false: 8 writers contend in SQLite)")
+	fs.BoolVar(&cfg.keep, "keep", false, "keep the databases (SQLite files, server tables) for inspection and log where they are")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
+	}
+	var ok bool
+	if cfg.sql, ok = sqlDialects[cfg.dialect]; !ok {
+		return nil, fmt.Errorf("unknown -dialect %q (sqlite, postgres, mysql)", cfg.dialect)
+	}
+	if cfg.dsn == "" && cfg.dialect != "sqlite" {
+		cfg.dsn = os.Getenv("STATEBACKEND_BENCH_" + strings.ToUpper(cfg.dialect) + "_DSN")
+		if cfg.dsn == "" {
+			return nil, fmt.Errorf("-dialect %s needs -dsn or $STATEBACKEND_BENCH_%s_DSN", cfg.dialect, strings.ToUpper(cfg.dialect))
+		}
+	}
+	if cfg.n < writers {
+		return nil, fmt.Errorf("-n must be at least %d", writers)
+	}
+	if cfg.runs < 1 {
+		return nil, errors.New("-runs must be at least 1")
+	}
+	switch impl {
+	case "both":
+		cfg.impls = []string{"gorm", "raw"}
+	case "gorm", "raw":
+		cfg.impls = []string{impl}
+	default:
+		return nil, fmt.Errorf("unknown -impl %q (gorm, raw, both)", impl)
+	}
+	if names == "" {
+		cfg.workloads = workloads
+		return cfg, nil
+	}
+	want := strings.Split(strings.ToUpper(strings.ReplaceAll(names, " ", "")), ",")
+	for _, name := range want {
+		if !slices.ContainsFunc(workloads, func(w workload) bool { return w.name == name }) {
+			return nil, fmt.Errorf("unknown workload %q (W1 to W8)", name)
+		}
+	}
+	for _, w := range workloads {
+		if slices.Contains(want, w.name) {
+			cfg.workloads = append(cfg.workloads, w)
+		}
+	}
+	return cfg, nil
+}
+
+// run runs the selected workloads runs times. Within a run each impl has
+// its own fresh environment, and the impls take turns workload by workload
+// (gorm W1, raw W1, gorm W2, ...; the other impl first in even runs), so
+// their times for one workload are taken moments apart and drift or bursts
+// of load on the machine hit both alike.
+func run(ctx context.Context, cfg *config) error {
+	data := newDataset(cfg.n)
+	out := json.NewEncoder(os.Stdout)
+	for r := 1; r <= cfg.runs; r++ {
+		impls := slices.Clone(cfg.impls)
+		if r%2 == 0 {
+			slices.Reverse(impls)
+		}
+		if err := runOnce(ctx, cfg, data, impls, r, out); err != nil {
+			return fmt.Errorf("run %d: %w", r, err)
+		}
+	}
+	return nil
+}
+
+// runOnce is run number r of the selected workloads for impls.
+func runOnce(ctx context.Context, cfg *config, data *dataset, impls []string, r int, out *json.Encoder) error {
+	var benches []*bench
+	defer func() {
+		for _, b := range benches {
+			_ = b.st.Close()
+			b.env.close(ctx)
+		}
+	}()
+	for _, impl := range impls {
+		e, err := newEnv(ctx, cfg)
+		if err != nil {
+			return err
+		}
+		if r == 1 && len(benches) == 0 {
+			logf("%s: %s, n=%d", cfg.dialect, e.serverVersion(ctx), cfg.n)
+		}
+		st, err := openStore(ctx, e, impl)
+		if err != nil {
+			e.close(ctx)
+			return fmt.Errorf("%s: %w", impl, err)
+		}
+		benches = append(benches, &bench{cfg: cfg, data: data, impl: impl, env: e, st: st})
+	}
+	for _, w := range cfg.workloads {
+		for _, b := range benches {
+			res, err := b.measure(ctx, w, r)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", b.impl, w.name, err)
+			}
+			if err := out.Encode(res); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// measure runs workload w of run r, after loading the data it reads.
+func (b *bench) measure(ctx context.Context, w workload, r int) (result, error) {
+	if err := b.ensure(ctx, w); err != nil {
+		return result{}, err
+	}
+	t := &timer{}
+	if b.cfg.cpuprofile != "" {
+		t.profile = fmt.Sprintf("%s.%s.%s.%d.pprof", b.cfg.cpuprofile, w.name, b.impl, r)
+	}
+	ops, err := w.run(ctx, b, t)
+	if err != nil {
+		return result{}, err
+	}
+	if n := retryCount(b.st); n > 0 {
+		logf("%s %s: %d SQLITE_BUSY retries so far", b.impl, w.name, n)
+	}
+	secs := t.elapsed.Seconds()
+	return result{
+		Workload: w.name, Dialect: b.cfg.dialect, Impl: b.impl, N: b.cfg.n, Ops: ops,
+		Seconds: round(secs, 4), OpsPerSec: round(float64(ops)/secs, 1), Run: r,
+	}, nil
+}
+
+func round(v float64, decimals int) float64 {
+	p := 1.0
+	for range decimals {
+		p *= 10
+	}
+	return float64(int64(v*p+0.5)) / p
+}
+
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "statebench: "+format+"\n", args...)
+}
