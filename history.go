@@ -130,7 +130,7 @@ func historyFromRows(rows []entities.History) ([]InvocationHistory, error) {
 	out := make([]InvocationHistory, len(rows))
 	for i, row := range rows {
 		if err := out[i].UnmarshalJSON([]byte(row.HistoryJSON)); err != nil {
-			return nil, fmt.Errorf("statebackend: stored history of %q is malformed: %w", row.InvocationID, err)
+			return nil, fmt.Errorf("statebackend: stored history record %d is malformed: %w", row.ID, err)
 		}
 	}
 	return out, nil

@@ -1,7 +1,9 @@
 package repository
 
 import (
+	"cmp"
 	"database/sql"
+	"slices"
 	"strconv"
 
 	"gorm.io/gorm"
@@ -13,8 +15,9 @@ import (
 // historyColumns is the number of columns written per history row.
 const historyColumns = 4
 
-// historySelect lists the columns read back, in scan order.
-var historySelect = []string{"id", "invocation_id", "history_timestamp", "history_status", "history_json"}
+// historySelect lists the columns read back, in scan order: the document
+// holds the invocation id and the status too.
+var historySelect = []string{"id", "history_timestamp", "history_json"}
 
 // historyConflict makes a second write of the same (invocation, timestamp,
 // status) replace the stored document, keeping the record's place in
@@ -65,15 +68,28 @@ func (r Repo) historyInsert(db *gorm.DB, n int) (*compiled, error) {
 }
 
 // History returns the rows of id ordered by timestamp, then insertion.
+// The database orders by timestamp along the (invocation, timestamp, status)
+// index; ties, rare and few, are ordered here, which spares the database a
+// sort on every call.
 func (r Repo) History(db *gorm.DB, id string) ([]entities.History, error) {
 	stmt, err := r.compile(db, "history.of", func(tx *gorm.DB) *gorm.DB {
 		return tx.Model(&entities.History{}).Select(historySelect).Where("invocation_id = ?", arg(0)).
-			Order("history_timestamp, id").Find(&[]entities.History{})
+			Order("history_timestamp").Find(&[]entities.History{})
 	})
 	if err != nil {
 		return nil, err
 	}
-	return scanHistory(stmt.query(db, id))
+	rows, err := scanHistory(stmt.query(db, id))
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(rows, func(a, b entities.History) int {
+		if c := cmp.Compare(a.HistoryTimestamp, b.HistoryTimestamp); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.ID, b.ID)
+	})
+	return rows, nil
 }
 
 // HistoryCursor is the position of the last row of a time-range page.
@@ -99,7 +115,13 @@ func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, 
 	if err != nil {
 		return nil, err
 	}
-	return scanHistory(stmt.query(db, startUs, endUs, cur.Timestamp, cur.ID))
+	lo := startUs
+	if cur.Started {
+		// Start the index range at the cursor, not at the range's start:
+		// otherwise every page re-walks the rows before it.
+		lo = cur.Timestamp
+	}
+	return scanHistory(stmt.query(db, lo, endUs, cur.Timestamp, cur.ID))
 }
 
 // InvocationIDsPage returns up to limit distinct invocation ids, ascending,
@@ -138,7 +160,8 @@ func (r Repo) InvocationIDsPage(db *gorm.DB, startUs, endUs int64, after string,
 	return ids, rows.Err()
 }
 
-// scanHistory reads history rows selected with historySelect.
+// scanHistory reads history rows selected with historySelect (InvocationID
+// and HistoryStatus stay empty).
 func scanHistory(rows *sql.Rows, err error) ([]entities.History, error) {
 	if err != nil {
 		return nil, err
@@ -147,11 +170,11 @@ func scanHistory(rows *sql.Rows, err error) ([]entities.History, error) {
 	var out []entities.History
 	for rows.Next() {
 		var h entities.History
-		var inv, status, doc string
-		if err := rows.Scan(&h.ID, &inv, &h.HistoryTimestamp, &status, &doc); err != nil {
+		var doc string
+		if err := rows.Scan(&h.ID, &h.HistoryTimestamp, &doc); err != nil {
 			return nil, err
 		}
-		h.InvocationID, h.HistoryStatus, h.HistoryJSON = entities.Key(inv), entities.Key(status), entities.Text(doc)
+		h.HistoryJSON = entities.Text(doc)
 		out = append(out, h)
 	}
 	return out, rows.Err()
