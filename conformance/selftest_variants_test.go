@@ -1,0 +1,494 @@
+package conformance_test
+
+// The broken backends of TestBrokenBackends: each wraps a correct backend
+// and breaks one promise.
+
+import (
+	"context"
+	"errors"
+	"iter"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/taskstate/statebackend/state"
+)
+
+// nilArguments reads an invocation without arguments back with a nil map.
+type nilArguments struct{ wrapped }
+
+func (b nilArguments) Invocation(ctx context.Context, id state.InvocationID) (state.Invocation, error) {
+	inv, err := b.Backend.Invocation(ctx, id)
+	if len(inv.Arguments) == 0 {
+		inv.Arguments = nil
+	}
+	return inv, err
+}
+
+func (b nilArguments) Invocations(ctx context.Context, ids []state.InvocationID) (map[state.InvocationID]state.Invocation, error) {
+	invs, err := b.Backend.Invocations(ctx, ids)
+	for id, inv := range invs {
+		if len(inv.Arguments) == 0 {
+			inv.Arguments = nil
+			invs[id] = inv
+		}
+	}
+	return invs, err
+}
+
+// firstWriteWins keeps the first write of an invocation: existing ids, and
+// later repeats of an id within a batch, are skipped.
+type firstWriteWins struct{ wrapped }
+
+func (b firstWriteWins) UpsertInvocations(ctx context.Context, invs []state.Invocation) error {
+	ids := make([]state.InvocationID, len(invs))
+	for i, inv := range invs {
+		ids[i] = inv.ID
+	}
+	existing, err := b.Backend.Invocations(ctx, ids)
+	if err != nil { // invalid ids: let the real upsert report them
+		return b.Backend.UpsertInvocations(ctx, invs)
+	}
+	var fresh []state.Invocation
+	for _, inv := range invs {
+		if _, ok := existing[inv.ID]; !ok {
+			existing[inv.ID] = inv
+			fresh = append(fresh, inv)
+		}
+	}
+	return b.Backend.UpsertInvocations(ctx, fresh)
+}
+
+// typeFilterIgnored ignores the workflow type of a filter.
+type typeFilterIgnored struct{ wrapped }
+
+func (b typeFilterIgnored) InvocationIDsByWorkflow(ctx context.Context, f state.WorkflowFilter) ([]state.InvocationID, error) {
+	if err := f.Validate("filter"); err == nil {
+		f.WorkflowType = state.TaskID{}
+	}
+	return b.Backend.InvocationIDsByWorkflow(ctx, f)
+}
+
+// reversedChildren returns child invocation ids in descending order.
+type reversedChildren struct{ wrapped }
+
+func (b reversedChildren) ChildInvocations(ctx context.Context, parent state.InvocationID) ([]state.InvocationID, error) {
+	ids, err := b.Backend.ChildInvocations(ctx, parent)
+	slices.Reverse(ids)
+	return ids, err
+}
+
+// reversedHistory returns history newest first.
+type reversedHistory struct{ wrapped }
+
+func (b reversedHistory) History(ctx context.Context, id state.InvocationID) ([]state.InvocationHistory, error) {
+	hs, err := b.Backend.History(ctx, id)
+	slices.Reverse(hs)
+	return hs, err
+}
+
+// reversedTies orders history by timestamp but equal timestamps newest
+// first.
+type reversedTies struct{ wrapped }
+
+func (b reversedTies) History(ctx context.Context, id state.InvocationID) ([]state.InvocationHistory, error) {
+	hs, err := b.Backend.History(ctx, id)
+	slices.Reverse(hs)
+	slices.SortStableFunc(hs, func(x, y state.InvocationHistory) int { return x.Timestamp.Compare(y.Timestamp) })
+	return hs, err
+}
+
+// millisHistory keeps history timestamps to the millisecond only.
+type millisHistory struct{ wrapped }
+
+func (b millisHistory) AddHistory(ctx context.Context, ids []state.InvocationID, h state.InvocationHistory) error {
+	h.Timestamp = h.Timestamp.Truncate(time.Millisecond)
+	h.StatusRecord.Timestamp = h.StatusRecord.Timestamp.Truncate(time.Millisecond)
+	return b.Backend.AddHistory(ctx, ids, h)
+}
+
+// localZoneHistory returns history timestamps in another zone (the same
+// instants).
+type localZoneHistory struct{ wrapped }
+
+func (b localZoneHistory) History(ctx context.Context, id state.InvocationID) ([]state.InvocationHistory, error) {
+	hs, err := b.Backend.History(ctx, id)
+	zone := time.FixedZone("UTC+1", 3600)
+	for i := range hs {
+		hs[i].Timestamp = hs[i].Timestamp.In(zone)
+		hs[i].StatusRecord.Timestamp = hs[i].StatusRecord.Timestamp.In(zone)
+	}
+	return hs, err
+}
+
+// shiftedRange moves the bounds of both time-range iterators inward, making
+// a bound exclusive.
+type shiftedRange struct {
+	wrapped
+	startBy, endBy time.Duration
+}
+
+func (b shiftedRange) HistoryInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationHistory, error] {
+	s, e, ok := b.shift(start, end, n)
+	if !ok {
+		return func(func([]state.InvocationHistory, error) bool) {}
+	}
+	return b.Backend.HistoryInTimeRange(ctx, s, e, n)
+}
+
+func (b shiftedRange) InvocationIDsInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationID, error] {
+	s, e, ok := b.shift(start, end, n)
+	if !ok {
+		return func(func([]state.InvocationID, error) bool) {}
+	}
+	return b.Backend.InvocationIDsInTimeRange(ctx, s, e, n)
+}
+
+// shift returns the shifted bounds; ok is false when they select nothing.
+// Invalid arguments are passed through unchanged, for the real method to
+// refuse.
+func (b shiftedRange) shift(start, end time.Time, n int) (s, e time.Time, ok bool) {
+	if state.ValidateTimeRange(start, end, n) != nil {
+		return start, end, true
+	}
+	s, e = start.Add(b.startBy), end.Add(b.endBy)
+	return s, e, !s.After(e)
+}
+
+// repeatingIDs starts every batch of invocation ids after the first with
+// the last id of the batch before.
+type repeatingIDs struct{ wrapped }
+
+func (b repeatingIDs) InvocationIDsInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationID, error] {
+	return func(yield func([]state.InvocationID, error) bool) {
+		var last []state.InvocationID
+		for batch, err := range b.Backend.InvocationIDsInTimeRange(ctx, start, end, n) {
+			if err == nil && len(batch) > 0 {
+				next := batch[len(batch)-1]
+				batch = append(last, batch...)
+				last = []state.InvocationID{next}
+			}
+			if !yield(batch, err) {
+				return
+			}
+		}
+	}
+}
+
+// skippingHistory drops the first record of every history batch after the
+// first, as an off-by-one cursor would.
+type skippingHistory struct{ wrapped }
+
+func (b skippingHistory) HistoryInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationHistory, error] {
+	return func(yield func([]state.InvocationHistory, error) bool) {
+		first := true
+		for batch, err := range b.Backend.HistoryInTimeRange(ctx, start, end, n) {
+			if err == nil && !first && len(batch) > 0 {
+				batch = batch[1:]
+			}
+			first = false
+			if !yield(batch, err) {
+				return
+			}
+		}
+	}
+}
+
+// offsetHistory pages the history time range by offset, re-reading the
+// whole range for every batch: records inserted before the current position
+// shift the pages.
+type offsetHistory struct{ wrapped }
+
+func (b offsetHistory) HistoryInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationHistory, error] {
+	return func(yield func([]state.InvocationHistory, error) bool) {
+		for offset := 0; ; offset += n {
+			var all []state.InvocationHistory
+			for batch, err := range b.Backend.HistoryInTimeRange(ctx, start, end, n) {
+				if err != nil {
+					yield(nil, err)
+					return
+				}
+				all = append(all, batch...)
+			}
+			if offset >= len(all) {
+				return
+			}
+			page := all[offset:min(offset+n, len(all))]
+			if !yield(page, nil) || len(page) < n {
+				return
+			}
+		}
+	}
+}
+
+// nilForMissingResult returns no result and no error for a missing one.
+type nilForMissingResult struct{ wrapped }
+
+func (b nilForMissingResult) Result(ctx context.Context, id state.InvocationID) ([]byte, error) {
+	data, err := b.Backend.Result(ctx, id)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, nil
+	}
+	return data, err
+}
+
+// aliasedResults keeps the caller's result buffer and returns it as is.
+type aliasedResults struct{ wrapped }
+
+func (b aliasedResults) SetResult(ctx context.Context, id state.InvocationID, data []byte) error {
+	if err := b.Backend.SetResult(ctx, id, data); err != nil {
+		return err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	if b.shared.results == nil {
+		b.shared.results = map[string][]byte{}
+	}
+	b.shared.results[b.key(id)] = data
+	return nil
+}
+
+func (b aliasedResults) Result(ctx context.Context, id state.InvocationID) ([]byte, error) {
+	data, err := b.Backend.Result(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	if kept, ok := b.shared.results[b.key(id)]; ok {
+		return kept, nil
+	}
+	return data, nil
+}
+
+func (b aliasedResults) Purge(ctx context.Context) error {
+	b.shared.mu.Lock()
+	forgetApp(b.wrapped, b.shared.results)
+	b.shared.mu.Unlock()
+	return b.Backend.Purge(ctx)
+}
+
+// subInvocationList keeps sub-invocations as a list: storing one twice
+// lists it twice.
+type subInvocationList struct{ wrapped }
+
+func (b subInvocationList) StoreWorkflowSubInvocation(ctx context.Context, wf, sub state.InvocationID) error {
+	if err := b.Backend.StoreWorkflowSubInvocation(ctx, wf, sub); err != nil {
+		return err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	if b.shared.subs == nil {
+		b.shared.subs = map[string][]state.InvocationID{}
+	}
+	b.shared.subs[b.key(wf)] = append(b.shared.subs[b.key(wf)], sub)
+	return nil
+}
+
+func (b subInvocationList) WorkflowSubInvocations(ctx context.Context, wf state.InvocationID) ([]state.InvocationID, error) {
+	if _, err := b.Backend.WorkflowSubInvocations(ctx, wf); err != nil {
+		return nil, err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	subs := slices.Clone(b.shared.subs[b.key(wf)])
+	slices.Sort(subs)
+	return subs, nil
+}
+
+func (b subInvocationList) Purge(ctx context.Context) error {
+	b.shared.mu.Lock()
+	forgetApp(b.wrapped, b.shared.subs)
+	b.shared.mu.Unlock()
+	return b.Backend.Purge(ctx)
+}
+
+// reversedRuns returns workflow runs in descending id order.
+type reversedRuns struct{ wrapped }
+
+func (b reversedRuns) WorkflowRuns(ctx context.Context) ([]state.WorkflowIdentity, error) {
+	runs, err := b.Backend.WorkflowRuns(ctx)
+	slices.Reverse(runs)
+	return runs, err
+}
+
+// likeMatch matches runner ids as an unescaped SQL LIKE '%substring%'
+// would: '_' matches any character and '%' any run of them.
+type likeMatch struct{ wrapped }
+
+func (b likeMatch) MatchRunnerContexts(ctx context.Context, substring string) ([]state.RunnerContext, error) {
+	var pattern strings.Builder
+	for _, r := range substring {
+		switch r {
+		case '_':
+			pattern.WriteString(".")
+		case '%':
+			pattern.WriteString(".*")
+		default:
+			pattern.WriteString(regexp.QuoteMeta(string(r)))
+		}
+	}
+	re, err := regexp.Compile("(?s)" + pattern.String())
+	if err != nil {
+		return nil, err
+	}
+	return b.filterRunners(ctx, substring, re.MatchString)
+}
+
+// foldedMatch matches runner ids ignoring case.
+type foldedMatch struct{ wrapped }
+
+func (b foldedMatch) MatchRunnerContexts(ctx context.Context, substring string) ([]state.RunnerContext, error) {
+	return b.filterRunners(ctx, substring, func(id string) bool {
+		return strings.Contains(strings.ToLower(id), strings.ToLower(substring))
+	})
+}
+
+// filterRunners returns the runner contexts whose id satisfies match, after
+// the real method has validated substring.
+func (b wrapped) filterRunners(ctx context.Context, substring string, match func(string) bool) ([]state.RunnerContext, error) {
+	if _, err := b.Backend.MatchRunnerContexts(ctx, substring); err != nil {
+		return nil, err
+	}
+	all, err := b.Backend.MatchRunnerContexts(ctx, "")
+	if err != nil {
+		return nil, err
+	}
+	return slices.DeleteFunc(all, func(rc state.RunnerContext) bool { return !match(rc.RunnerID) }), nil
+}
+
+// orphanRunner returns a runner context without its parent chain.
+type orphanRunner struct{ wrapped }
+
+func (b orphanRunner) RunnerContext(ctx context.Context, runnerID string) (state.RunnerContext, error) {
+	rc, err := b.Backend.RunnerContext(ctx, runnerID)
+	rc.Parent = nil
+	return rc, err
+}
+
+// ownAppDiscovery discovers only the info stored under its own app id.
+type ownAppDiscovery struct{ wrapped }
+
+func (b ownAppDiscovery) DiscoverAppInfos(ctx context.Context) (map[string]state.AppInfo, error) {
+	all, err := b.Backend.DiscoverAppInfos(ctx)
+	maps.DeleteFunc(all, func(appID string, _ state.AppInfo) bool { return appID != b.appID })
+	return all, err
+}
+
+// purgeKeepsRunners purges everything but the runner contexts.
+type purgeKeepsRunners struct{ wrapped }
+
+func (b purgeKeepsRunners) Purge(ctx context.Context) error {
+	runners, err := b.Backend.MatchRunnerContexts(ctx, "")
+	if err != nil {
+		return err
+	}
+	if err := b.Backend.Purge(ctx); err != nil {
+		return err
+	}
+	for _, rc := range runners {
+		if err := b.Backend.StoreRunnerContext(ctx, rc); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// leakyPurge also purges the other apps the same test opened.
+type leakyPurge struct{ wrapped }
+
+func (b leakyPurge) Purge(ctx context.Context) error {
+	if err := b.Backend.Purge(ctx); err != nil {
+		return err
+	}
+	b.shared.mu.Lock()
+	others := slices.Clone(b.shared.opened[b.t])
+	b.shared.mu.Unlock()
+	for _, other := range others {
+		_ = other.Purge(ctx) // closed ones refuse, which is fine
+	}
+	return nil
+}
+
+// oneByOneUpsert upserts a batch one invocation at a time, so the ones
+// before an invalid invocation are written.
+type oneByOneUpsert struct{ wrapped }
+
+func (b oneByOneUpsert) UpsertInvocations(ctx context.Context, invs []state.Invocation) error {
+	for _, inv := range invs {
+		if err := b.Backend.UpsertInvocations(ctx, []state.Invocation{inv}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// defaultedTimestamp stores a history record with a zero timestamp at the
+// current time instead of refusing it.
+type defaultedTimestamp struct{ wrapped }
+
+func (b defaultedTimestamp) AddHistory(ctx context.Context, ids []state.InvocationID, h state.InvocationHistory) error {
+	if h.Timestamp.IsZero() {
+		h.Timestamp = time.Now()
+	}
+	return b.Backend.AddHistory(ctx, ids, h)
+}
+
+// unclosable ignores Close.
+type unclosable struct{ wrapped }
+
+func (b unclosable) Close() error { return nil }
+
+// uncancellableUpsert upserts even when the context is done.
+type uncancellableUpsert struct{ wrapped }
+
+func (b uncancellableUpsert) UpsertInvocations(ctx context.Context, invs []state.Invocation) error {
+	return b.Backend.UpsertInvocations(context.WithoutCancel(ctx), invs)
+}
+
+// uncancellableIterator iterates the history time range to its end even
+// when the context is done.
+type uncancellableIterator struct{ wrapped }
+
+func (b uncancellableIterator) HistoryInTimeRange(ctx context.Context, start, end time.Time, n int) iter.Seq2[[]state.InvocationHistory, error] {
+	return b.Backend.HistoryInTimeRange(context.WithoutCancel(ctx), start, end, n)
+}
+
+// busyWriter fails a write that meets another write of its app in flight,
+// as SQLite reports "database is locked" to a backend that does not wait and
+// retry. Each write takes a little while, so concurrent writers do meet.
+type busyWriter struct{ wrapped }
+
+func (b busyWriter) busy(write func() error) error {
+	b.shared.mu.Lock()
+	if b.shared.writing == nil {
+		b.shared.writing = map[string]*atomic.Int32{}
+	}
+	inFlight := b.shared.writing[b.appID]
+	if inFlight == nil {
+		inFlight = new(atomic.Int32)
+		b.shared.writing[b.appID] = inFlight
+	}
+	b.shared.mu.Unlock()
+	defer inFlight.Add(-1)
+	if inFlight.Add(1) > 1 {
+		return errors.New("database is locked")
+	}
+	time.Sleep(100 * time.Microsecond)
+	return write()
+}
+
+func (b busyWriter) UpsertInvocations(ctx context.Context, invs []state.Invocation) error {
+	return b.busy(func() error { return b.Backend.UpsertInvocations(ctx, invs) })
+}
+
+func (b busyWriter) AddHistory(ctx context.Context, ids []state.InvocationID, h state.InvocationHistory) error {
+	return b.busy(func() error { return b.Backend.AddHistory(ctx, ids, h) })
+}
+
+func (b busyWriter) SetResult(ctx context.Context, id state.InvocationID, data []byte) error {
+	return b.busy(func() error { return b.Backend.SetResult(ctx, id, data) })
+}
