@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -46,7 +47,28 @@ func SQLite(path string) gorm.Dialector {
 	q.Set("_txlock", "immediate")
 	q.Set("_foreign_keys", "0")
 	q.Set("cache", "private")
-	return sqlite.Open("file:" + escapePath(path) + "?" + q.Encode())
+	return sqlite.New(sqlite.Config{DriverName: sqliteDriver(), DSN: "file:" + escapePath(path) + "?" + q.Encode()})
+}
+
+// sqliteDriverName is the database/sql name of the SQLite driver with the
+// backend's connection setup.
+const sqliteDriverName = "sqlite3_statebackend"
+
+var registerSQLite sync.Once
+
+// sqliteDriver registers, once per process, go-sqlite3 with a hook that
+// memory-maps the database file on every connection (reads and index
+// updates then copy less), and returns its name.
+func sqliteDriver() string {
+	registerSQLite.Do(func() {
+		sql.Register(sqliteDriverName, &sqlite3.SQLiteDriver{
+			ConnectHook: func(c *sqlite3.SQLiteConn) error {
+				_, err := c.Exec("PRAGMA mmap_size = 268435456", nil)
+				return err
+			},
+		})
+	})
+	return sqliteDriverName
 }
 
 // Postgres returns a dialector for the Postgres database at dsn (a URL or
@@ -113,7 +135,12 @@ func dialectOf(d gorm.Dialector) dialect {
 	switch d.Name() {
 	case "sqlite":
 		return dialect{
-			name:            "sqlite",
+			name: "sqlite",
+			// Without AUTOINCREMENT, SQLite still hands out increasing ids
+			// (the largest + 1) and skips updating sqlite_sequence on every
+			// insert; ids could only be reused after the newest history
+			// row is deleted, which only Purge does, deleting all of them.
+			columns:         entities.ColumnTypes{Serial: "integer PRIMARY KEY"},
 			prepare:         true,
 			serializeWrites: true,
 			transient:       sqliteBusy,

@@ -48,11 +48,11 @@ type RunnerContext struct {
 // timestamps by insertion; HistoryTimestamp is microseconds since the Unix
 // epoch; (invocation, timestamp, status) is unique.
 type History struct {
-	ID               int64 `gorm:"column:id;primaryKey;autoIncrement;index:,composite:time,priority:2"`
-	InvocationID     Key   `gorm:"column:invocation_id;not null;size:255;index:,unique,composite:entry,priority:1"`
-	HistoryTimestamp int64 `gorm:"column:history_timestamp;not null;index:,unique,composite:entry,priority:2;index:,composite:time,priority:1"`
-	HistoryStatus    Key   `gorm:"column:history_status;not null;size:32;index:,unique,composite:entry,priority:3"`
-	HistoryJSON      Text  `gorm:"column:history_json;not null"`
+	ID               Serial `gorm:"column:id;primaryKey;autoIncrement;index:,composite:time,priority:2"`
+	InvocationID     Key    `gorm:"column:invocation_id;not null;size:255;index:,unique,composite:entry,priority:1"`
+	HistoryTimestamp int64  `gorm:"column:history_timestamp;not null;index:,unique,composite:entry,priority:2;index:,composite:time,priority:1"`
+	HistoryStatus    Key    `gorm:"column:history_status;not null;size:32;index:,unique,composite:entry,priority:3"`
+	HistoryJSON      Text   `gorm:"column:history_json;not null"`
 }
 
 // Workflow is a row of state_backend_workflows. ParentWorkflowID is "" for a

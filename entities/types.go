@@ -19,6 +19,9 @@ type ColumnTypes struct {
 	Key  string // sized identifiers, compared byte for byte and case-sensitively
 	Text string // unbounded UTF-8 text (JSON documents, serialized arguments)
 	Blob string // opaque payloads of at least 64 MiB
+	// Serial is an auto-assigned, increasing integer primary key; it must
+	// include the primary key clause when it gives a type at all.
+	Serial string
 }
 
 // Key is an identifier column: sized, indexed, compared byte for byte.
@@ -38,6 +41,12 @@ func (b Blob) Value() (driver.Value, error) {
 	}
 	return []byte(b), nil
 }
+
+// Serial is an auto-assigned, increasing integer primary key.
+type Serial int64
+
+// GormDBDataType implements gorm's GormDBDataTypeInterface.
+func (Serial) GormDBDataType(db *gorm.DB, _ *schema.Field) string { return columnTypes(db).Serial }
 
 // GormDBDataType implements gorm's GormDBDataTypeInterface.
 func (Key) GormDBDataType(db *gorm.DB, field *schema.Field) string {

@@ -95,7 +95,7 @@ func (r Repo) History(db *gorm.DB, id string) ([]entities.History, error) {
 // HistoryCursor is the position of the last row of a time-range page.
 type HistoryCursor struct {
 	Timestamp int64
-	ID        int64
+	ID        entities.Serial
 	Started   bool // false before the first page
 }
 
@@ -121,7 +121,7 @@ func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, 
 		// otherwise every page re-walks the rows before it.
 		lo = cur.Timestamp
 	}
-	return scanHistory(stmt.query(db, lo, endUs, cur.Timestamp, cur.ID))
+	return scanHistory(stmt.query(db, lo, endUs, cur.Timestamp, int64(cur.ID)))
 }
 
 // InvocationIDsPage returns up to limit distinct invocation ids, ascending,
@@ -170,11 +170,12 @@ func scanHistory(rows *sql.Rows, err error) ([]entities.History, error) {
 	var out []entities.History
 	for rows.Next() {
 		var h entities.History
+		var id int64
 		var doc string
-		if err := rows.Scan(&h.ID, &h.HistoryTimestamp, &doc); err != nil {
+		if err := rows.Scan(&id, &h.HistoryTimestamp, &doc); err != nil {
 			return nil, err
 		}
-		h.HistoryJSON = entities.Text(doc)
+		h.ID, h.HistoryJSON = entities.Serial(id), entities.Text(doc)
 		out = append(out, h)
 	}
 	return out, rows.Err()

@@ -73,6 +73,7 @@ type result struct {
 }
 
 func main() {
+	registerSQLiteDriver()
 	cfg, err := parseFlags(os.Args[1:])
 	if errors.Is(err, flag.ErrHelp) {
 		os.Exit(0)

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"database/sql"
 	"errors"
 	"net/url"
 	"strconv"
@@ -39,9 +40,22 @@ type sqlDialect struct {
 	busy func(error) bool
 }
 
+// sqliteMmapDriver is go-sqlite3 with the connection setup of
+// statebackend.SQLite (the database file memory-mapped), registered by main.
+const sqliteMmapDriver = "sqlite3_bench"
+
+func registerSQLiteDriver() {
+	sql.Register(sqliteMmapDriver, &sqlite3.SQLiteDriver{
+		ConnectHook: func(c *sqlite3.SQLiteConn) error {
+			_, err := c.Exec("PRAGMA mmap_size = 268435456", nil)
+			return err
+		},
+	})
+}
+
 var sqlDialects = map[string]*sqlDialect{
 	"sqlite": {
-		name: "sqlite", driver: "sqlite3", maxConns: 8, busy: sqliteBusy, timeNoIndex: "+",
+		name: "sqlite", driver: sqliteMmapDriver, maxConns: 8, busy: sqliteBusy, timeNoIndex: "+",
 		dsn: func(e *env) string {
 			// The settings of statebackend.SQLite.
 			q := url.Values{}
