@@ -32,9 +32,9 @@ import (
 // Settings: WAL journal, synchronous=NORMAL (a commit survives a process
 // crash; the last commits may be lost on power failure), a 10 s busy
 // timeout, immediate write transactions (a writer waits for the lock at
-// BEGIN instead of failing later), and writes from one process serialized
-// and retried on SQLITE_BUSY, so callers do not see "database is locked"
-// under contention. The path ":memory:" gives a private in-memory database
+// BEGIN instead of failing later), the file memory-mapped (256 MiB), and
+// writes from one process group-committed and retried on SQLITE_BUSY, so
+// callers do not see "database is locked" under contention. The path ":memory:" gives a private in-memory database
 // on a single connection.
 func SQLite(path string) gorm.Dialector {
 	if path == ":memory:" || path == "" {
