@@ -19,9 +19,10 @@ import (
 )
 
 // Open returns the GORM implementation of Backend on the database d, most
-// often SQLite(path), Postgres(dsn) or MySQL(dsn). Any other gorm.Dialector
-// is accepted with conservative defaults (and the settings of those three
-// when its Name is "sqlite", "postgres" or "mysql").
+// often sqlite.Open(path), postgres.Open(dsn) or mysql.Open(dsn) from this
+// module's database packages. Any other gorm.Dialector is accepted, with the
+// settings it declares if it implements Database and conservative defaults
+// otherwise (see Dialect).
 //
 // Unless WithoutMigrations is given, Open creates the app's tables and
 // indexes when they are missing; it never alters or drops existing ones.
@@ -37,29 +38,27 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		}
 	}
 	dl := dialectOf(d)
-	tables, err := entities.NewTables(o.appID, dl.maxIdentifier)
+	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())
 	}
 	db, err := openGorm(d, dl, o.logger, func() *gorm.Config {
 		return &gorm.Config{
-			NamingStrategy:         tables.Namer(dl.maxIdentifier),
+			NamingStrategy:         tables.Namer(dl.MaxIdentifierLength),
 			SkipDefaultTransaction: true,
 			TranslateError:         true,
-			PrepareStmt:            dl.prepare,
-			PrepareStmtMaxSize:     256,
 			NowFunc:                func() time.Time { return time.Now().UTC() },
 			Logger:                 logger.Discard,
 		}
 	})
 	if err != nil {
-		return nil, openError(dl.name, err)
+		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.Name, err)
 	}
 	sqlDB, err := db.DB()
 	if err != nil {
-		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.name, err)
+		return nil, fmt.Errorf("statebackend: open %s database: %w", dl.Name, err)
 	}
-	applyPool(sqlDB, dl.pool(dsnOf(d)))
+	applyPool(sqlDB, dl.Pool)
 	if o.poolSet {
 		applyPool(sqlDB, o.pool)
 	}
@@ -67,10 +66,14 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		db:      db,
 		sqlDB:   sqlDB,
 		dialect: dl,
-		repo:    repository.New(tables),
-		log:     o.logger.With("dialect", dl.name, "app_id", o.appID),
+		repo: repository.New(tables, repository.Config{
+			Prepare:                   dl.PrepareStatements,
+			DB:                        sqlDB,
+			UnindexedHistoryTimestamp: dl.Hints.UnindexedHistoryTimestamp,
+		}),
+		log: o.logger.With("dialect", dl.Name, "app_id", o.appID),
 	}
-	if dl.serializeWrites {
+	if dl.SingleWriter {
 		b.committer = &committer{b: b}
 	}
 	if !o.skipMigrations {
@@ -85,11 +88,11 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 // openGorm runs gorm.Open, retrying transient errors: processes opening one
 // new SQLite file at once contend to switch it to WAL, and SQLite reports
 // the loser's SQLITE_BUSY at once, without waiting for the busy timeout.
-func openGorm(d gorm.Dialector, dl dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
+func openGorm(d gorm.Dialector, dl Dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
 	backoff := 5 * time.Millisecond
 	for attempt := 1; ; attempt++ {
 		db, err := gorm.Open(d, config()) // closes what it opened when it fails
-		if err == nil || attempt >= maxAttempts || !dl.transient(err) {
+		if err == nil || attempt >= maxAttempts || dl.Transient(err) == "" {
 			return db, err
 		}
 		log.Warn("open failed on a transient error, retrying", "attempt", attempt, "err", err)
@@ -102,7 +105,7 @@ func openGorm(d gorm.Dialector, dl dialect, log *slog.Logger, config func() *gor
 type gormBackend struct {
 	db      *gorm.DB
 	sqlDB   *sql.DB
-	dialect dialect
+	dialect Dialect
 	repo    repository.Repo
 	log     *slog.Logger
 	// committer, when the dialect wants one writer per process, serializes
@@ -153,7 +156,7 @@ func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) e
 		if err == nil {
 			return nil
 		}
-		if attempt >= maxAttempts || !b.dialect.transient(err) || ctx.Err() != nil {
+		if attempt >= maxAttempts || b.dialect.Transient(err) == "" || ctx.Err() != nil {
 			return b.fail(ctx, op, err)
 		}
 		b.log.Warn("retrying after transient error", "op", op, "attempt", attempt, "err", err)
@@ -182,9 +185,7 @@ func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
-	if p, ok := b.db.ConnPool.(*gorm.PreparedStmtDB); ok {
-		p.Close()
-	}
+	b.repo.Close()
 	if err := b.sqlDB.Close(); err != nil {
 		return fmt.Errorf("statebackend: close: %w", err)
 	}

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // Micro benchmarks of the hot paths on a temporary SQLite file. They report
@@ -25,7 +26,7 @@ var benchStart = time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)
 
 func openBench(b *testing.B) statebackend.Backend {
 	b.Helper()
-	be, err := statebackend.Open(statebackend.SQLite(filepath.Join(b.TempDir(), "bench.db")))
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(b.TempDir(), "bench.db")))
 	if err != nil {
 		b.Fatal(err)
 	}

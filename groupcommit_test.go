@@ -1,4 +1,4 @@
-package statebackend
+package statebackend_test
 
 import (
 	"context"
@@ -10,7 +10,9 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // TestGroupCommitIsolatesFailures checks that when writes share a
@@ -18,13 +20,13 @@ import (
 // caller sees an error.
 func TestGroupCommitIsolatesFailures(t *testing.T) {
 	t.Parallel()
-	be, err := Open(SQLite(filepath.Join(t.TempDir(), "gc.db")))
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "gc.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := be.(*gormBackend)
-	if b.committer == nil {
+	b := statebackend.Internals(be)
+	if !b.HasCommitter() {
 		t.Fatal("SQLite backend has no group committer")
 	}
 	ctx := context.Background()
@@ -39,9 +41,10 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			id := fmt.Sprintf("inv-%02d", i)
 			// Writes must be atomic on their own (every Backend write is);
 			// this one fails after writing, inside its own transaction.
-			errs[i] = b.write(ctx, "test", func(db *gorm.DB) error {
+			errs[i] = b.Write(ctx, "test", func(db *gorm.DB) error {
 				return db.Transaction(func(tx *gorm.DB) error {
-					if err := b.repo.SetResult(tx, id, []byte(id)); err != nil {
+					row := entities.Result{InvocationID: entities.Key(id), ResultData: []byte(id)}
+					if err := b.Repo().SetResult(tx, row); err != nil {
 						return err
 					}
 					if i%7 == 3 {
@@ -55,12 +58,12 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 	wg.Wait()
 	for i, err := range errs {
 		id := fmt.Sprintf("inv-%02d", i)
-		data, resErr := be.Result(ctx, InvocationID(id))
+		data, resErr := be.Result(ctx, statebackend.InvocationID(id))
 		if i%7 == 3 {
 			if !errors.Is(err, errBoom) {
 				t.Errorf("writer %d: got %v, want boom", i, err)
 			}
-			if !errors.Is(resErr, ErrNotFound) {
+			if !errors.Is(resErr, statebackend.ErrNotFound) {
 				t.Errorf("writer %d failed but its write is visible: %q, %v", i, data, resErr)
 			}
 			continue
@@ -78,21 +81,21 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 // cancelled is not run.
 func TestGroupCommitSkipsCancelled(t *testing.T) {
 	t.Parallel()
-	be, err := Open(SQLite(filepath.Join(t.TempDir(), "gc.db")))
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "gc.db")))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := be.(*gormBackend)
+	b := statebackend.Internals(be)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err = b.committer.do(ctx, "test", func(*gorm.DB) error { ran = true; return nil })
+	err = b.CommitterDo(ctx, "test", func(*gorm.DB) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("cancelled write: err %v, ran %v", err, ran)
 	}
 	var n int64
-	if err := b.db.Model(&entities.Result{}).Count(&n).Error; err != nil || n != 0 {
+	if err := b.DB().Model(&entities.Result{}).Count(&n).Error; err != nil || n != 0 {
 		t.Fatalf("rows %d, %v", n, err)
 	}
 }

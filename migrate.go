@@ -17,7 +17,7 @@ import (
 // table; where DDL commits on its own (MySQL) a losing attempt is retried and
 // then finds the table there.
 func (b *gormBackend) migrate() error {
-	db := b.db.Set(entities.ColumnTypesSetting, b.dialect.columns)
+	db := b.db.Set(entities.ColumnTypesSetting, b.dialect.Columns.entities())
 	var err error
 	for attempt := 1; attempt <= 5; attempt++ {
 		if err = db.Transaction(migrateOnce); err == nil {

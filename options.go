@@ -1,6 +1,7 @@
 package statebackend
 
 import (
+	"database/sql"
 	"log/slog"
 	"time"
 )
@@ -17,7 +18,7 @@ type options struct {
 }
 
 // Pool sets the connection pool of the underlying *sql.DB. Zero fields keep
-// the dialect's default (see SQLite, Postgres, MySQL).
+// the database's default (see Dialect.Pool).
 type Pool struct {
 	MaxOpenConns    int
 	MaxIdleConns    int
@@ -28,7 +29,7 @@ type Pool struct {
 // WithAppID isolates the backend's data under appID, as pynenc does when
 // several apps share one database: every table name is prefixed with
 // "<sanitized app id>_<first 8 hex of sha256(app id)>__". Without it the
-// tables have the seed's names ("state_backend_results", ...). Backends with
+// tables have the names of pynenc's SQLite state backend ("state_backend_results", ...). Backends with
 // different app ids never see each other's data, and Purge of one leaves the
 // others intact.
 func WithAppID(appID string) Option { return func(o *options) { o.appID = appID } }
@@ -44,3 +45,19 @@ func WithoutMigrations() Option { return func(o *options) { o.skipMigrations = t
 
 // WithPool overrides the connection pool settings.
 func WithPool(p Pool) Option { return func(o *options) { o.pool, o.poolSet = p, true } }
+
+// applyPool sets the non-zero fields of p on db.
+func applyPool(db *sql.DB, p Pool) {
+	if p.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(p.MaxOpenConns)
+	}
+	if p.MaxIdleConns > 0 {
+		db.SetMaxIdleConns(p.MaxIdleConns)
+	}
+	if p.ConnMaxLifetime > 0 {
+		db.SetConnMaxLifetime(p.ConnMaxLifetime)
+	}
+	if p.ConnMaxIdleTime > 0 {
+		db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
+	}
+}

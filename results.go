@@ -5,6 +5,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -13,14 +14,18 @@ func (b *gormBackend) SetResult(ctx context.Context, id InvocationID, data []byt
 	if err := id.Validate("id"); err != nil {
 		return err
 	}
+	row := entities.Result{InvocationID: entities.Key(id), ResultData: data}
 	return b.write(ctx, "SetResult", func(db *gorm.DB) error {
-		return b.repo.SetResult(db, string(id), data)
+		return b.repo.SetResult(db, row)
 	})
 }
 
 // Result implements Backend.
 func (b *gormBackend) Result(ctx context.Context, id InvocationID) ([]byte, error) {
-	return b.payload(ctx, "Result", "result of invocation", id, b.repo.Result)
+	return b.payload(ctx, "Result", "result of invocation", id, func(db *gorm.DB, id string) ([]byte, bool, error) {
+		row, found, err := b.repo.Result(db, id)
+		return row.ResultData, found, err
+	})
 }
 
 // SetException implements Backend.
@@ -28,14 +33,18 @@ func (b *gormBackend) SetException(ctx context.Context, id InvocationID, data []
 	if err := id.Validate("id"); err != nil {
 		return err
 	}
+	row := entities.Exception{InvocationID: entities.Key(id), ExceptionData: data}
 	return b.write(ctx, "SetException", func(db *gorm.DB) error {
-		return b.repo.SetException(db, string(id), data)
+		return b.repo.SetException(db, row)
 	})
 }
 
 // Exception implements Backend.
 func (b *gormBackend) Exception(ctx context.Context, id InvocationID) ([]byte, error) {
-	return b.payload(ctx, "Exception", "exception of invocation", id, b.repo.Exception)
+	return b.payload(ctx, "Exception", "exception of invocation", id, func(db *gorm.DB, id string) ([]byte, bool, error) {
+		row, found, err := b.repo.Exception(db, id)
+		return row.ExceptionData, found, err
+	})
 }
 
 // payload reads a result or an exception.

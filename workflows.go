@@ -105,10 +105,10 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 	if err := state.ValidateRequiredKey("key", key); err != nil {
 		return nil, err
 	}
-	var value []byte
+	var row entities.WorkflowData
 	var found bool
 	err := b.read(ctx, "WorkflowData", func(db *gorm.DB) (err error) {
-		value, found, err = b.repo.WorkflowData(db, string(workflowID), key)
+		row, found, err = b.repo.WorkflowData(db, string(workflowID), key)
 		return err
 	})
 	if err != nil {
@@ -117,7 +117,7 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 	if !found {
 		return nil, state.NotFound("workflow data", string(workflowID)+"/"+key)
 	}
-	return value, nil
+	return row.DataValue, nil
 }
 
 // StoreWorkflowSubInvocation implements Backend.
@@ -128,8 +128,11 @@ func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID
 	if err := subInvocationID.Validate("subInvocationID"); err != nil {
 		return err
 	}
+	row := entities.WorkflowSubInvocation{
+		ParentWorkflowID: entities.Key(workflowID), SubInvocationID: entities.Key(subInvocationID),
+	}
 	return b.write(ctx, "StoreWorkflowSubInvocation", func(db *gorm.DB) error {
-		return b.repo.AddWorkflowSubInvocation(db, string(workflowID), string(subInvocationID))
+		return b.repo.AddWorkflowSubInvocation(db, row)
 	})
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // crashApp is the app id of the crash test: prefixed table names.
@@ -185,7 +186,7 @@ func verifyCrash(t *testing.T, run int, path string, size int, st crashState) {
 
 	// The backend opens the file and works normally.
 	ctx := t.Context()
-	b, err := statebackend.Open(statebackend.SQLite(path), statebackend.WithAppID(crashApp))
+	b, err := statebackend.Open(sqlite.Open(path), statebackend.WithAppID(crashApp))
 	if err != nil {
 		t.Fatalf("run %d: reopen: %v", run, err)
 	}
@@ -312,7 +313,7 @@ func TestChildCrashWriter(t *testing.T) {
 	childRole(t, "crash-writer")
 	run, _ := strconv.Atoi(os.Getenv("RELIABILITY_CRASH_RUN"))
 	size := envInt(t, "RELIABILITY_CRASH_BATCH", 10000)
-	b, err := statebackend.Open(statebackend.SQLite(os.Getenv("RELIABILITY_DB")), statebackend.WithAppID(crashApp))
+	b, err := statebackend.Open(sqlite.Open(os.Getenv("RELIABILITY_DB")), statebackend.WithAppID(crashApp))
 	if err != nil {
 		say("error open: %v", err)
 		t.Fatalf("open: %v", err)

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // TestMultiProcessSQLite proves that several OS processes can share one
@@ -211,7 +212,7 @@ func TestChildSQLiteWriter(t *testing.T) {
 	cfg := mpConfigFromEnv(t)
 	p, _ := strconv.Atoi(os.Getenv("RELIABILITY_PROC_INDEX"))
 	awaitGo(t)
-	b, err := statebackend.Open(statebackend.SQLite(os.Getenv("RELIABILITY_DB")), childLogger())
+	b, err := statebackend.Open(sqlite.Open(os.Getenv("RELIABILITY_DB")), childLogger())
 	if err != nil {
 		say("error open: %v", err)
 		t.Fatalf("open: %v", err)
@@ -316,7 +317,7 @@ func TestChildSQLiteReader(t *testing.T) {
 		}
 		close(stop)
 	}()
-	b, err := statebackend.Open(statebackend.SQLite(os.Getenv("RELIABILITY_DB")), childLogger())
+	b, err := statebackend.Open(sqlite.Open(os.Getenv("RELIABILITY_DB")), childLogger())
 	if err != nil {
 		say("error open: %v", err)
 		t.Fatalf("open: %v", err)
@@ -359,7 +360,7 @@ func TestChildSQLiteReader(t *testing.T) {
 func verifyMultiProcess(t *testing.T, cfg mpConfig, path string) {
 	t.Helper()
 	ctx := t.Context()
-	b, err := statebackend.Open(statebackend.SQLite(path))
+	b, err := statebackend.Open(sqlite.Open(path))
 	if err != nil {
 		t.Fatalf("reopen: %v", err)
 	}

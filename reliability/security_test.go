@@ -18,10 +18,15 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 
+	"gorm.io/gorm"
+
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/mysql"
+	"github.com/taskstate/statebackend/postgres"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // safeIdentifier is what every table and index name must match before it
@@ -101,7 +106,7 @@ func TestHostileAppIDsOnSQLite(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "hostile.db")
 	openHostile(t, "sqlite", func(id string) (statebackend.Backend, error) {
-		return statebackend.Open(statebackend.SQLite(path), statebackend.WithAppID(id))
+		return statebackend.Open(sqlite.Open(path), statebackend.WithAppID(id))
 	})
 	db, err := sql.Open("sqlite3", "file:"+path)
 	if err != nil {
@@ -136,7 +141,7 @@ func TestHostileAppIDsOnPostgres(t *testing.T) {
 	t.Parallel()
 	dsn := pgtest.DSN(t)
 	openHostile(t, "postgres", func(id string) (statebackend.Backend, error) {
-		return statebackend.Open(statebackend.Postgres(dsn), statebackend.WithAppID(id))
+		return statebackend.Open(postgres.Open(dsn), statebackend.WithAppID(id))
 	})
 }
 
@@ -146,7 +151,7 @@ func TestHostileAppIDsOnMySQL(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.DSN(t)
 	openHostile(t, "mysql", func(id string) (statebackend.Backend, error) {
-		return statebackend.Open(statebackend.MySQL(dsn), statebackend.WithAppID(id))
+		return statebackend.Open(mysql.Open(dsn), statebackend.WithAppID(id))
 	})
 }
 
@@ -310,9 +315,9 @@ func checkNoLeak(t *testing.T, dialect, dsn, pw string) {
 	t.Helper()
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
-	d := statebackend.Postgres(dsn)
+	var d gorm.Dialector = postgres.Open(dsn)
 	if dialect == "mysql" {
-		d = statebackend.MySQL(dsn)
+		d = mysql.Open(dsn)
 	}
 	start := time.Now()
 	b, err := statebackend.Open(d, statebackend.WithLogger(logger), statebackend.WithAppID("leak"))

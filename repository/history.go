@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"database/sql"
 	"slices"
-	"strconv"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
@@ -12,12 +11,9 @@ import (
 	"github.com/taskstate/statebackend/entities"
 )
 
-// historyColumns is the number of columns written per history row.
-const historyColumns = 4
-
-// historySelect lists the columns read back, in scan order: the document
-// holds the invocation id and the status too.
-var historySelect = []string{"id", "history_timestamp", "history_json"}
+// historyColumns lists the columns of entities.History in scan order; id
+// is assigned by the database.
+var historyColumns = []string{"id", "invocation_id", "history_timestamp", "history_status", "history_json"}
 
 // historyConflict makes a second write of the same (invocation, timestamp,
 // status) replace the stored document, keeping the record's place in
@@ -29,19 +25,29 @@ var historyConflict = clause.OnConflict{
 	DoUpdates: clause.AssignmentColumns([]string{"history_json"}),
 }
 
-// AddHistory inserts rows atomically. Rows must have distinct
-// (invocation, timestamp, status) keys; callers pass one record for several
-// invocations, sorted by invocation id.
+// AddHistory inserts rows atomically (their ID is ignored). Rows must have
+// distinct (invocation, timestamp, status) keys; callers pass one record
+// for several invocations, sorted by invocation id.
 func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
-	parts := fixedChunks(len(rows), rowsPerStatement(historyColumns))
+	const cols = 4
+	parts := fixedChunks(len(rows), rowsPerStatement(cols))
 	return inTx(db, len(parts), func(tx *gorm.DB) error {
 		for _, p := range parts {
 			batch := rows[p[0]:p[1]]
-			stmt, err := r.historyInsert(tx, len(batch))
+			stmt, err := r.statement(tx, stmtKey{"history.insert", len(batch)}, func(tx *gorm.DB) *gorm.DB {
+				values := make([]map[string]any, len(batch))
+				for i := range values {
+					m := markers(cols*i, cols)
+					values[i] = map[string]any{
+						"invocation_id": m[0], "history_timestamp": m[1], "history_status": m[2], "history_json": m[3],
+					}
+				}
+				return tx.Table(r.Tables.Name("History")).Clauses(historyConflict).Create(values)
+			})
 			if err != nil {
 				return err
 			}
-			args := make([]any, 0, historyColumns*len(batch))
+			args := make([]any, 0, cols*len(batch))
 			for _, h := range batch {
 				args = append(args, string(h.InvocationID), h.HistoryTimestamp, string(h.HistoryStatus), string(h.HistoryJSON))
 			}
@@ -53,34 +59,20 @@ func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
 	})
 }
 
-// historyInsert compiles the upsert of n history rows.
-func (r Repo) historyInsert(db *gorm.DB, n int) (*compiled, error) {
-	return r.compile(db, "history.insert."+strconv.Itoa(n), func(tx *gorm.DB) *gorm.DB {
-		values := make([]map[string]any, n)
-		for i := range values {
-			m := markers(historyColumns*i, historyColumns)
-			values[i] = map[string]any{
-				"invocation_id": m[0], "history_timestamp": m[1], "history_status": m[2], "history_json": m[3],
-			}
-		}
-		return tx.Table(r.Tables.Name("History")).Clauses(historyConflict).Create(values)
-	})
-}
-
 // History returns the rows of id ordered by timestamp, then insertion.
 // The database orders by timestamp along the (invocation, timestamp, status)
 // index; ties, rare and few, are ordered here, which spares the database a
 // sort on every call.
 func (r Repo) History(db *gorm.DB, id string) ([]entities.History, error) {
-	stmt, err := r.compile(db, "history.of", func(tx *gorm.DB) *gorm.DB {
-		return tx.Model(&entities.History{}).Select(historySelect).Where("invocation_id = ?", arg(0)).
+	stmt, err := r.statement(db, stmtKey{name: "history.of"}, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&entities.History{}).Select(historyColumns).Where("invocation_id = ?", arg(0)).
 			Order("history_timestamp").Find(&[]entities.History{})
 	})
 	if err != nil {
 		return nil, err
 	}
-	rows, err := scanHistory(stmt.query(db, id))
-	if err != nil {
+	var rows []entities.History
+	if err := stmt.each(db, scanHistory(&rows), id); err != nil {
 		return nil, err
 	}
 	slices.SortStableFunc(rows, func(a, b entities.History) int {
@@ -103,15 +95,7 @@ type HistoryCursor struct {
 // after cur in (timestamp, id) order: keyset pagination, so each page costs
 // the same however far the iteration has gone.
 func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, limit int) ([]entities.History, error) {
-	key := "history.page." + strconv.FormatBool(cur.Started) + "." + strconv.Itoa(limit)
-	stmt, err := r.compile(db, key, func(tx *gorm.DB) *gorm.DB {
-		q := tx.Model(&entities.History{}).Select(historySelect).
-			Where("history_timestamp >= ? AND history_timestamp <= ?", arg(0), arg(1))
-		if cur.Started {
-			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(2), arg(2), arg(3))
-		}
-		return q.Order("history_timestamp, id").Limit(limit).Find(&[]entities.History{})
-	})
+	stmt, err := r.historyPage(db, cur.Started)
 	if err != nil {
 		return nil, err
 	}
@@ -121,62 +105,91 @@ func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, 
 		// otherwise every page re-walks the rows before it.
 		lo = cur.Timestamp
 	}
-	return scanHistory(stmt.query(db, lo, endUs, cur.Timestamp, int64(cur.ID)))
+	var rows []entities.History
+	err = stmt.each(db, scanHistory(&rows), lo, endUs, cur.Timestamp, int64(cur.ID), limit)
+	return rows, err
 }
 
 // InvocationIDsPage returns up to limit distinct invocation ids, ascending,
 // greater than after (all when started is false), with a history row in
 // [startUs, endUs].
 func (r Repo) InvocationIDsPage(db *gorm.DB, startUs, endUs int64, after string, started bool, limit int) ([]string, error) {
-	key := "history.ids." + strconv.FormatBool(started) + "." + strconv.Itoa(limit)
-	stmt, err := r.compile(db, key, func(tx *gorm.DB) *gorm.DB {
-		// "+history_timestamp" (a no-op in SQL) keeps the planner off the
-		// time index, which would make it read the whole range and sort
-		// it for every page; walking the (invocation_id, timestamp, status)
-		// index from the cursor keeps each page's cost bounded.
+	stmt, err := r.invocationIDsPage(db, started)
+	if err != nil {
+		return nil, err
+	}
+	ids := make([]string, 0, limit)
+	err = stmt.each(db, scanStrings(&ids), startUs, endUs, after, limit)
+	return ids, err
+}
+
+// scanHistory appends rows selected with historyColumns to out.
+func scanHistory(out *[]entities.History) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var h entities.History
+		err := rows.Scan((*int64)(&h.ID), (*string)(&h.InvocationID), &h.HistoryTimestamp,
+			(*string)(&h.HistoryStatus), (*string)(&h.HistoryJSON))
+		*out = append(*out, h)
+		return err
+	}
+}
+
+// historyPage is the statement of HistoryPage; its arguments are start,
+// end, the cursor's timestamp and id, and the limit.
+func (r Repo) historyPage(db *gorm.DB, started bool) (*compiled, error) {
+	key := stmtKey{name: "history.page.first"}
+	if started {
+		key.name = "history.page.next"
+	}
+	return r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.History{}).Select(historyColumns).
+			Where("history_timestamp >= ? AND history_timestamp <= ?", arg(0), arg(1))
+		if started {
+			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(2), arg(2), arg(3))
+		}
+		return limited(q.Order("history_timestamp, id"), 4).Find(&[]entities.History{})
+	})
+}
+
+// invocationIDsPage is the statement of InvocationIDsPage; its arguments
+// are start, end, the cursor's invocation id, and the limit.
+func (r Repo) invocationIDsPage(db *gorm.DB, started bool) (*compiled, error) {
+	key := stmtKey{name: "history.ids.first"}
+	if started {
+		key.name = "history.ids.next"
+	}
+	return r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
+		ts := r.cfg.UnindexedHistoryTimestamp
 		q := tx.Model(&entities.History{}).Distinct("invocation_id").
-			Where("+history_timestamp >= ? AND +history_timestamp <= ?", arg(0), arg(1))
+			Where(ts+" >= ? AND "+ts+" <= ?", arg(0), arg(1))
 		if started {
 			q = q.Where("invocation_id > ?", arg(2))
 		}
-		return q.Order("invocation_id").Limit(limit).Find(&[]entities.History{})
+		return limited(q.Order("invocation_id"), 3).Find(&[]entities.History{})
 	})
-	if err != nil {
-		return nil, err
-	}
-	rows, err := stmt.query(db, startUs, endUs, after)
-	if err != nil {
-		return nil, err
-	}
-	defer rows.Close()
-	ids := make([]string, 0, limit)
-	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
-			return nil, err
-		}
-		ids = append(ids, id)
-	}
-	return ids, rows.Err()
 }
 
-// scanHistory reads history rows selected with historySelect (InvocationID
-// and HistoryStatus stay empty).
-func scanHistory(rows *sql.Rows, err error) ([]entities.History, error) {
+// Query is a compiled statement: its SQL and the bind variables it takes
+// for a call's arguments.
+type Query struct {
+	SQL  string
+	Vars []any
+}
+
+// PageQueries returns the queries of a history page and of an
+// invocation-id page that follow a cursor, for tests that check their
+// plans: pages of at most limit rows in [startUs, endUs], history after the
+// timestamp cursorUs, ids after the id cursorID.
+func (r Repo) PageQueries(db *gorm.DB, startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids Query, err error) {
+	h, err := r.historyPage(db, true)
 	if err != nil {
-		return nil, err
+		return history, ids, err
 	}
-	defer rows.Close()
-	var out []entities.History
-	for rows.Next() {
-		var h entities.History
-		var id int64
-		var doc string
-		if err := rows.Scan(&id, &h.HistoryTimestamp, &doc); err != nil {
-			return nil, err
-		}
-		h.ID, h.HistoryJSON = entities.Serial(id), entities.Text(doc)
-		out = append(out, h)
+	i, err := r.invocationIDsPage(db, true)
+	if err != nil {
+		return history, ids, err
 	}
-	return out, rows.Err()
+	history = Query{SQL: h.sql, Vars: h.bind([]any{cursorUs, endUs, cursorUs, int64(0), limit})}
+	ids = Query{SQL: i.sql, Vars: i.bind([]any{startUs, endUs, cursorID, limit})}
+	return history, ids, nil
 }

@@ -1,8 +1,8 @@
 package repository
 
 import (
+	"database/sql"
 	"slices"
-	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -23,15 +23,29 @@ var invocationColumns = []string{
 // so concurrent writers lock rows in the same order and cannot deadlock.
 func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	rows = dedupeLast(rows, func(e *entities.Invocation) entities.Key { return e.InvocationID })
-	parts := fixedChunks(len(rows), rowsPerStatement(len(invocationColumns)))
+	cols := len(invocationColumns)
+	parts := fixedChunks(len(rows), rowsPerStatement(cols))
 	return inTx(db, len(parts), func(tx *gorm.DB) error {
 		for _, p := range parts {
 			batch := rows[p[0]:p[1]]
-			stmt, err := r.invocationUpsert(tx, len(batch))
+			stmt, err := r.statement(tx, stmtKey{"invocations.upsert", len(batch)}, func(tx *gorm.DB) *gorm.DB {
+				values := make([]map[string]any, len(batch))
+				for i := range values {
+					m := markers(cols*i, cols)
+					values[i] = make(map[string]any, cols)
+					for j, c := range invocationColumns {
+						values[i][c] = m[j]
+					}
+				}
+				return tx.Table(r.Tables.Name("Invocation")).Clauses(clause.OnConflict{
+					Columns:   []clause.Column{{Name: "invocation_id"}},
+					DoUpdates: clause.AssignmentColumns(invocationColumns[1:]),
+				}).Create(values)
+			})
 			if err != nil {
 				return err
 			}
-			args := make([]any, 0, len(invocationColumns)*len(batch))
+			args := make([]any, 0, cols*len(batch))
 			for _, e := range batch {
 				args = append(args, string(e.InvocationID), string(e.CallIDKey), string(e.TaskIDKey),
 					string(e.ArgumentsID), string(e.SerializedArguments), string(e.ParentInvocationID),
@@ -45,62 +59,21 @@ func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	})
 }
 
-// invocationUpsert compiles the upsert of n invocation rows.
-func (r Repo) invocationUpsert(db *gorm.DB, n int) (*compiled, error) {
-	return r.compile(db, "invocations.upsert."+strconv.Itoa(n), func(tx *gorm.DB) *gorm.DB {
-		cols := len(invocationColumns)
-		values := make([]map[string]any, n)
-		for i := range values {
-			m := markers(cols*i, cols)
-			values[i] = make(map[string]any, cols)
-			for j, c := range invocationColumns {
-				values[i][c] = m[j]
-			}
-		}
-		return tx.Table(r.Tables.Name("Invocation")).Clauses(clause.OnConflict{
-			Columns:   []clause.Column{{Name: "invocation_id"}},
-			DoUpdates: clause.AssignmentColumns(invocationColumns[1:]),
-		}).Create(values)
-	})
-}
-
 // Invocation returns the row of id; found is false when there is none.
 func (r Repo) Invocation(db *gorm.DB, id string) (row entities.Invocation, found bool, err error) {
-	stmt, err := r.compile(db, "invocations.get", func(tx *gorm.DB) *gorm.DB {
-		return tx.Model(&entities.Invocation{}).Select(invocationColumns).
-			Where("invocation_id = ?", arg(0)).Limit(1).Find(&[]entities.Invocation{})
-	})
-	if err != nil {
-		return row, false, err
+	rows, err := r.invocations(db, []string{id})
+	if err != nil || len(rows) == 0 {
+		return entities.Invocation{}, false, err
 	}
-	rows, err := stmt.query(db, id)
-	if err != nil {
-		return row, false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return row, false, rows.Err()
-	}
-	var f [9]string
-	if err := rows.Scan(&f[0], &f[1], &f[2], &f[3], &f[4], &f[5], &f[6], &f[7], &f[8]); err != nil {
-		return row, false, err
-	}
-	row = entities.Invocation{
-		InvocationID: entities.Key(f[0]), CallIDKey: entities.Key(f[1]), TaskIDKey: entities.Key(f[2]),
-		ArgumentsID: entities.Key(f[3]), SerializedArguments: entities.Text(f[4]),
-		ParentInvocationID: entities.Key(f[5]), WorkflowID: entities.Key(f[6]),
-		WorkflowTypeKey: entities.Key(f[7]), ParentWorkflowID: entities.Key(f[8]),
-	}
-	return row, true, rows.Err()
+	return rows[0], true, nil
 }
 
 // Invocations returns the rows among ids, in no particular order.
 func (r Repo) Invocations(db *gorm.DB, ids []string) ([]entities.Invocation, error) {
-	ids = uniqueSorted(ids)
 	var out []entities.Invocation
-	for _, p := range chunks(len(ids), rowsPerStatement(1)) {
-		var rows []entities.Invocation
-		if err := db.Where("invocation_id IN ?", ids[p[0]:p[1]]).Find(&rows).Error; err != nil {
+	for _, chunk := range paddedChunks(uniqueSorted(ids)) {
+		rows, err := r.invocations(db, chunk)
+		if err != nil {
 			return nil, err
 		}
 		out = append(out, rows...)
@@ -108,27 +81,83 @@ func (r Repo) Invocations(db *gorm.DB, ids []string) ([]entities.Invocation, err
 	return out, nil
 }
 
+// invocations reads the rows among ids, whose length is a chunk size.
+func (r Repo) invocations(db *gorm.DB, ids []string) ([]entities.Invocation, error) {
+	stmt, err := r.statement(db, stmtKey{"invocations.get", len(ids)}, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.Invocation{}).Select(invocationColumns)
+		if len(ids) == 1 {
+			q = q.Where("invocation_id = ?", arg(0))
+		} else {
+			q = q.Where("invocation_id IN ?", markers(0, len(ids)))
+		}
+		return q.Find(&[]entities.Invocation{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	var out []entities.Invocation
+	err = stmt.each(db, func(rows *sql.Rows) error {
+		var e entities.Invocation
+		err := rows.Scan((*string)(&e.InvocationID), (*string)(&e.CallIDKey), (*string)(&e.TaskIDKey),
+			(*string)(&e.ArgumentsID), (*string)(&e.SerializedArguments), (*string)(&e.ParentInvocationID),
+			(*string)(&e.WorkflowID), (*string)(&e.WorkflowTypeKey), (*string)(&e.ParentWorkflowID))
+		out = append(out, e)
+		return err
+	}, anys(ids)...)
+	return out, err
+}
+
 // ChildInvocations returns the ids of the children of parent, ascending.
 func (r Repo) ChildInvocations(db *gorm.DB, parent string) ([]string, error) {
-	var ids []string
-	err := db.Model(&entities.Invocation{}).Where("parent_invocation_id = ?", parent).
-		Order("invocation_id").Pluck("invocation_id", &ids).Error
+	stmt, err := r.statement(db, stmtKey{name: "invocations.children"}, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&entities.Invocation{}).Select("invocation_id").
+			Where("parent_invocation_id = ?", arg(0)).Order("invocation_id").Find(&[]entities.Invocation{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	err = stmt.each(db, scanStrings(&ids), parent)
 	return ids, err
 }
 
 // InvocationIDsByWorkflow returns the ids of the invocations in workflowID
 // (when not empty) of type typeKey (when not empty), ascending.
 func (r Repo) InvocationIDsByWorkflow(db *gorm.DB, workflowID, typeKey string) ([]string, error) {
-	q := db.Model(&entities.Invocation{})
+	// One statement per combination of filters: four in all.
+	key := stmtKey{name: "invocations.by_workflow"}
 	if workflowID != "" {
-		q = q.Where("workflow_id = ?", workflowID)
+		key.size |= 1
 	}
 	if typeKey != "" {
-		q = q.Where("workflow_type_key = ?", typeKey)
+		key.size |= 2
 	}
-	var ids []string
-	err := q.Order("invocation_id").Pluck("invocation_id", &ids).Error
+	stmt, err := r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.Invocation{}).Select("invocation_id")
+		if workflowID != "" {
+			q = q.Where("workflow_id = ?", arg(0))
+		}
+		if typeKey != "" {
+			q = q.Where("workflow_type_key = ?", arg(1))
+		}
+		return q.Order("invocation_id").Find(&[]entities.Invocation{})
+	})
+	if err != nil {
+		return nil, err
+	}
+	ids := []string{}
+	err = stmt.each(db, scanStrings(&ids), workflowID, typeKey)
 	return ids, err
+}
+
+// scanStrings appends the values of rows of one text column to out.
+func scanStrings(out *[]string) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var s string
+		err := rows.Scan(&s)
+		*out = append(*out, s)
+		return err
+	}
 }
 
 // dedupeLast returns rows with one row per key, the last given for each,

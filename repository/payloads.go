@@ -1,8 +1,12 @@
 package repository
 
 import (
+	"database/sql"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
+
+	"github.com/taskstate/statebackend/entities"
 )
 
 // payloadTable describes a table of opaque payloads keyed by invocation id:
@@ -17,28 +21,31 @@ var (
 	exceptionsTable = payloadTable{model: "Exception", column: "exception_data"}
 )
 
-// SetResult stores the result of id, replacing any earlier one.
-func (r Repo) SetResult(db *gorm.DB, id string, data []byte) error {
-	return r.setPayload(db, resultsTable, id, data)
+// SetResult stores row, replacing the earlier result of its invocation.
+func (r Repo) SetResult(db *gorm.DB, row entities.Result) error {
+	return r.setPayload(db, resultsTable, string(row.InvocationID), row.ResultData)
 }
 
 // Result returns the result of id; found is false when there is none.
-func (r Repo) Result(db *gorm.DB, id string) (data []byte, found bool, err error) {
-	return r.payload(db, resultsTable, id)
+func (r Repo) Result(db *gorm.DB, id string) (row entities.Result, found bool, err error) {
+	data, found, err := r.payload(db, resultsTable, id)
+	return entities.Result{InvocationID: entities.Key(id), ResultData: data}, found, err
 }
 
-// SetException stores the exception of id, replacing any earlier one.
-func (r Repo) SetException(db *gorm.DB, id string, data []byte) error {
-	return r.setPayload(db, exceptionsTable, id, data)
+// SetException stores row, replacing the earlier exception of its
+// invocation.
+func (r Repo) SetException(db *gorm.DB, row entities.Exception) error {
+	return r.setPayload(db, exceptionsTable, string(row.InvocationID), row.ExceptionData)
 }
 
 // Exception returns the exception of id; found is false when there is none.
-func (r Repo) Exception(db *gorm.DB, id string) (data []byte, found bool, err error) {
-	return r.payload(db, exceptionsTable, id)
+func (r Repo) Exception(db *gorm.DB, id string) (row entities.Exception, found bool, err error) {
+	data, found, err := r.payload(db, exceptionsTable, id)
+	return entities.Exception{InvocationID: entities.Key(id), ExceptionData: data}, found, err
 }
 
-func (r Repo) setPayload(db *gorm.DB, t payloadTable, id string, data []byte) error {
-	stmt, err := r.compile(db, t.model+".set", func(tx *gorm.DB) *gorm.DB {
+func (r Repo) setPayload(db *gorm.DB, t payloadTable, id string, data entities.Blob) error {
+	stmt, err := r.statement(db, stmtKey{name: t.model + ".set"}, func(tx *gorm.DB) *gorm.DB {
 		return tx.Table(r.Tables.Name(t.model)).Clauses(clause.OnConflict{
 			Columns:   []clause.Column{{Name: "invocation_id"}},
 			DoUpdates: clause.AssignmentColumns([]string{t.column}),
@@ -52,25 +59,18 @@ func (r Repo) setPayload(db *gorm.DB, t payloadTable, id string, data []byte) er
 }
 
 func (r Repo) payload(db *gorm.DB, t payloadTable, id string) (data []byte, found bool, err error) {
-	stmt, err := r.compile(db, t.model+".get", func(tx *gorm.DB) *gorm.DB {
+	stmt, err := r.statement(db, stmtKey{name: t.model + ".get"}, func(tx *gorm.DB) *gorm.DB {
 		return tx.Table(r.Tables.Name(t.model)).Select(t.column).
-			Where("invocation_id = ?", arg(0)).Limit(1).Find(&[]map[string]any{})
+			Where("invocation_id = ?", arg(0)).Find(&[]map[string]any{})
 	})
 	if err != nil {
 		return nil, false, err
 	}
-	rows, err := stmt.query(db, id)
-	if err != nil {
-		return nil, false, err
-	}
-	defer rows.Close()
-	if !rows.Next() {
-		return nil, false, rows.Err()
-	}
-	if err := rows.Scan(&data); err != nil {
-		return nil, false, err
-	}
-	return nonNil(data), true, rows.Err()
+	err = stmt.each(db, func(rows *sql.Rows) error {
+		found = true
+		return rows.Scan(&data)
+	}, id)
+	return nonNil(data), found, err
 }
 
 // nonNil returns b, or an empty non-nil slice for nil: a stored empty

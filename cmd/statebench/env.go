@@ -10,8 +10,13 @@ import (
 	"os"
 	"path/filepath"
 
+	"gorm.io/gorm"
+
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/mysql"
+	"github.com/taskstate/statebackend/postgres"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // env is one fresh place to benchmark in: a new temporary SQLite file, or a
@@ -65,12 +70,12 @@ func newEnv(ctx context.Context, cfg *config) (*env, error) {
 
 // openLibrary opens the library on the env (creating the schema if missing).
 func (e *env) openLibrary(opts ...statebackend.Option) (statebackend.Backend, error) {
-	var d = statebackend.SQLite(e.path)
+	var d gorm.Dialector = sqlite.Open(e.path)
 	switch e.cfg.dialect {
 	case "postgres":
-		d = statebackend.Postgres(e.cfg.dsn)
+		d = postgres.Open(e.cfg.dsn)
 	case "mysql":
-		d = statebackend.MySQL(e.cfg.dsn)
+		d = mysql.Open(e.cfg.dsn)
 	}
 	return statebackend.Open(d, append([]statebackend.Option{statebackend.WithAppID(e.appID)}, opts...)...)
 }

@@ -41,7 +41,7 @@ type sqlDialect struct {
 }
 
 // sqliteMmapDriver is go-sqlite3 with the connection setup of
-// statebackend.SQLite (the database file memory-mapped), registered by main.
+// sqlite.Open (the database file memory-mapped), registered by main.
 const sqliteMmapDriver = "sqlite3_bench"
 
 func registerSQLiteDriver() {
@@ -57,7 +57,7 @@ var sqlDialects = map[string]*sqlDialect{
 	"sqlite": {
 		name: "sqlite", driver: sqliteMmapDriver, maxConns: 8, busy: sqliteBusy, timeNoIndex: "+",
 		dsn: func(e *env) string {
-			// The settings of statebackend.SQLite.
+			// The settings of sqlite.Open.
 			q := url.Values{}
 			q.Set("_journal_mode", "WAL")
 			q.Set("_synchronous", "NORMAL")
@@ -81,7 +81,7 @@ var sqlDialects = map[string]*sqlDialect{
 	},
 }
 
-// mysqlDSN applies the settings of statebackend.MySQL.
+// mysqlDSN applies the settings of mysql.Open.
 func mysqlDSN(dsn string) string {
 	cfg, err := gomysql.ParseDSN(dsn)
 	if err != nil {

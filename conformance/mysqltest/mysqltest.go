@@ -35,10 +35,12 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/wait"
+	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/internal/testdb"
+	sbmysql "github.com/taskstate/statebackend/mysql"
 )
 
 // Environment variables read by DSN.
@@ -79,7 +81,7 @@ func Main(m *testing.M) { testdb.Main(m, server) }
 // t ends. It skips or fails t as DSN does.
 func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.Backend {
 	t.Helper()
-	return server.Open(t, statebackend.MySQL, appID, opts...)
+	return server.Open(t, dialector, appID, opts...)
 }
 
 // Harness returns a conformance harness whose backends share the test
@@ -87,8 +89,10 @@ func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.
 // fails) t itself rather than every test of the suite.
 func Harness(t testing.TB, opts ...statebackend.Option) conformance.Harness {
 	t.Helper()
-	return server.Harness(t, statebackend.MySQL, opts...)
+	return server.Harness(t, dialector, opts...)
 }
+
+func dialector(dsn string) gorm.Dialector { return sbmysql.Open(dsn) }
 
 // Credentials of the container's database.
 const (

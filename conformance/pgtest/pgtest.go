@@ -27,10 +27,12 @@ import (
 
 	"github.com/testcontainers/testcontainers-go"
 	"github.com/testcontainers/testcontainers-go/modules/postgres"
+	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/internal/testdb"
+	sbpostgres "github.com/taskstate/statebackend/postgres"
 )
 
 // Environment variables read by DSN.
@@ -71,7 +73,7 @@ func Main(m *testing.M) { testdb.Main(m, server) }
 // t ends. It skips or fails t as DSN does.
 func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.Backend {
 	t.Helper()
-	return server.Open(t, statebackend.Postgres, appID, opts...)
+	return server.Open(t, dialector, appID, opts...)
 }
 
 // Harness returns a conformance harness whose backends share the test
@@ -79,8 +81,10 @@ func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.
 // fails) t itself rather than every test of the suite.
 func Harness(t testing.TB, opts ...statebackend.Option) conformance.Harness {
 	t.Helper()
-	return server.Harness(t, statebackend.Postgres, opts...)
+	return server.Harness(t, dialector, opts...)
 }
+
+func dialector(dsn string) gorm.Dialector { return sbpostgres.Open(dsn) }
 
 // Credentials of the container's database.
 const (

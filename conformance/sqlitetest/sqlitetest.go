@@ -8,6 +8,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/sqlite"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -23,7 +24,7 @@ func Path(t testing.TB) string {
 func Open(t testing.TB, path, appID string, opts ...statebackend.Option) statebackend.Backend {
 	t.Helper()
 	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
-	b, err := statebackend.Open(statebackend.SQLite(path), opts...)
+	b, err := statebackend.Open(sqlite.Open(path), opts...)
 	if err != nil {
 		t.Fatalf("sqlitetest: open %s: %v", path, err)
 	}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 func main() {
@@ -37,7 +38,7 @@ func run(ctx context.Context, dbPath string) error {
 		dbPath = filepath.Join(dir, "state.db")
 	}
 
-	backend, err := statebackend.Open(statebackend.SQLite(dbPath), statebackend.WithAppID("quickstart"))
+	backend, err := statebackend.Open(sqlite.Open(dbPath), statebackend.WithAppID("quickstart"))
 	if err != nil {
 		return err
 	}

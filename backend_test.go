@@ -1,4 +1,8 @@
-package conformance_test
+package statebackend_test
+
+// The GORM implementation's own conformance run: the whole suite on SQLite,
+// and on Postgres and MySQL/MariaDB when a DSN or Docker is there (see
+// conformance/pgtest and conformance/mysqltest).
 
 import (
 	"fmt"
@@ -11,7 +15,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
 
-// TestMain removes the database containers the tests started.
+// TestMain removes the database containers the tests of this package started.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate} {

@@ -1,0 +1,118 @@
+package statebackend
+
+import (
+	"time"
+
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/entities"
+)
+
+// Database is a gorm.Dialector that also tells Open how to use its
+// database well. The dialectors of this module's database packages
+// (statebackend/sqlite, statebackend/postgres, statebackend/mysql)
+// implement it; so can a dialector of yours, for a database those packages
+// do not cover.
+//
+// Why an interface on the dialector rather than a registry: Open keeps
+// accepting any gorm.Dialector, a program links only the drivers of the
+// database packages it imports, and nothing is registered in init or held
+// in global state. A dialector that does not implement Database gets
+// conservative settings (see Dialect).
+type Database interface {
+	gorm.Dialector
+	// Dialect returns the settings Open applies to this database.
+	Dialect() Dialect
+}
+
+// Dialect is what the backend knows about one database beyond what GORM
+// knows. The zero value of every field is a safe default.
+//
+// A plain gorm.Dialector (one that does not implement Database) gets the
+// Name of the dialector, identifiers of at most 63 bytes, GORM's own column
+// types, a pool of 16 connections, no retries and no group commit.
+type Dialect struct {
+	// Name names the database in logs and telemetry, as OpenTelemetry's
+	// db.system.name does: "sqlite", "postgresql", "mysql", "mariadb".
+	Name string
+	// MaxIdentifierLength bounds table and index names, in bytes; 0 means
+	// no limit. Long app ids are shortened to fit (see WithAppID).
+	MaxIdentifierLength int
+	// Columns gives the DDL of each column kind; empty fields leave the
+	// choice to the GORM dialector.
+	Columns ColumnTypes
+	// Pool is the default connection pool; WithPool overrides it field by
+	// field.
+	Pool Pool
+	// PrepareStatements makes the backend prepare each of its statements
+	// once per connection (the backend has a fixed, small set of them, so
+	// the number of prepared statements is bounded). Leave it off where the
+	// driver caches statements itself (pgx) or where server-side statements
+	// are a scarce resource.
+	PrepareStatements bool
+	// SingleWriter says the database takes one writer at a time (SQLite):
+	// the backend then funnels a process's writes through one committer,
+	// which commits writes that arrive together in one transaction (group
+	// commit) instead of letting them wait on each other's locks.
+	SingleWriter bool
+	// Transient classifies errors worth retrying (lock contention,
+	// deadlocks, serialization failures): it returns a short reason such as
+	// "busy", "deadlock" or "serialization", and "" for any other error.
+	// Nil retries nothing.
+	Transient func(err error) string
+	// Hints shape queries for the database's planner.
+	Hints QueryHints
+}
+
+// ColumnTypes gives the DDL type of each column kind of the schema. Key may
+// contain one %d, replaced by the column's size in bytes. An empty field
+// leaves the type to the GORM dialector.
+type ColumnTypes struct {
+	// Key is a sized identifier, compared and sorted byte for byte.
+	Key string
+	// Text is unbounded UTF-8 text (JSON documents, serialized arguments).
+	Text string
+	// Blob is an opaque payload of at least 64 MiB.
+	Blob string
+	// Serial is an auto-assigned, increasing integer primary key; when set it
+	// must include the primary key clause.
+	Serial string
+}
+
+// QueryHints are query shapes a database's planner needs. Each holds SQL
+// that every supported database accepts; only its effect on plans differs.
+type QueryHints struct {
+	// UnindexedHistoryTimestamp is an expression equal to history_timestamp
+	// that the planner cannot serve from an index, for SQLite
+	// "+history_timestamp". The invocation-id pages of a time range filter on
+	// it, so that SQLite walks the (invocation id, timestamp) index from the
+	// cursor in id order instead of reading the whole range through the time
+	// index and sorting it for every page. Empty filters on the column and
+	// leaves the choice to the planner, which is right for Postgres and MySQL.
+	UnindexedHistoryTimestamp string
+}
+
+// dialectOf returns the settings for d: its own when it implements
+// Database, conservative defaults otherwise, with the gaps filled.
+func dialectOf(d gorm.Dialector) Dialect {
+	var dl Dialect
+	if db, ok := d.(Database); ok {
+		dl = db.Dialect()
+	} else {
+		dl.MaxIdentifierLength = 63
+	}
+	if dl.Name == "" {
+		dl.Name = d.Name()
+	}
+	if dl.Pool == (Pool{}) {
+		dl.Pool = Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour}
+	}
+	if dl.Transient == nil {
+		dl.Transient = func(error) string { return "" }
+	}
+	return dl
+}
+
+func (c ColumnTypes) entities() entities.ColumnTypes {
+	return entities.ColumnTypes{Key: c.Key, Text: c.Text, Blob: c.Blob, Serial: c.Serial}
+}

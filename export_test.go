@@ -1,0 +1,40 @@
+package statebackend
+
+import (
+	"context"
+
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/repository"
+)
+
+// Access to the GORM backend's internals for the external tests of this
+// package (which may import the database packages; this one may not).
+
+// Internals exposes the GORM backend b.
+func Internals(b Backend) *gormBackend { return b.(*gormBackend) }
+
+// HasCommitter reports whether writes go through the group committer.
+func (b *gormBackend) HasCommitter() bool { return b.committer != nil }
+
+// Write runs fn as a write, as the backend's write methods do.
+func (b *gormBackend) Write(ctx context.Context, op string, fn func(*gorm.DB) error) error {
+	return b.write(ctx, op, fn)
+}
+
+// CommitterDo queues fn in the group committer directly.
+func (b *gormBackend) CommitterDo(ctx context.Context, op string, fn func(*gorm.DB) error) error {
+	return b.committer.do(ctx, op, fn)
+}
+
+// Repo returns the backend's repository.
+func (b *gormBackend) Repo() repository.Repo { return b.repo }
+
+// DB returns the backend's GORM handle.
+func (b *gormBackend) DB() *gorm.DB { return b.db }
+
+// PageQueries returns the SQL and bind variables of a history page and of
+// an invocation-id page after a cursor (see repository.Repo.PageQueries).
+func (b *gormBackend) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
+	return b.repo.PageQueries(b.db, startUs, endUs, cursorUs, cursorID, limit)
+}

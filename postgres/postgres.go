@@ -1,0 +1,100 @@
+package postgres
+
+import (
+	"errors"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgconn"
+	gormpg "gorm.io/driver/postgres"
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend"
+)
+
+// Dialector is the gorm.Dialector of one Postgres database, with the
+// backend's settings for it (it implements statebackend.Database). Pass it
+// to statebackend.Open.
+type Dialector struct {
+	*gormpg.Dialector
+}
+
+var _ statebackend.Database = (*Dialector)(nil)
+
+// Open returns the dialector of the Postgres database at dsn, a URL
+// ("postgres://user:pass@host:5432/db?sslmode=disable") or a key=value
+// string, as pgx accepts.
+func Open(dsn string) *Dialector {
+	return &Dialector{Dialector: &gormpg.Dialector{Config: &gormpg.Config{DSN: dsn}}}
+}
+
+// Dialect implements statebackend.Database.
+func (d *Dialector) Dialect() statebackend.Dialect {
+	return statebackend.Dialect{
+		Name:                "postgresql",
+		MaxIdentifierLength: 63,
+		Columns: statebackend.ColumnTypes{
+			// COLLATE "C": ids compare and sort byte for byte whatever the
+			// database's default collation.
+			Key:  `varchar(%d) COLLATE "C"`,
+			Text: "text",
+			Blob: "bytea",
+		},
+		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient: transient,
+	}
+}
+
+// Initialize implements gorm.Dialector. An error never holds the DSN's
+// password: see dsnError.
+func (d *Dialector) Initialize(db *gorm.DB) error {
+	return hideDSN(d.Dialector.Initialize(db))
+}
+
+// transient reports the errors a retry can cure.
+func transient(err error) string {
+	var e *pgconn.PgError
+	if !errors.As(err, &e) {
+		return ""
+	}
+	switch e.Code {
+	case "40001":
+		return "serialization"
+	case "40P01":
+		return "deadlock"
+	case "55P03":
+		return "lock_not_available"
+	}
+	return ""
+}
+
+// hideDSN rewrites an error of pgx's DSN parser so that its message never
+// holds the DSN's password. pgx quotes a DSN it cannot parse, masking only
+// the passwords it recognizes (not the one in "password = 'x'" or
+// "password='it\\'s'", for example), and its explanation may quote a piece
+// of the DSN; so the message keeps pgx's explanation only, and only when it
+// quotes nothing. The pgx error stays in the chain for errors.As.
+func hideDSN(err error) error {
+	var parse *pgconn.ParseConfigError
+	if !errors.As(err, &parse) {
+		return err
+	}
+	msg := "cannot parse the DSN"
+	// pgx writes "cannot parse `<dsn>`: <problem>"; the problem comes last.
+	text := parse.Error()
+	if i := strings.LastIndex(text, "`: "); i >= 0 && strings.HasPrefix(text, "cannot parse `") {
+		if problem := text[i+len("`: "):]; !strings.ContainsAny(problem, "\"'`") {
+			msg += ": " + problem
+		}
+	}
+	return &dsnError{msg: msg, err: err}
+}
+
+// dsnError is an error about a DSN whose message leaves the DSN out.
+type dsnError struct {
+	msg string
+	err error
+}
+
+func (e *dsnError) Error() string { return e.msg }
+func (e *dsnError) Unwrap() error { return e.err }

@@ -1,0 +1,264 @@
+package repository
+
+import (
+	"database/sql"
+	"database/sql/driver"
+	"fmt"
+	"slices"
+	"sync"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// stmtKey names a compiled statement: an operation's statement and, for
+// those that come in several sizes, the size (one of chunkSizes).
+type stmtKey struct {
+	name string
+	size int
+}
+
+// MaxStatements bounds the statements one Repo compiles (and prepares per
+// connection): every named statement in every size it can take.
+const MaxStatements = 64
+
+// compiled is a statement built by GORM, with its bind variables: arg
+// markers for run-time arguments and constants as built.
+type compiled struct {
+	sql  string
+	vars []any
+	// stmt is the statement prepared on the pool, nil when not preparing.
+	stmt *sql.Stmt
+}
+
+// statements caches the compiled statements of a Repo.
+type statements struct {
+	mu sync.Mutex
+	m  map[stmtKey]*compiled
+}
+
+// arg marks, while a statement is built, where the i-th run-time argument
+// goes.
+type arg int
+
+// Value implements driver.Valuer, so GORM binds an arg like any value.
+func (a arg) Value() (driver.Value, error) { return int64(a), nil }
+
+// markers returns n consecutive arg markers starting at from.
+func markers(from, n int) []any {
+	out := make([]any, n)
+	for i := range out {
+		out[i] = arg(from + i)
+	}
+	return out
+}
+
+// limitArg is a LIMIT clause whose row count is a run-time argument, so
+// one statement serves every batch size. It is not GORM's LIMIT clause,
+// which the SQLite dialector writes as a literal number.
+type limitArg arg
+
+// limitClause names limitArg among a statement's clauses.
+const limitClause = "statebackend:limit"
+
+// Name implements clause.Interface.
+func (l limitArg) Name() string { return limitClause }
+
+// Build implements clause.Expression.
+func (l limitArg) Build(b clause.Builder) {
+	b.WriteString("LIMIT ")
+	b.AddVar(b, arg(l))
+}
+
+// MergeClause implements clause.Interface; Build writes the keyword.
+func (l limitArg) MergeClause(c *clause.Clause) {
+	c.Name = ""
+	c.Expression = l
+}
+
+// limited ends the query q with a LIMIT whose count is run-time argument i.
+func limited(q *gorm.DB, i int) *gorm.DB {
+	q = q.Clauses(limitArg(i))
+	q.Statement.BuildClauses = []string{"SELECT", "FROM", "WHERE", "GROUP BY", "ORDER BY", limitClause}
+	return q
+}
+
+// statement returns the statement key, building it with build on a dry-run
+// session of db the first time (and preparing it when r prepares).
+func (r Repo) statement(db *gorm.DB, key stmtKey, build func(tx *gorm.DB) *gorm.DB) (*compiled, error) {
+	s := r.stmts
+	s.mu.Lock()
+	c, ok := s.m[key]
+	s.mu.Unlock()
+	if ok {
+		return c, nil
+	}
+	tx := build(db.Session(&gorm.Session{DryRun: true, NewDB: true}))
+	if tx.Error != nil {
+		return nil, fmt.Errorf("build statement %s/%d: %w", key.name, key.size, tx.Error)
+	}
+	c = &compiled{sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars)}
+	if r.cfg.Prepare {
+		stmt, err := r.cfg.DB.PrepareContext(db.Statement.Context, c.sql)
+		if err != nil {
+			return nil, err
+		}
+		c.stmt = stmt
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if prev, ok := s.m[key]; ok { // built concurrently: keep the first
+		if c.stmt != nil {
+			_ = c.stmt.Close()
+		}
+		return prev, nil
+	}
+	if len(s.m) >= MaxStatements {
+		// A programming error: a new statement name or size was added
+		// without raising the bound.
+		if c.stmt != nil {
+			_ = c.stmt.Close()
+		}
+		return nil, fmt.Errorf("statement %s/%d: more than %d statements", key.name, key.size, MaxStatements)
+	}
+	s.m[key] = c
+	return c, nil
+}
+
+// close closes the prepared statements.
+func (s *statements) close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, c := range s.m {
+		if c.stmt != nil {
+			_ = c.stmt.Close()
+		}
+	}
+	clear(s.m)
+}
+
+// bind returns the statement's bind variables with the arguments in place
+// of their markers.
+func (c *compiled) bind(args []any) []any {
+	out := make([]any, len(c.vars))
+	for i, v := range c.vars {
+		if a, ok := v.(arg); ok {
+			out[i] = args[a]
+		} else {
+			out[i] = v
+		}
+	}
+	return out
+}
+
+// exec runs the statement on db's connection or transaction.
+func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
+	ctx := db.Statement.Context
+	switch pool := db.Statement.ConnPool.(type) {
+	case *sql.DB:
+		if c.stmt != nil {
+			return c.stmt.ExecContext(ctx, c.bind(args)...)
+		}
+	case *sql.Tx:
+		if c.stmt != nil {
+			return pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
+		}
+	}
+	return db.Statement.ConnPool.ExecContext(ctx, c.sql, c.bind(args)...)
+}
+
+// query runs the statement on db's connection or transaction.
+func (c *compiled) query(db *gorm.DB, args ...any) (*sql.Rows, error) {
+	ctx := db.Statement.Context
+	switch pool := db.Statement.ConnPool.(type) {
+	case *sql.DB:
+		if c.stmt != nil {
+			return c.stmt.QueryContext(ctx, c.bind(args)...)
+		}
+	case *sql.Tx:
+		if c.stmt != nil {
+			return pool.StmtContext(ctx, c.stmt).QueryContext(ctx, c.bind(args)...)
+		}
+	}
+	return db.Statement.ConnPool.QueryContext(ctx, c.sql, c.bind(args)...)
+}
+
+// each runs the query and calls scan on every row.
+func (c *compiled) each(db *gorm.DB, scan func(*sql.Rows) error, args ...any) error {
+	rows, err := c.query(db, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return err
+		}
+	}
+	return rows.Err()
+}
+
+// chunkSizes are the sizes statements with a variable number of rows or
+// values come in, largest first.
+var chunkSizes = []int{500, 100, 20, 5, 1}
+
+// rowsPerStatement returns how many rows of cols columns fit in one
+// statement: the largest chunk size under the parameter limit.
+func rowsPerStatement(cols int) int {
+	for _, size := range chunkSizes {
+		if size*cols <= maxParams {
+			return size
+		}
+	}
+	return 1
+}
+
+// fixedChunks splits n rows into consecutive [lo, hi) ranges whose lengths
+// are in chunkSizes and at most limit.
+func fixedChunks(n, limit int) [][2]int {
+	var out [][2]int
+	lo := 0
+	for _, size := range chunkSizes {
+		if size > limit {
+			continue
+		}
+		for ; n-lo >= size; lo += size {
+			out = append(out, [2]int{lo, lo + size})
+		}
+	}
+	return out
+}
+
+// paddedChunks splits values into lists whose lengths are in chunkSizes,
+// padding the last with repeats of its last value: for IN lists, where a
+// repeat changes nothing.
+func paddedChunks(values []string) [][]string {
+	var out [][]string
+	for len(values) > chunkSizes[0] {
+		out = append(out, values[:chunkSizes[0]])
+		values = values[chunkSizes[0]:]
+	}
+	if len(values) == 0 {
+		return out
+	}
+	size := chunkSizes[0]
+	for _, s := range chunkSizes {
+		if s >= len(values) {
+			size = s
+		}
+	}
+	last := slices.Clone(values)
+	for len(last) < size {
+		last = append(last, values[len(values)-1])
+	}
+	return append(out, last)
+}
+
+// anys converts values to bind arguments.
+func anys(values []string) []any {
+	out := make([]any, len(values))
+	for i, v := range values {
+		out[i] = v
+	}
+	return out
+}
