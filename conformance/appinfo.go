@@ -1,6 +1,8 @@
 package conformance
 
 import (
+	"encoding/json"
+	"math"
 	"reflect"
 	"testing"
 
@@ -12,7 +14,7 @@ func appInfoTests() []Test {
 	tests := []Test{
 		{Name: "round_trip", Run: testAppInfoRoundTrip},
 		{Name: "nil_config_and_empty_fields", Run: testAppInfoMinimal},
-		{Name: "numbers_read_back_as_float64", Run: testAppInfoNumbers},
+		{Name: "numbers_keep_kind_and_precision", Run: testAppInfoNumbers},
 		{Name: "missing_is_not_found", Run: testAppInfoMissing},
 		{Name: "overwrite_replaces_whole_info", Run: testAppInfoOverwrite},
 		{Name: "discover_across_apps", Run: testAppInfoDiscover},
@@ -86,14 +88,24 @@ func testAppInfoMinimal(t *testing.T, h Harness) {
 	wantAppInfo(t, b, empty)
 }
 
+// testAppInfoNumbers checks the number rules of state.AppInfo: integers of
+// any Go type read back as int64, exactly (pynenc's config holds Python
+// ints, which have no 2^53 limit), and floats as float64, integral ones
+// included.
 func testAppInfoNumbers(t *testing.T, h Harness) {
 	b := open(t, h)
 	in := state.AppInfo{AppID: "numbers", Module: "m", ConfigValues: map[string]any{
 		"int": 3, "int64": int64(-7), "uint8": uint8(200), "float32": float32(0.5),
+		"p53": int64(1<<53 + 1), "max": int64(math.MaxInt64), "min": int64(math.MinInt64),
+		"integral_float": 2.0, "nested": []any{uint64(1<<63 + 1), int64(1<<53 + 1), 1e300},
 	}}
 	noErr(t, "StoreAppInfo", b.StoreAppInfo(ctx(t), in))
 	want := in
-	want.ConfigValues = map[string]any{"int": 3.0, "int64": -7.0, "uint8": 200.0, "float32": 0.5}
+	want.ConfigValues = map[string]any{
+		"int": int64(3), "int64": int64(-7), "uint8": int64(200), "float32": 0.5,
+		"p53": int64(1<<53 + 1), "max": int64(math.MaxInt64), "min": int64(math.MinInt64),
+		"integral_float": 2.0, "nested": []any{json.Number("9223372036854775809"), int64(1<<53 + 1), 1e300},
+	}
 	wantAppInfo(t, b, want)
 }
 

@@ -15,7 +15,7 @@ type Harness struct {
 	// creating its schema if needed, and registers its Close with t.Cleanup.
 	// Backends opened with the same appID see the same data; backends opened
 	// with different app ids see none of each other's. appID "" is the
-	// default app (for the GORM implementation: the seed's table names).
+	// default app (for the GORM implementation: pynenc's table names).
 	Open func(t testing.TB, appID string) state.Backend
 
 	// Features describes what the backend lacks; the zero value claims

@@ -56,7 +56,7 @@ type History struct {
 }
 
 // Workflow is a row of state_backend_workflows. ParentWorkflowID is "" for a
-// top-level workflow, as the seed writes it.
+// top-level workflow, as pynenc's SQLite state backend writes it.
 type Workflow struct {
 	WorkflowID       Key `gorm:"column:workflow_id;primaryKey;size:255"`
 	WorkflowTypeKey  Key `gorm:"column:workflow_type_key;not null;size:255;index:,composite:type"`

@@ -38,7 +38,7 @@ type Tables struct {
 }
 
 // NewTables returns the table names for appID, following pynenc: no app id
-// gives the seed's names ("state_backend_results", ...); otherwise every
+// gives the names of pynenc's SQLite state backend ("state_backend_results", ...); otherwise every
 // name starts with "<sanitized app id>_<first 8 hex of sha256(app id)>__".
 // Sanitizing turns characters outside [A-Za-z0-9_] into "_", prefixes a
 // leading digit with "_". When maxIdentifier > 0 and the longest table name

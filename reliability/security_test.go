@@ -58,7 +58,7 @@ var hostileAppIDs = []string{
 // ^[A-Za-z_][A-Za-z0-9_]*$, fits the limit and starts with the app's own
 // prefix; the prefixes of different app ids differ even when the ids
 // sanitize alike ("my-app", "my_app", "my.app") or are cut at the limit;
-// and the empty app id gives the seed's table names.
+// and the empty app id gives the table names of pynenc's SQLite state backend.
 func TestAppIDPrefixIsSafe(t *testing.T) {
 	t.Parallel()
 	for _, limit := range []int{0, 63, 64} {
@@ -91,7 +91,7 @@ func TestAppIDPrefixIsSafe(t *testing.T) {
 		}
 		def, err := entities.NewTables("", limit)
 		if err != nil || def.Prefix() != "" || def.Name("Result") != "state_backend_results" {
-			t.Errorf("limit %d: the default app gives prefix %q, table %q (%v); want the seed's names",
+			t.Errorf("limit %d: the default app gives prefix %q, table %q (%v); want pynenc's names",
 				limit, def.Prefix(), def.Name("Result"), err)
 		}
 	}

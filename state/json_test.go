@@ -3,7 +3,9 @@ package state_test
 import (
 	"encoding/json"
 	"errors"
+	"math"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -171,6 +173,46 @@ func TestAppInfoJSON(t *testing.T) {
 	}
 	if !jsonEqual(t, out, []byte(in)) {
 		t.Fatalf("re-encoded %s, want %s", out, in)
+	}
+}
+
+// TestAppInfoExactNumbers checks that config numbers keep their kind and
+// value as pynenc writes them: Python ints (of any size) are exact, floats
+// stay floats.
+func TestAppInfoExactNumbers(t *testing.T) {
+	t.Parallel()
+	in := `{"app_id": "app", "module": "m", "config_values": {` +
+		`"small": 3, "neg": -7, "p53": 9007199254740993, "max": 9223372036854775807, "min": -9223372036854775808,` +
+		`"huge": 18446744073709551616, "float": 2.0, "frac": 0.25, "exp": 1e300, "nested": {"list": [1, 2.5, 9007199254740993]}},` +
+		` "config_filepath": null, "module_filepath": null, "app_variable": null}`
+	var info state.AppInfo
+	if err := json.Unmarshal([]byte(in), &info); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]any{
+		"small": int64(3), "neg": int64(-7), "p53": int64(1<<53 + 1), "max": int64(math.MaxInt64), "min": int64(math.MinInt64),
+		"huge": json.Number("18446744073709551616"), "float": 2.0, "frac": 0.25, "exp": 1e300,
+		"nested": map[string]any{"list": []any{int64(1), 2.5, int64(1<<53 + 1)}},
+	}
+	if !reflect.DeepEqual(info.ConfigValues, want) {
+		t.Fatalf("got  %#v\nwant %#v", info.ConfigValues, want)
+	}
+	out, err := json.Marshal(info)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Every integer is written back digit for digit.
+	for _, digits := range []string{"9007199254740993", "9223372036854775807", "-9223372036854775808", "18446744073709551616"} {
+		if !strings.Contains(string(out), digits) {
+			t.Errorf("re-encoded %s lacks %s", out, digits)
+		}
+	}
+	var again state.AppInfo
+	if err := json.Unmarshal(out, &again); err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(again.ConfigValues, want) {
+		t.Fatalf("second round trip: got %#v", again.ConfigValues)
 	}
 }
 

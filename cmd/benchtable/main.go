@@ -1,7 +1,7 @@
 // Command benchtable summarizes the JSON lines of cmd/statebench: for each
 // dialect and N, a Markdown table of gorm against raw per workload (median
 // seconds and ops/s over the runs, the ratio gorm seconds / raw seconds of
-// the medians, and the median of the per-run ratios), the targets of issue 5 that the medians meet or miss, and the
+// the medians, and the median of the per-run ratios), the performance targets that the medians meet or miss, and the
 // scaling of each workload measured at two values of N.
 //
 // Usage:

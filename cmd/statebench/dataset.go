@@ -18,7 +18,8 @@ const (
 	readSeed = 42
 )
 
-// Shape of the dataset (DESIGN.md section 10).
+// Shape of the dataset: N invocations over 50 task ids, every tenth a
+// top-level workflow and the rest its children.
 const (
 	taskCount      = 50
 	workflowEvery  = 10 // every tenth invocation starts a top-level workflow

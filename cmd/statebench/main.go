@@ -1,5 +1,5 @@
-// Command statebench measures the state backend on the workloads W1-W8 of
-// DESIGN.md section 10, through the library (-impl gorm) and through
+// Command statebench measures the state backend on the workloads W1-W8
+// (listed in BENCHMARKS.md), through the library (-impl gorm) and through
 // hand-written database/sql on the same schema (-impl raw).
 //
 // Each (run, impl, workload) prints one JSON object on stdout:

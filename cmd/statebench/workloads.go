@@ -20,7 +20,7 @@ const (
 	needHistory                      // W2's
 )
 
-// workload is one of DESIGN.md section 10. run does the work between
+// workload is one of the workloads W1-W8 (see main.go). run does the work between
 // t.start and t.stop, then verifies what it wrote or read; it returns the
 // number of operations timed.
 type workload struct {

@@ -1,0 +1,38 @@
+# Developer targets. Nothing here installs anything: tools run with `go run`
+# at pinned versions, and the database legs of the tests run when Docker or a
+# DSN is there (see CONTRIBUTING.md).
+
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+.PHONY: check fmt vet staticcheck test race ci quickstart bench
+
+## check: gofmt, go vet, staticcheck and the tests with the race detector
+check: fmt vet staticcheck race
+
+## fmt: fail, listing them, when files are not gofmt-formatted
+fmt:
+	@files="$$(gofmt -l .)"; if [ -n "$$files" ]; then echo "gofmt: run gofmt -w on:"; echo "$$files"; exit 1; fi
+
+vet:
+	go vet ./...
+
+staticcheck:
+	go run $(STATICCHECK) ./...
+
+## test: the tests (SQLite always; Postgres and MySQL when available)
+test:
+	go test ./...
+
+race:
+	go test -race -count=1 ./...
+
+## ci: what CI runs on a fresh machine (installs and starts Docker and the database images)
+ci:
+	bash .ci/run
+
+quickstart:
+	go run ./examples/quickstart
+
+## bench: the benchmark driver on SQLite, N=20000, both implementations
+bench:
+	go run ./cmd/statebench -n 20000 -runs 3
