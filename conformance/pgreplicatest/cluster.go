@@ -83,7 +83,7 @@ func start(ctx context.Context) (c *Cluster, err error) {
 	if err != nil {
 		return nil, err
 	}
-	dir, err := os.MkdirTemp("", "pgreplicatest-")
+	dir, err := serverproc.TempDir("pgreplicatest")
 	if err != nil {
 		return nil, err
 	}

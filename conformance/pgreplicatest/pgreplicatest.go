@@ -29,8 +29,10 @@
 // Without the binaries the tests are skipped with a message saying how to
 // install them, or fail when STATEBACKEND_TEST_REQUIRE (comma-separated)
 // names "pgreplica". Every server is stopped, and its directory removed,
-// when its test (or Terminate) ends; servers of a test binary that dies
-// without that get a signal from the kernel and shut down.
+// when its test (or Terminate) ends. The servers of a test binary that dies
+// without that (killed, or stopped by -timeout) get a signal from the
+// kernel and shut down, and the next cluster started removes their
+// directory.
 package pgreplicatest
 
 import (

@@ -158,10 +158,10 @@ func Run(ctx context.Context, c Command) error {
 	case <-p.done:
 	case <-ctx.Done():
 		p.Kill()
-		return fmt.Errorf("%s: %s: %w%s", c.Name, c.Path, ctx.Err(), p.Tail(20))
+		return fmt.Errorf("%s: %s: %w%s", c.Name, c.Path, ctx.Err(), p.Tail(40))
 	}
 	if err := exitError(p.err); err != nil {
-		return fmt.Errorf("%s: %s: %w%s", c.Name, c.Path, err, p.Tail(20))
+		return fmt.Errorf("%s: %s: %w%s", c.Name, c.Path, err, p.Tail(40))
 	}
 	return nil
 }
