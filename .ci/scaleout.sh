@@ -32,13 +32,17 @@ packages=(
 	rsync iproute2 lsof
 )
 
-missing=0
-for pkg in "${packages[@]}"; do
-	if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
-		missing=1
-	fi
-done
-if ((missing == 0)); then
+# all_installed: succeeds when every package is installed, so that a
+# machine that has them is left untouched (no policy-rc.d dance).
+all_installed() {
+	local pkg
+	for pkg in "${packages[@]}"; do
+		if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q '^install ok installed$'; then
+			return 1
+		fi
+	done
+}
+if all_installed; then
 	exit 0
 fi
 
@@ -63,6 +67,8 @@ restore() {
 	rm -f "$apt_config"
 }
 trap restore EXIT
+# Interrupted, still restore (bash runs the EXIT trap on exit).
+trap 'exit 1' INT TERM HUP
 
 printf '#!/bin/sh\n# Written by statebackend .ci/scaleout.sh while it installs packages.\nexit 101\n' >"$policy"
 chmod 0755 "$policy"
