@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"sync"
 	"syscall"
@@ -60,8 +61,8 @@ func (c *Cluster) NodeDSNs() []string {
 
 // start bootstraps node 0 from a fresh data directory, creates the
 // database and user on it, and joins the other nodes one at a time (each
-// copies node 0's data with rsync). On error nothing is left running or on
-// disk.
+// copies a running node's data with rsync). On error nothing is left
+// running or on disk.
 func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 	as, err := serverproc.ServiceAccount("mysql")
 	if err != nil {
@@ -90,8 +91,8 @@ func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 		cluster = append(cluster, net.JoinHostPort("127.0.0.1", strconv.Itoa(p[1])))
 	}
 	for _, n := range c.nodes {
-		// The joiners' data directories stay empty: the state transfer
-		// fills them.
+		// Empty: mariadb-install-db fills node 0's, the state transfer the
+		// others'.
 		if err := os.MkdirAll(n.dataDir(), 0o750); err != nil {
 			return c, err
 		}
@@ -104,8 +105,9 @@ func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 	}
 
 	first := c.nodes[0]
-	// root@localhost without a password; the socket is reachable only by
-	// the servers' account (and root).
+	// Root without a password: createDatabase keeps only root@localhost,
+	// reachable through a socket only the servers' account (and root) can
+	// reach.
 	err = serverproc.Run(ctx, serverproc.Command{
 		Name: "mariadb-install-db",
 		Path: bins.installDB,
@@ -134,7 +136,8 @@ func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 			return c, err
 		}
 		if err := n.waitSynced(ctx, i+2); err != nil {
-			return c, err
+			// The donor's log says why a state transfer failed.
+			return c, fmt.Errorf("%w\nthe other nodes:%s", err, c.tails(20, n))
 		}
 	}
 	return c, c.waitSynced(ctx)
@@ -290,11 +293,13 @@ func (c *Cluster) logStarted(t testing.TB, took time.Duration) {
 		Nodes, ports, took.Round(time.Millisecond), c.dir)
 }
 
-// tails returns the end of every node's log.
-func (c *Cluster) tails(n int) string {
+// tails returns the last n lines of every node's log but those of except.
+func (c *Cluster) tails(n int, except ...*node) string {
 	var s string
 	for _, node := range c.nodes {
-		s += serverproc.LogTail(node.log(), n)
+		if node != nil && !slices.Contains(except, node) {
+			s += serverproc.LogTail(node.log(), n)
+		}
 	}
 	return s
 }
