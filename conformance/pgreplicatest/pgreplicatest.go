@@ -105,8 +105,8 @@ var shared struct {
 
 // Shared returns the test binary's shared cluster, started on first use;
 // Terminate (or Main) removes it. It skips or fails t as Start does. Tests
-// using it run in parallel, so they must not stop or pause its replica:
-// those start a cluster of their own.
+// using it may run in parallel, so none may stop or pause its replica: a
+// test that does starts a cluster of its own.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
 	shared.once.Do(func() {
