@@ -27,8 +27,11 @@ const MaxStatements = 64
 type compiled struct {
 	sql  string
 	vars []any
-	// stmt is the statement prepared on the pool, nil when not preparing.
+	// stmt is the statement prepared on the pool db, nil when not
+	// preparing. It serves only db and its transactions: a query routed to
+	// another pool (a read replica) runs the SQL text there.
 	stmt *sql.Stmt
+	db   *sql.DB
 }
 
 // statements caches the compiled statements of a Repo.
@@ -103,7 +106,7 @@ func (r Repo) statement(db *gorm.DB, key stmtKey, build func(tx *gorm.DB) *gorm.
 		if err != nil {
 			return nil, err
 		}
-		c.stmt = stmt
+		c.stmt, c.db = stmt, r.cfg.DB
 	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -154,13 +157,15 @@ func (c *compiled) bind(args []any) []any {
 // exec runs the statement on db's connection or transaction.
 func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
 	ctx := db.Statement.Context
-	switch pool := db.Statement.ConnPool.(type) {
-	case *sql.DB:
-		if c.stmt != nil {
-			return c.stmt.ExecContext(ctx, c.bind(args)...)
-		}
-	case *sql.Tx:
-		if c.stmt != nil {
+	if c.stmt != nil {
+		switch pool := db.Statement.ConnPool.(type) {
+		case *sql.DB:
+			if pool == c.db {
+				return c.stmt.ExecContext(ctx, c.bind(args)...)
+			}
+		case *sql.Tx:
+			// A transaction of another pool would fail here, loudly;
+			// transactions only run on the backend's own pool.
 			return pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
 		}
 	}
@@ -170,13 +175,13 @@ func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
 // query runs the statement on db's connection or transaction.
 func (c *compiled) query(db *gorm.DB, args ...any) (*sql.Rows, error) {
 	ctx := db.Statement.Context
-	switch pool := db.Statement.ConnPool.(type) {
-	case *sql.DB:
-		if c.stmt != nil {
-			return c.stmt.QueryContext(ctx, c.bind(args)...)
-		}
-	case *sql.Tx:
-		if c.stmt != nil {
+	if c.stmt != nil {
+		switch pool := db.Statement.ConnPool.(type) {
+		case *sql.DB:
+			if pool == c.db {
+				return c.stmt.QueryContext(ctx, c.bind(args)...)
+			}
+		case *sql.Tx:
 			return pool.StmtContext(ctx, c.stmt).QueryContext(ctx, c.bind(args)...)
 		}
 	}
