@@ -23,7 +23,7 @@ const rssTargetMiB = 64
 // resident set during the iteration.
 type largeW6Result struct {
 	result
-	RSSGrowthMiB float64 `json:"rss_growth_mib"`
+	RSSGrowthMiB float64 `json:"rss_growth_mib"` // peak resident set minus the one at the start
 }
 
 // runW11 loads the large tables and returns the lines of W11/W3, W11/W4,

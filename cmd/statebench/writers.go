@@ -40,11 +40,11 @@ var w10Modes = []string{modeShared, modePerGoroutine}
 // latency of single calls.
 type writersResult struct {
 	result
-	Writers int     `json:"writers"`
-	Mode    string  `json:"mode"`
-	P50ms   float64 `json:"p50_ms"`
-	P99ms   float64 `json:"p99_ms"`
-	Errors  int     `json:"errors"`
+	Writers int     `json:"writers"` // goroutines
+	Mode    string  `json:"mode"`    // modeShared or modePerGoroutine
+	P50ms   float64 `json:"p50_ms"`  // median latency of one call
+	P99ms   float64 `json:"p99_ms"`  // 99th percentile latency of one call
+	Errors  int     `json:"errors"`  // failed calls
 }
 
 // runW10 runs every (mode, level) and returns their lines; it stops at the
