@@ -120,5 +120,6 @@ func throughputPlot(k table, samples []sample) (*plot.Plot, error) {
 		p.Legend.Add(impl, first)
 	}
 	p.NominalX(workloads...)
+	p.X.Min, p.X.Max = -0.5, float64(len(workloads))-0.5 // half a group of room at each end
 	return p, nil
 }
