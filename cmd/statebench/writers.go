@@ -56,6 +56,7 @@ func runW10(ctx context.Context, b *bench, r int) ([]any, error) {
 			res, err := b.writersLevel(ctx, mode, level, r)
 			if res != nil {
 				lines = append(lines, *res)
+				logf("%s W10 %s, %d writers: %.0f calls/s, p99 %.1f ms", b.impl, mode, level, res.OpsPerSec, res.P99ms)
 			}
 			if err != nil {
 				return lines, fmt.Errorf("%s, %d writers: %w", mode, level, err)
