@@ -24,7 +24,7 @@
 //
 //   - W10, many writers: for each level of -writers, that many goroutines
 //     each add one history record per call and upsert 20 new invocations
-//     every 80 calls, for -w10-duration (or -w10-ops calls in all), once
+//     every 80 calls, for -w10-duration (or about -w10-ops calls in all), once
 //     with one backend shared by all goroutines (mode "shared") and once
 //     with a backend per goroutine on the same database (mode
 //     "per-goroutine"). One line per (mode, level), with the extra fields
@@ -140,7 +140,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the databases (SQLite files, server tables) for inspection and log where they are")
 	fs.StringVar(&levels, "writers", "1,8,32,64", "W10: comma-separated numbers of writer goroutines")
 	fs.DurationVar(&cfg.w10Duration, "w10-duration", 10*time.Second, "W10: how long each (mode, writers) level runs")
-	fs.IntVar(&cfg.w10Ops, "w10-ops", 0, "W10: calls per (mode, writers) level in all, instead of -w10-duration (0: use the duration)")
+	fs.IntVar(&cfg.w10Ops, "w10-ops", 0, "W10: calls per (mode, writers) level in all, rounded up to a multiple of the writers, instead of -w10-duration (0: use the duration)")
 	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
 	err := fs.Parse(args)
 	if err != nil {
