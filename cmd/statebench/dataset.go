@@ -107,11 +107,16 @@ func (d *dataset) record(j int) (state.InvocationID, state.InvocationHistory) {
 	return d.ids[i], h
 }
 
-// timeRange returns the inclusive range that holds every history record.
+// timeRange returns the inclusive range that holds every history record:
+// from the first record's timestamp to the last one's (see record).
 func (d *dataset) timeRange() (start, end time.Time) {
-	_, last := d.record(d.records() - 1)
-	return baseTime, last.Timestamp
+	return baseTime, baseTime.Add(time.Duration((d.records()-1)*historyStepUs) * time.Microsecond)
 }
+
+// sizeOnly returns a dataset of the same size without its ids and
+// invocations, for W6 and W8, which read only the size and the time range,
+// so that a large dataset can be freed before them.
+func (d *dataset) sizeOnly() *dataset { return &dataset{n: d.n} }
 
 // result returns the result payload stored for invocation i.
 func (d *dataset) result(i int) []byte {

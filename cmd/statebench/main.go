@@ -1,13 +1,13 @@
-// Command statebench measures the state backend on the workloads W1-W8
-// (listed in BENCHMARKS.md), through the library (-impl gorm) and through
-// hand-written database/sql on the same schema (-impl raw).
+// Command statebench measures the state backend on the workloads W1-W8,
+// W10 and W11, through the library (-impl gorm) and through hand-written
+// database/sql on the same schema (-impl raw).
 //
 // Each (run, impl, workload) prints one JSON object on stdout:
 //
 //	{"workload":"W2","dialect":"sqlite","impl":"gorm","n":20000,"ops":80000,"seconds":4.1,"ops_per_sec":19500,"run":1}
 //
-// Progress and errors go to stderr. With no flags it runs every workload for
-// both impls on a temporary SQLite file (under $TMPDIR), removed at exit.
+// Progress and errors go to stderr. With no flags it runs W1-W8 for both
+// impls on a temporary SQLite file (under $TMPDIR), removed at exit.
 // Each impl of each run gets a fresh database (SQLite) or a fresh app id
 // (servers, whose tables are dropped at the end); W7 gets one of its own so
 // it writes into an empty history as W2 does. The impls take turns
@@ -19,11 +19,35 @@
 // insert). On servers the written tables are then analyzed (untimed), as
 // autovacuum or InnoDB would soon do in production; see env.analyze.
 //
+// W10 and W11 run only when named in -workloads; each prints several lines
+// and works in environments of its own:
+//
+//   - W10, many writers: for each level of -writers, that many goroutines
+//     each add one history record per call and upsert 20 new invocations
+//     every 80 calls, for -w10-duration (or about -w10-ops calls in all), once
+//     with one backend shared by all goroutines (mode "shared") and once
+//     with a backend per goroutine on the same database (mode
+//     "per-goroutine"). One line per (mode, level), with the extra fields
+//     "writers", "mode", "p50_ms", "p99_ms" (latency of single calls) and
+//     "errors"; "ops" counts calls of both kinds, "n" the invocations
+//     written. Any failed call fails the workload (after its line is
+//     printed). Both impls run it; raw on SQLite with -raw-serialize
+//     serializes only the writes of one store, so per-goroutine raw writers
+//     contend in SQLite's busy handler.
+//   - W11, large tables: -w11-n invocations with 4 history records each,
+//     loaded untimed (invocations through the impl, history by bulk insert),
+//     then W3, W4, W8 and W6 on them, printed as "W11/W3", "W11/W4",
+//     "W11/W6", "W11/W8" with "n" = -w11-n. The W11/W6 line also has
+//     "rss_growth_mib": how far the process's resident set grew above its
+//     size at the start of the iteration (the history iterators stream, so
+//     it stays small).
+//
 // Usage:
 //
 //	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
 //	           [-workloads W1,W2,...] [-impl gorm|raw|both] [-runs 1]
-//	           [-cpuprofile PREFIX] [-keep]
+//	           [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
+//	           [-w11-n 500000] [-cpuprofile PREFIX] [-keep]
 //
 // The DSN of postgres and mysql defaults to $STATEBACKEND_BENCH_POSTGRES_DSN
 // or $STATEBACKEND_BENCH_MYSQL_DSN.
@@ -38,8 +62,10 @@ import (
 	"os"
 	"os/signal"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
+	"time"
 )
 
 // config is the parsed command line.
@@ -58,6 +84,14 @@ type config struct {
 	// keep leaves the databases in place for inspection.
 	keep bool
 	sql  *sqlDialect
+
+	// W10: goroutine counts, and how long each level runs or how many
+	// calls it makes in all (when w10Ops > 0).
+	writers     []int
+	w10Duration time.Duration
+	w10Ops      int
+	// w11N is the number of invocations of W11's large tables.
+	w11N int
 }
 
 // result is one line of output.
@@ -94,7 +128,7 @@ func main() {
 func parseFlags(args []string) (*config, error) {
 	fs := flag.NewFlagSet("statebench", flag.ContinueOnError)
 	cfg := &config{}
-	var names, impl string
+	var names, impl, levels string
 	fs.StringVar(&cfg.dialect, "dialect", "sqlite", "database: sqlite, postgres or mysql")
 	fs.StringVar(&cfg.dsn, "dsn", "", "DSN for postgres or mysql (default $STATEBACKEND_BENCH_POSTGRES_DSN or $STATEBACKEND_BENCH_MYSQL_DSN)")
 	fs.IntVar(&cfg.n, "n", 20000, "number of invocations")
@@ -104,7 +138,12 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of each timed workload to PREFIX.<workload>.<impl>.<run>.pprof")
 	fs.BoolVar(&cfg.rawSerialize, "raw-serialize", true, "raw impl on SQLite: serialize writes with a mutex as the library does (false: 8 writers contend in SQLite)")
 	fs.BoolVar(&cfg.keep, "keep", false, "keep the databases (SQLite files, server tables) for inspection and log where they are")
-	if err := fs.Parse(args); err != nil {
+	fs.StringVar(&levels, "writers", "1,8,32,64", "W10: comma-separated numbers of writer goroutines")
+	fs.DurationVar(&cfg.w10Duration, "w10-duration", 10*time.Second, "W10: how long each (mode, writers) level runs")
+	fs.IntVar(&cfg.w10Ops, "w10-ops", 0, "W10: calls per (mode, writers) level in all, rounded up to a multiple of the writers, instead of -w10-duration (0: use the duration)")
+	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
+	err := fs.Parse(args)
+	if err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
@@ -126,6 +165,18 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.runs < 1 {
 		return nil, errors.New("-runs must be at least 1")
 	}
+	if cfg.writers, err = parseLevels(levels); err != nil {
+		return nil, err
+	}
+	if cfg.w10Duration <= 0 && cfg.w10Ops <= 0 {
+		return nil, errors.New("-w10-duration or -w10-ops must be positive")
+	}
+	if cfg.w10Ops < 0 {
+		return nil, errors.New("-w10-ops must not be negative")
+	}
+	if cfg.w11N < 1 {
+		return nil, errors.New("-w11-n must be at least 1")
+	}
 	switch impl {
 	case "both":
 		cfg.impls = []string{"gorm", "raw"}
@@ -139,17 +190,31 @@ func parseFlags(args []string) (*config, error) {
 		return cfg, nil
 	}
 	want := strings.Split(strings.ToUpper(strings.ReplaceAll(names, " ", "")), ",")
+	all := slices.Concat(workloads, namedOnly)
 	for _, name := range want {
-		if !slices.ContainsFunc(workloads, func(w workload) bool { return w.name == name }) {
-			return nil, fmt.Errorf("unknown workload %q (W1 to W8)", name)
+		if !slices.ContainsFunc(all, func(w workload) bool { return w.name == name }) {
+			return nil, fmt.Errorf("unknown workload %q (W1 to W8, W10, W11)", name)
 		}
 	}
-	for _, w := range workloads {
+	for _, w := range all {
 		if slices.Contains(want, w.name) {
 			cfg.workloads = append(cfg.workloads, w)
 		}
 	}
 	return cfg, nil
+}
+
+// parseLevels parses the -writers list: positive numbers, in the order given.
+func parseLevels(list string) ([]int, error) {
+	var out []int
+	for _, f := range strings.Split(strings.ReplaceAll(list, " ", ""), ",") {
+		v, err := strconv.Atoi(f)
+		if err != nil || v < 1 {
+			return nil, fmt.Errorf("-writers: %q is not a positive number", f)
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // run runs the selected workloads runs times. Within a run each impl has
@@ -198,37 +263,55 @@ func runOnce(ctx context.Context, cfg *config, data *dataset, impls []string, r 
 	}
 	for _, w := range cfg.workloads {
 		for _, b := range benches {
-			res, err := b.measure(ctx, w, r)
+			lines, err := b.measure(ctx, w, r)
+			// A failing workload may still have lines to show (W10 prints
+			// its error counts).
+			for _, l := range lines {
+				if err := out.Encode(l); err != nil {
+					return err
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", b.impl, w.name, err)
-			}
-			if err := out.Encode(res); err != nil {
-				return err
 			}
 		}
 	}
 	return nil
 }
 
-// measure runs workload w of run r, after loading the data it reads.
-func (b *bench) measure(ctx context.Context, w workload, r int) (result, error) {
-	if err := b.ensure(ctx, w); err != nil {
-		return result{}, err
+// measure runs workload w of run r, after loading the data it reads, and
+// returns its lines of output: one, or several for W10 and W11.
+func (b *bench) measure(ctx context.Context, w workload, r int) ([]any, error) {
+	if w.report != nil {
+		return w.report(ctx, b, r)
 	}
+	if err := b.ensure(ctx, w); err != nil {
+		return nil, err
+	}
+	res, err := b.timed(ctx, w.name, w.run, r)
+	if err != nil {
+		return nil, err
+	}
+	return []any{res}, nil
+}
+
+// timed runs fn, the timed part of a workload printed as name, and returns
+// its line.
+func (b *bench) timed(ctx context.Context, name string, fn func(context.Context, *bench, *timer) (int, error), r int) (result, error) {
 	t := &timer{}
 	if b.cfg.cpuprofile != "" {
-		t.profile = fmt.Sprintf("%s.%s.%s.%d.pprof", b.cfg.cpuprofile, w.name, b.impl, r)
+		t.profile = fmt.Sprintf("%s.%s.%s.%d.pprof", b.cfg.cpuprofile, strings.ReplaceAll(name, "/", "-"), b.impl, r)
 	}
-	ops, err := w.run(ctx, b, t)
+	ops, err := fn(ctx, b, t)
 	if err != nil {
 		return result{}, err
 	}
 	if n := retryCount(b.st); n > 0 {
-		logf("%s %s: %d SQLITE_BUSY retries so far", b.impl, w.name, n)
+		logf("%s %s: %d SQLITE_BUSY retries so far", b.impl, name, n)
 	}
 	secs := t.elapsed.Seconds()
 	return result{
-		Workload: w.name, Dialect: b.cfg.dialect, Impl: b.impl, N: b.cfg.n, Ops: ops,
+		Workload: name, Dialect: b.cfg.dialect, Impl: b.impl, N: b.data.n, Ops: ops,
 		Seconds: round(secs, 4), OpsPerSec: round(float64(ops)/secs, 1), Run: r,
 	}, nil
 }

@@ -20,24 +20,35 @@ const (
 	needHistory                      // W2's
 )
 
-// workload is one of the workloads W1-W8 (see main.go). run does the work between
-// t.start and t.stop, then verifies what it wrote or read; it returns the
-// number of operations timed.
+// workload is one measurement. run does the work between t.start and
+// t.stop, then verifies what it wrote or read; it returns the number of
+// operations timed. A workload that prints several lines (W10, W11) has
+// report instead: it builds its own environments, times its parts and
+// returns its lines.
 type workload struct {
-	name  string
-	needs need
-	run   func(ctx context.Context, b *bench, t *timer) (ops int, err error)
+	name   string
+	needs  need
+	run    func(ctx context.Context, b *bench, t *timer) (ops int, err error)
+	report func(ctx context.Context, b *bench, r int) ([]any, error)
 }
 
+// workloads run by default, in this order.
 var workloads = []workload{
-	{"W1", 0, runW1},
-	{"W2", 0, runW2},
-	{"W3", needInvocations, runW3},
-	{"W4", needHistory, runW4},
-	{"W5", 0, runW5},
-	{"W6", needHistory, runW6},
-	{"W7", 0, runW7},
-	{"W8", needHistory, runW8},
+	{name: "W1", run: runW1},
+	{name: "W2", run: runW2},
+	{name: "W3", needs: needInvocations, run: runW3},
+	{name: "W4", needs: needHistory, run: runW4},
+	{name: "W5", run: runW5},
+	{name: "W6", needs: needHistory, run: runW6},
+	{name: "W7", run: runW7},
+	{name: "W8", needs: needHistory, run: runW8},
+}
+
+// namedOnly are the workloads that run only when -workloads names them:
+// they take minutes and work in environments of their own.
+var namedOnly = []workload{
+	{name: "W10", report: runW10},
+	{name: "W11", report: runW11},
 }
 
 const (
