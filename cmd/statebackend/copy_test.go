@@ -7,7 +7,6 @@ import (
 	"crypto/rand"
 	"encoding/hex"
 	"encoding/json"
-	"fmt"
 	"net/url"
 	"os"
 	"os/exec"
@@ -190,26 +189,24 @@ type discard struct{}
 
 func (discard) Write(p []byte) (int, error) { return len(p), nil }
 
-// TestCopyLarge seeds and copies a large dataset when
-// STATEBACKEND_CLI_LARGE=N (invocations; 4 history records each) is set:
-// SQLite -> Postgres (STATEBACKEND_CLI_LARGE_PG, a URL) -> SQLite, timing
-// each copy. It is the measurement behind the README's numbers, not a
-// regular test.
-func TestCopyLarge(t *testing.T) {
-	n, _ := strconv.Atoi(os.Getenv("STATEBACKEND_CLI_LARGE"))
-	pg := os.Getenv("STATEBACKEND_CLI_LARGE_PG")
-	if n == 0 || pg == "" {
-		t.Skip("set STATEBACKEND_CLI_LARGE=N and STATEBACKEND_CLI_LARGE_PG=postgres://... to measure a large copy")
+// TestSeedLarge writes the test dataset with STATEBACKEND_CLI_SEED_N
+// invocations (4 history records each) for app "large" into the SQLite
+// file STATEBACKEND_CLI_SEED_PATH, when both are set: the source of the
+// large copies measured for the README. Not a regular test.
+func TestSeedLarge(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STATEBACKEND_CLI_SEED_N"))
+	path := os.Getenv("STATEBACKEND_CLI_SEED_PATH")
+	if n == 0 || path == "" {
+		t.Skip("set STATEBACKEND_CLI_SEED_N and STATEBACKEND_CLI_SEED_PATH to write a large dataset")
 	}
-	app := uniqueApp("large")
 	start := time.Now()
-	src := seedSQLite(t, app, n)
-	t.Logf("seeded %d invocations, %d history records in %v", n, 4*n, time.Since(start))
-	back := "sqlite:" + filepath.Join(t.TempDir(), "back.db")
-	for _, hop := range [][2]string{{src, pg}, {pg, back}} {
-		start := time.Now()
-		out := runCLI(t, "--app", app, "copy", "--from", hop[0], "--to", hop[1])
-		t.Logf("copy %s -> %s: %v\n%s", hop[0], hop[1], time.Since(start), out)
+	b, err := statebackend.Open(sqlite.Open(path), statebackend.WithAppID("large"))
+	if err != nil {
+		t.Fatal(err)
 	}
-	fmt.Println(app)
+	defer b.Close()
+	if err := seed(context.Background(), b, "large", n); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seeded %d invocations, %d history records in %v", n, 4*n, time.Since(start))
 }

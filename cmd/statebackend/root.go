@@ -42,8 +42,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetErr(stderr)
 	err := root.ExecuteContext(ctx)
 	if err != nil {
-		if strings.HasPrefix(err.Error(), "unknown command ") {
-			err = usageErrorf("%s; run 'statebackend --help' for the commands", err.Error())
+		if msg := err.Error(); strings.HasPrefix(msg, "unknown command ") {
+			first, rest, _ := strings.Cut(msg, "\n")
+			if _, suggestions, ok := strings.Cut(rest, "Did you mean this?"); ok {
+				first += " (did you mean " + strings.Join(strings.Fields(suggestions), " or ") + "?)"
+			}
+			err = usageErrorf("%s; run 'statebackend --help' for the commands", first)
 		}
 		fmt.Fprintln(stderr, oneLine(err, c.secrets))
 	}

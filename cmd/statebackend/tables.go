@@ -171,8 +171,11 @@ type writer struct {
 }
 
 // writeWorkers bounds the writes of one page in flight at once: Postgres
-// and MySQL commit them in parallel, SQLite group-commits them.
-const writeWorkers = 8
+// and MySQL commit them in parallel (on up to their pool's 16
+// connections), SQLite commits those that arrive together in one
+// transaction. Tables without a batch write in the API (results, workflow
+// data...) are written at the rate of this many commits at a time.
+const writeWorkers = 32
 
 // perRow makes a table writer from a one-row write, run on writeWorkers
 // rows at once.
