@@ -163,6 +163,7 @@ func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t
 	name := dst.tables.Name(t.model)
 	tr := tableReport{Table: name}
 	target := libSource{dst}
+	prog.describe(progressLabel(name))
 	var want checksum
 	var after []any
 	for {
@@ -235,6 +236,7 @@ func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int,
 		return tr, fmt.Errorf("the target backend cannot import history (no state.HistoryImporter)")
 	}
 	target := libSource{dst}
+	prog.describe(progressLabel(name))
 	from := minMicros
 	if resume {
 		if us, ok, err := target.maxHistoryMicros(ctx); err != nil {
@@ -304,6 +306,11 @@ func verify(table string, want, got checksum) error {
 		return fmt.Errorf("verify %s: the target's rows differ from the source's (checksums %s, %s); run copy again", table, got, want)
 	}
 	return nil
+}
+
+// progressLabel names the table being copied on the progress bar.
+func progressLabel(table string) string {
+	return "copying " + strings.TrimPrefix(table[strings.LastIndex(table, "__")+1:], "_")
 }
 
 // keyString joins key values into a map key (keys never hold NUL).

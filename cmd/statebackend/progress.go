@@ -38,6 +38,13 @@ func (p *progress) add(n int) {
 	}
 }
 
+// describe changes the bar's label.
+func (p *progress) describe(label string) {
+	if p.bar != nil {
+		p.bar.Describe(label)
+	}
+}
+
 // done removes the bar.
 func (p *progress) done() {
 	if p.bar != nil {
