@@ -49,8 +49,12 @@ func parseDBURL(flag, raw string) (dbURL, error) {
 		return dbURL{}, usageErrorf("no database: pass %s URL (or set STATEBACKEND_DB); forms: sqlite:PATH, postgres://..., mysql://...", flag)
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\ ") {
-		return dbURL{}, usageErrorf("%s %q is not a URL: use sqlite:PATH, postgres://... or mysql://...", flag, redactRaw(raw))
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\ @") {
+		shown := fmt.Sprintf(" %q", raw)
+		if strings.Contains(raw, "@") {
+			shown = "" // it may hold a password
+		}
+		return dbURL{}, usageErrorf("%s%s is not a URL: use sqlite:PATH, postgres://... or mysql://...", flag, shown)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3", "file":
@@ -137,21 +141,6 @@ func urlProblem(err error) string {
 		return ue.Err.Error()
 	}
 	return "unparsable"
-}
-
-// redactRaw hides what looks like a password in a string that did not
-// parse as a URL: everything between "://user:" and the last "@".
-func redactRaw(raw string) string {
-	i := strings.Index(raw, "://")
-	if i < 0 {
-		return raw
-	}
-	at := strings.LastIndex(raw, "@")
-	colon := strings.Index(raw[i+3:], ":")
-	if at < 0 || colon < 0 || i+3+colon > at {
-		return raw
-	}
-	return raw[:i+3+colon+1] + "xxxxx" + raw[at:]
 }
 
 // dialector returns a new gorm dialector of the database. Each call gives
