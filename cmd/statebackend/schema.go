@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -36,7 +37,7 @@ func (c *cli) schemaCommand() *cobra.Command {
 			t.row("newest known", rep.Newest)
 			pending := "none"
 			if len(rep.Pending) > 0 {
-				pending = joinComma(rep.Pending)
+				pending = strings.Join(rep.Pending, ", ")
 			}
 			t.row("pending", pending)
 			return t.flush()

@@ -3,6 +3,7 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -40,7 +41,7 @@ func (c *cli) versionCommand() *cobra.Command {
 			t.row("go", v.Go)
 			schemas := "not reported by this build"
 			if len(v.SchemaVersions) > 0 {
-				schemas = joinComma(v.SchemaVersions)
+				schemas = strings.Join(v.SchemaVersions, ", ")
 			}
 			t.row("schema versions", schemas)
 			return t.flush()
@@ -88,15 +89,4 @@ func buildVersion() versionInfo {
 		}
 	}
 	return v
-}
-
-func joinComma(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += ", "
-		}
-		out += x
-	}
-	return out
 }
