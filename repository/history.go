@@ -25,9 +25,11 @@ var historyConflict = clause.OnConflict{
 	DoUpdates: clause.AssignmentColumns([]string{"history_json"}),
 }
 
-// AddHistory inserts rows atomically (their ID is ignored). Rows must have
+// AddHistory inserts rows atomically (their ID is ignored), in the order
+// given: ids, which order equal timestamps, follow it. Rows must have
 // distinct (invocation, timestamp, status) keys; callers pass one record
-// for several invocations, sorted by invocation id.
+// for several invocations sorted by invocation id, or records to import in
+// their original order.
 func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
 	const cols = 4
 	parts := fixedChunks(len(rows), rowsPerStatement(cols))

@@ -1,0 +1,212 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance/mysqltest"
+	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/sqlite"
+)
+
+// dataKeys are the workflow data keys the dataset writes.
+var dataKeys = []string{"cursor", "started"}
+
+// runCLI runs the command in-process and returns its stdout; a non-zero
+// exit fails t with stderr.
+func runCLI(t *testing.T, args ...string) string {
+	t.Helper()
+	var stdout, stderr bytes.Buffer
+	if code := run(context.Background(), args, &stdout, &stderr, func(string) string { return "" }); code != 0 {
+		t.Fatalf("statebackend %s: exit %d: %s", strings.Join(args, " "), code, stderr.String())
+	}
+	return stdout.String()
+}
+
+// openURL opens app on a database URL of the CLI's forms.
+func openURL(t *testing.T, raw, app string) statebackend.Backend {
+	t.Helper()
+	u, err := parseDBURL("--db", raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := statebackend.Open(u.dialector(), statebackend.WithAppID(app), statebackend.WithoutMigrations())
+	if err != nil {
+		t.Fatalf("open %s: %v", u.shown, err)
+	}
+	t.Cleanup(func() { _ = b.Close() })
+	return b
+}
+
+// seedSQLite writes the dataset of n invocations for app to a new SQLite
+// file and returns its URL.
+func seedSQLite(t *testing.T, app string, n int) string {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "src.db")
+	b, err := statebackend.Open(sqlite.Open(path), statebackend.WithAppID(app))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := seed(context.Background(), b, app, n); err != nil {
+		t.Fatal(err)
+	}
+	return "sqlite:" + path
+}
+
+// mysqlURL turns a go-sql-driver DSN into the CLI's mysql:// form.
+func mysqlURL(t *testing.T, dsn string) string {
+	t.Helper()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return (&url.URL{Scheme: "mysql", User: url.UserPassword(cfg.User, cfg.Passwd), Host: cfg.Addr, Path: "/" + cfg.DBName}).String()
+}
+
+func uniqueApp(prefix string) string {
+	b := make([]byte, 4)
+	_, _ = rand.Read(b)
+	return prefix + "-" + hex.EncodeToString(b)
+}
+
+// TestCopyAcrossDatabases copies an app SQLite -> Postgres -> MariaDB ->
+// SQLite and checks through the library's API that every hop holds the
+// source's state, history order included.
+func TestCopyAcrossDatabases(t *testing.T) {
+	t.Parallel()
+	app := uniqueApp("chain")
+	hops := []string{
+		seedSQLite(t, app, 60),
+		pgtest.DSN(t),
+		mysqlURL(t, mysqltest.DSN(t)),
+		"sqlite:" + filepath.Join(t.TempDir(), "back.db"),
+	}
+	first := openURL(t, hops[0], app)
+	for i := 1; i < len(hops); i++ {
+		out := runCLI(t, "--app", app, "copy", "--from", hops[i-1], "--to", hops[i], "--batch", "7", "-o", "json")
+		var rep copyReport
+		if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Verified {
+			t.Fatalf("copy to hop %d: %v %s", i, err, out)
+		}
+		assertSameState(t, first, openURL(t, hops[i], app), dataKeys)
+		// A second copy finds nothing to write but the history records at
+		// the newest timestamp.
+		out = runCLI(t, "--app", app, "copy", "--from", hops[i-1], "--to", hops[i], "-o", "json")
+		if err := json.Unmarshal([]byte(out), &rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, tb := range rep.Tables {
+			if !strings.HasSuffix(tb.Table, "_history") && tb.Written != 0 {
+				t.Errorf("hop %d: rerun wrote %d rows of %s", i, tb.Written, tb.Table)
+			}
+		}
+	}
+}
+
+// TestCopyKilledAndRerun kills a copy (SIGKILL, a child process) in the
+// middle of a keyed table and in the middle of the history, then runs it
+// again: it completes, writes only what was missing, and the target holds
+// the source's state.
+func TestCopyKilledAndRerun(t *testing.T) {
+	t.Parallel()
+	bin, err := exec.LookPath("statebackend")
+	if err != nil {
+		t.Fatalf("the statebackend command is not on PATH (set up by TestMain): %v", err)
+	}
+	const n = 1500
+	src := seedSQLite(t, "shop", n)
+	for _, killAt := range []struct {
+		table string
+		page  int
+	}{{"_invocations", 5}, {"_history", 25}} {
+		t.Run(strings.TrimPrefix(killAt.table, "_"), func(t *testing.T) {
+			t.Parallel()
+			dst := "sqlite:" + filepath.Join(t.TempDir(), "dst.db")
+			args := []string{"--app", "shop", "--log-level", "debug", "copy", "--from", src, "--to", dst, "--batch", "50"}
+			cmd := exec.Command(bin, args...)
+			stderr, err := cmd.StderrPipe()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := cmd.Start(); err != nil {
+				t.Fatal(err)
+			}
+			pages := 0
+			sc := bufio.NewScanner(stderr)
+			for sc.Scan() {
+				line := sc.Text()
+				if strings.Contains(line, `msg="copied page"`) && strings.Contains(line, killAt.table+" ") {
+					if pages++; pages == killAt.page {
+						if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+							t.Fatal(err)
+						}
+						break
+					}
+				}
+			}
+			go func() { _, _ = bufio.NewReader(stderr).WriteTo(discard{}) }()
+			err = cmd.Wait()
+			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+				t.Fatalf("the copy was not killed (it ended with %v): kill it earlier", err)
+			}
+
+			out := runCLI(t, "--app", "shop", "copy", "--from", src, "--to", dst, "--batch", "50", "-o", "json")
+			var rep copyReport
+			if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Verified {
+				t.Fatalf("rerun: %v %s", err, out)
+			}
+			var written, rows int64
+			for _, tb := range rep.Tables {
+				written += tb.Written
+				rows += tb.Rows
+			}
+			if written == 0 || written >= rows {
+				t.Errorf("the rerun wrote %d of %d rows: it should write only what the killed copy had not", written, rows)
+			}
+			assertSameState(t, openURL(t, src, "shop"), openURL(t, dst, "shop"), dataKeys)
+		})
+	}
+}
+
+type discard struct{}
+
+func (discard) Write(p []byte) (int, error) { return len(p), nil }
+
+// TestSeedLarge writes the test dataset with STATEBACKEND_CLI_SEED_N
+// invocations (4 history records each) for app "large" into the SQLite
+// file STATEBACKEND_CLI_SEED_PATH, when both are set: the source of the
+// large copies measured for the README. Not a regular test.
+func TestSeedLarge(t *testing.T) {
+	n, _ := strconv.Atoi(os.Getenv("STATEBACKEND_CLI_SEED_N"))
+	path := os.Getenv("STATEBACKEND_CLI_SEED_PATH")
+	if n == 0 || path == "" {
+		t.Skip("set STATEBACKEND_CLI_SEED_N and STATEBACKEND_CLI_SEED_PATH to write a large dataset")
+	}
+	start := time.Now()
+	b, err := statebackend.Open(sqlite.Open(path), statebackend.WithAppID("large"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := seed(context.Background(), b, "large", n); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("seeded %d invocations, %d history records in %v", n, 4*n, time.Since(start))
+}

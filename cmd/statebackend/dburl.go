@@ -1,0 +1,185 @@
+package main
+
+import (
+	"fmt"
+	"net"
+	"net/url"
+	"os"
+	"strings"
+	"time"
+
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/mysql"
+	"github.com/taskstate/statebackend/postgres"
+	"github.com/taskstate/statebackend/sqlite"
+)
+
+// dbURL is a parsed --db, --from or --to URL.
+type dbURL struct {
+	// kind is "sqlite", "postgres" or "mysql".
+	kind string
+	// path is the SQLite file.
+	path string
+	// dsn is what the database package's Open takes (Postgres and MySQL).
+	dsn string
+	// shown is the URL as printed: the password replaced by "xxxxx".
+	shown string
+	// secrets are the strings no output may contain (the password, raw and
+	// escaped).
+	secrets []string
+}
+
+// connectTimeout bounds connecting to a server, so that an unreachable
+// database fails in seconds rather than at the operating system's TCP
+// timeout. A URL that sets its own keeps it.
+const connectTimeout = 10 * time.Second
+
+// parseDBURL reads the URL forms the CLI accepts:
+//
+//	sqlite:PATH                  (also sqlite://PATH; sqlite:///abs/path)
+//	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
+//	mysql://user:pass@host:3306/db?param=value
+//
+// The error is a usage error and never holds the password.
+func parseDBURL(flag, raw string) (dbURL, error) {
+	if raw == "" {
+		return dbURL{}, usageErrorf("no database: pass %s URL (or set STATEBACKEND_DB); forms: sqlite:PATH, postgres://..., mysql://...", flag)
+	}
+	scheme, rest, ok := strings.Cut(raw, ":")
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\ @") {
+		shown := fmt.Sprintf(" %q", raw)
+		if strings.Contains(raw, "@") {
+			shown = "" // it may hold a password
+		}
+		return dbURL{}, usageErrorf("%s%s is not a URL: use sqlite:PATH, postgres://... or mysql://...", flag, shown)
+	}
+	switch strings.ToLower(scheme) {
+	case "sqlite", "sqlite3", "file":
+		path := strings.TrimPrefix(rest, "//")
+		if path == "" || path == ":memory:" {
+			return dbURL{}, usageErrorf("%s %q names no file: use sqlite:PATH (an in-memory database would be gone when the command ends)", flag, raw)
+		}
+		return dbURL{kind: "sqlite", path: path, shown: "sqlite:" + path}, nil
+	case "postgres", "postgresql":
+		return parseServerURL(flag, raw, "postgres")
+	case "mysql", "mariadb":
+		return parseServerURL(flag, raw, "mysql")
+	}
+	return dbURL{}, usageErrorf("%s: unknown scheme %q: use sqlite:PATH, postgres://... or mysql://...", flag, scheme)
+}
+
+// parseServerURL parses a Postgres or MySQL URL.
+func parseServerURL(flag, raw, kind string) (dbURL, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		// url.Parse quotes the URL in its error: say what is wrong without it.
+		return dbURL{}, usageErrorf("%s is not a valid %s URL (%s): use %s://user:password@host:port/database", flag, kind, urlProblem(err), kind)
+	}
+	d := dbURL{kind: kind, shown: u.Redacted()}
+	if pass, ok := u.User.Password(); ok && pass != "" {
+		d.secrets = append(d.secrets, pass, url.QueryEscape(pass), url.PathEscape(pass))
+	}
+	for _, v := range []string{"password", "passwd"} {
+		if p := u.Query().Get(v); p != "" {
+			d.secrets = append(d.secrets, p, url.QueryEscape(p))
+			d.shown = redact(d.shown, p, url.QueryEscape(p))
+		}
+	}
+	if u.Host == "" {
+		return dbURL{}, usageErrorf("%s %s names no host: use %s://user:password@host:port/database", flag, d.shown, kind)
+	}
+	switch kind {
+	case "postgres":
+		q := u.Query()
+		if q.Get("connect_timeout") == "" {
+			q.Set("connect_timeout", fmt.Sprint(int(connectTimeout.Seconds())))
+			u.RawQuery = q.Encode()
+		}
+		d.dsn = u.String()
+	case "mysql":
+		dsn, err := mysqlDSN(u)
+		if err != nil {
+			return dbURL{}, usageErrorf("%s %s: %s", flag, d.shown, redact(err.Error(), d.secrets...))
+		}
+		d.dsn = dsn
+	}
+	return d, nil
+}
+
+// mysqlDSN turns mysql://user:pass@host:port/db?params into the
+// go-sql-driver form user:pass@tcp(host:port)/db?params.
+func mysqlDSN(u *url.URL) (string, error) {
+	// Parsing the query alone applies the driver's own parameters (tls,
+	// timeout, ...) and keeps the others as session variables.
+	cfg, err := gomysql.ParseDSN("/?" + u.RawQuery)
+	if err != nil {
+		return "", fmt.Errorf("bad parameters: %w", err)
+	}
+	cfg.User = u.User.Username()
+	cfg.Passwd, _ = u.User.Password()
+	cfg.Net = "tcp"
+	cfg.Addr = u.Host
+	if u.Port() == "" {
+		cfg.Addr = net.JoinHostPort(u.Hostname(), "3306")
+	}
+	cfg.DBName = strings.TrimPrefix(u.Path, "/")
+	if cfg.DBName == "" || strings.Contains(cfg.DBName, "/") {
+		return "", fmt.Errorf("name one database after the host: mysql://user:password@host:port/database")
+	}
+	if u.Query().Get("timeout") == "" {
+		cfg.Timeout = connectTimeout
+	}
+	return cfg.FormatDSN(), nil
+}
+
+// urlProblem returns what url.Parse found wrong, without the URL.
+func urlProblem(err error) string {
+	if ue, ok := err.(*url.Error); ok {
+		return ue.Err.Error()
+	}
+	return "unparsable"
+}
+
+// dialector returns a new gorm dialector of the database. Each call gives
+// a fresh one: a dialector holds its connection pool once opened.
+func (d dbURL) dialector() gorm.Dialector {
+	switch d.kind {
+	case "sqlite":
+		return sqlite.Open(d.path)
+	case "postgres":
+		return postgres.Open(d.dsn)
+	default:
+		return mysql.Open(d.dsn)
+	}
+}
+
+// maxIdentifier is the database's limit on table names, which shortens
+// long app ids in table prefixes.
+func (d dbURL) maxIdentifier() int {
+	if db, ok := d.dialector().(statebackend.Database); ok {
+		return db.Dialect().MaxIdentifierLength
+	}
+	return 0
+}
+
+// exists reports whether a SQLite file is there (servers: always true).
+func (d dbURL) exists() bool {
+	if d.kind != "sqlite" {
+		return true
+	}
+	_, err := os.Stat(d.path)
+	return err == nil
+}
+
+// redact replaces every secret in s by "xxxxx".
+func redact(s string, secrets ...string) string {
+	for _, sec := range secrets {
+		if len(sec) >= 1 {
+			s = strings.ReplaceAll(s, sec, "xxxxx")
+		}
+	}
+	return s
+}

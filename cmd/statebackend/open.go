@@ -1,0 +1,167 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/entities"
+)
+
+// conn is one app of one database, opened two ways: the library's Backend,
+// through which every operation on the state goes, and a GORM handle for
+// what the Backend does not offer (listing tables, counting rows, reading
+// a table in key order, sizes).
+type conn struct {
+	url     dbURL
+	appID   string
+	backend statebackend.Backend
+	db      *gorm.DB
+	tables  entities.Tables
+}
+
+// openMode says whether opening may create the app's tables.
+type openMode int
+
+const (
+	// readExisting opens an app whose tables exist and writes nothing on
+	// open: not the schema, not a new SQLite file.
+	readExisting openMode = iota
+	// createMissing creates the database file and the app's tables when
+	// missing (the target of copy and import-pynenc).
+	createMissing
+)
+
+// open opens appID on the database u.
+func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*conn, error) {
+	if mode == readExisting && !u.exists() {
+		return nil, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
+	}
+	c.log.Debug("opening database", "url", u.shown, "app", appID)
+	db, err := openGorm(u)
+	if err != nil {
+		return nil, err
+	}
+	tables, err := entities.NewTables(appID, u.maxIdentifier())
+	if err != nil {
+		closeGorm(db)
+		return nil, usageErrorf("--app %q: %v", appID, err)
+	}
+	opts := []statebackend.Option{statebackend.WithAppID(appID), statebackend.WithLogger(c.log)}
+	if mode == readExisting {
+		if err := checkApp(ctx, db, u, appID, tables); err != nil {
+			closeGorm(db)
+			return nil, err
+		}
+		opts = append(opts, statebackend.WithoutMigrations())
+	}
+	b, err := statebackend.Open(u.dialector(), opts...)
+	if err != nil {
+		closeGorm(db)
+		return nil, fmt.Errorf("open %s: %w", u.shown, err)
+	}
+	return &conn{url: u, appID: appID, backend: b, db: db, tables: tables}, nil
+}
+
+// openGorm opens the inspection handle, which also proves the database
+// answers.
+func openGorm(u dbURL) (*gorm.DB, error) {
+	db, err := gorm.Open(u.dialector(), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
+	if err != nil {
+		return nil, fmt.Errorf("cannot reach the %s database at %s: %w; check the URL, that the server runs, and the credentials", u.kind, u.shown, err)
+	}
+	return db, nil
+}
+
+func closeGorm(db *gorm.DB) {
+	if sqlDB, err := db.DB(); err == nil {
+		_ = sqlDB.Close()
+	}
+}
+
+// Close closes both handles.
+func (cn *conn) Close() error {
+	err := cn.backend.Close()
+	closeGorm(cn.db)
+	return err
+}
+
+// appName is how messages name an app.
+func appName(appID string) string {
+	if appID == "" {
+		return "the default app"
+	}
+	return fmt.Sprintf("app %q", appID)
+}
+
+// checkApp fails unless every table of the app is in the database.
+func checkApp(ctx context.Context, db *gorm.DB, u dbURL, appID string, tables entities.Tables) error {
+	have, err := listTables(ctx, db)
+	if err != nil {
+		return fmt.Errorf("list the tables of %s: %w", u.shown, err)
+	}
+	var missing []string
+	for _, name := range tables.Names() {
+		if !slices.Contains(have, name) {
+			missing = append(missing, name)
+		}
+	}
+	switch {
+	case len(missing) == 0:
+		return nil
+	case len(missing) < len(tables.Names()):
+		return fmt.Errorf("%s in %s lacks tables %s: the database was not written by this version of statebackend",
+			appName(appID), u.shown, strings.Join(missing, ", "))
+	}
+	apps := appsByTables(ctx, db, have)
+	hint := "the database holds no app"
+	if len(apps) > 0 {
+		hint = "apps there: " + strings.Join(apps, ", ")
+	}
+	return fmt.Errorf("%s has no tables in %s (%s); check --app", appName(appID), u.shown, hint)
+}
+
+// listTables lists the tables of the database, sorted.
+func listTables(ctx context.Context, db *gorm.DB) ([]string, error) {
+	names, err := db.WithContext(ctx).Migrator().GetTables()
+	if err != nil {
+		return nil, err
+	}
+	sort.Strings(names)
+	return names, nil
+}
+
+// appsByTables names the apps whose app-info table is among names, by the
+// app ids stored there, or by the table prefix when it holds none.
+func appsByTables(ctx context.Context, db *gorm.DB, names []string) []string {
+	var out []string
+	for _, n := range names {
+		if !entities.IsAppInfoTable(n) {
+			continue
+		}
+		var ids []string
+		_ = db.WithContext(ctx).Table(n).Order("app_id").Pluck("app_id", &ids).Error
+		prefix := strings.TrimSuffix(n, entities.AppInfoSuffix)
+		switch {
+		case prefix == "":
+			out = append(out, "the default app (no --app)")
+		case len(ids) > 0:
+			for _, id := range ids {
+				out = append(out, fmt.Sprintf("%q", id))
+			}
+		default:
+			out = append(out, "tables prefixed "+prefix)
+		}
+	}
+	return out
+}
+
+// isNotFound reports a missing entity.
+func isNotFound(err error) bool { return errors.Is(err, statebackend.ErrNotFound) }

@@ -1,0 +1,233 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"sort"
+	"strings"
+
+	"github.com/spf13/cobra"
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/entities"
+)
+
+func (c *cli) statusCommand() *cobra.Command {
+	return &cobra.Command{
+		Use:   "status",
+		Short: "Show the apps in the database, their tables' rows and sizes",
+		Long: `status shows the database, its size where the database tells it, the apps
+registered in it (DiscoverAppInfos) and, for each app's tables, the rows and
+the size. With --app it shows that app only, and fails when it has no tables.`,
+		Args: exactArgs(0, ""),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return c.status(cmd.Context(), cmd.Flag("app").Changed)
+		},
+	}
+}
+
+// statusReport is what status prints.
+type statusReport struct {
+	Database string `json:"database"`
+	Dialect  string `json:"dialect"`
+	// SizeBytes is null where the database cannot tell.
+	SizeBytes *int64 `json:"size_bytes"`
+	// SchemaVersion is null until the library reports schema versions.
+	SchemaVersion *string       `json:"schema_version"`
+	Apps          []statusApp   `json:"apps"`
+	Tables        []statusTable `json:"tables"`
+}
+
+type statusApp struct {
+	AppID  string `json:"app_id"`
+	Module string `json:"module"`
+}
+
+type statusTable struct {
+	App       string `json:"app"`
+	Table     string `json:"table"`
+	Rows      int64  `json:"rows"`
+	SizeBytes *int64 `json:"size_bytes"`
+}
+
+func (c *cli) status(ctx context.Context, appGiven bool) error {
+	u, err := c.dbURL()
+	if err != nil {
+		return err
+	}
+	if !u.exists() {
+		return fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
+	}
+	db, err := openGorm(u)
+	if err != nil {
+		return err
+	}
+	defer closeGorm(db)
+	if appGiven {
+		tables, err := entities.NewTables(c.appID, u.maxIdentifier())
+		if err != nil {
+			return usageErrorf("--app %q: %v", c.appID, err)
+		}
+		if err := checkApp(ctx, db, u, c.appID, tables); err != nil {
+			return err
+		}
+	}
+	b, err := statebackend.Open(u.dialector(), statebackend.WithoutMigrations(), statebackend.WithLogger(c.log))
+	if err != nil {
+		return fmt.Errorf("open %s: %w", u.shown, err)
+	}
+	defer b.Close()
+	infos, err := b.DiscoverAppInfos(ctx)
+	if err != nil {
+		return fmt.Errorf("discover the apps in %s: %w", u.shown, err)
+	}
+	rep := statusReport{Database: u.shown, Dialect: u.kind, Apps: []statusApp{}, Tables: []statusTable{}}
+	if n, ok := databaseSize(ctx, db, u.kind); ok {
+		rep.SizeBytes = &n
+	}
+	rep.SchemaVersion = schemaVersion(ctx, u)
+	for id, info := range infos {
+		rep.Apps = append(rep.Apps, statusApp{AppID: id, Module: info.Module})
+	}
+	sort.Slice(rep.Apps, func(i, j int) bool { return rep.Apps[i].AppID < rep.Apps[j].AppID })
+
+	names, err := listTables(ctx, db)
+	if err != nil {
+		return fmt.Errorf("list the tables of %s: %w", u.shown, err)
+	}
+	sets := tableSets(names)
+	prefixes := make([]string, 0, len(sets))
+	for p := range sets {
+		prefixes = append(prefixes, p)
+	}
+	sort.Strings(prefixes)
+	want := ""
+	if appGiven {
+		t, _ := entities.NewTables(c.appID, u.maxIdentifier())
+		want = t.Prefix()
+	}
+	for _, prefix := range prefixes {
+		if appGiven && prefix != want {
+			continue
+		}
+		label := appLabel(prefix, infos, u.maxIdentifier())
+		for _, name := range sets[prefix] {
+			var rows int64
+			if err := db.WithContext(ctx).Table(name).Count(&rows).Error; err != nil {
+				return fmt.Errorf("count the rows of %s: %w", name, err)
+			}
+			st := statusTable{App: label, Table: name, Rows: rows}
+			if n, ok := tableSize(ctx, db, u.kind, name); ok {
+				st.SizeBytes = &n
+			}
+			rep.Tables = append(rep.Tables, st)
+		}
+	}
+	if c.output == "json" {
+		return writeJSON(c.stdout, rep)
+	}
+	return printStatus(c, rep)
+}
+
+func printStatus(c *cli, rep statusReport) error {
+	t := newTable(c.stdout)
+	t.row("database", rep.Database)
+	size := "unknown"
+	if rep.SizeBytes != nil {
+		size = fmt.Sprintf("%s (%d bytes)", humanBytes(*rep.SizeBytes), *rep.SizeBytes)
+	}
+	t.row("size", size)
+	schema := "not reported by this build"
+	if rep.SchemaVersion != nil {
+		schema = *rep.SchemaVersion
+	}
+	t.row("schema version", schema)
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout)
+	if len(rep.Apps) == 0 {
+		fmt.Fprintln(c.stdout, "no app info registered")
+	} else {
+		t = newTable(c.stdout, "APP", "MODULE")
+		for _, a := range rep.Apps {
+			t.row(a.AppID, orDash(a.Module))
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintln(c.stdout)
+	if len(rep.Tables) == 0 {
+		fmt.Fprintln(c.stdout, "no state tables")
+		return nil
+	}
+	t = newTable(c.stdout, "TABLES OF", "TABLE", "ROWS", "SIZE")
+	for _, tb := range rep.Tables {
+		size := "-"
+		if tb.SizeBytes != nil {
+			size = humanBytes(*tb.SizeBytes)
+		}
+		t.row(tb.App, tb.Table, fmt.Sprint(tb.Rows), size)
+	}
+	return t.flush()
+}
+
+// schemaVersion returns the schema version of the database, or nil when
+// this build cannot tell.
+//
+// WIRE (schema versions): read the database's version through the
+// library's schema-versions API and return it.
+func schemaVersion(context.Context, dbURL) *string { return nil }
+
+// tableSets groups the state tables among names by app prefix ("" for the
+// default app); other tables are left out.
+func tableSets(names []string) map[string][]string {
+	base, _ := entities.NewTables("", 0)
+	sets := map[string][]string{}
+	for _, name := range names {
+		for _, b := range base.Names() {
+			prefix, ok := strings.CutSuffix(name, b)
+			if ok && (prefix == "" || strings.HasSuffix(prefix, "__")) {
+				sets[prefix] = append(sets[prefix], name)
+			}
+		}
+	}
+	for p := range sets {
+		// In migration order, as entities lists them.
+		t := tablesWithPrefix(p, base)
+		sets[p] = slices.DeleteFunc(t, func(n string) bool { return !slices.Contains(sets[p], n) })
+	}
+	return sets
+}
+
+func tablesWithPrefix(prefix string, base entities.Tables) []string {
+	var out []string
+	for _, b := range base.Names() {
+		out = append(out, prefix+b)
+	}
+	return out
+}
+
+// appLabel names the app whose tables have prefix: by its app id when an
+// app info matches the prefix, else by the prefix.
+func appLabel(prefix string, infos map[string]statebackend.AppInfo, maxIdentifier int) string {
+	if prefix == "" {
+		return "(default app)"
+	}
+	for id := range infos {
+		if t, err := entities.NewTables(id, maxIdentifier); err == nil && t.Prefix() == prefix {
+			return id
+		}
+	}
+	return strings.TrimSuffix(prefix, "__") + " (prefix)"
+}
+
+// countRows counts the rows of table.
+func countRows(ctx context.Context, db *gorm.DB, table string) (int64, error) {
+	var n int64
+	err := db.WithContext(ctx).Table(table).Count(&n).Error
+	return n, err
+}
