@@ -15,6 +15,7 @@ type options struct {
 	skipMigrations bool
 	pool           Pool
 	poolSet        bool
+	telemetry      telemetryOptions
 }
 
 // Pool sets the connection pool of the underlying *sql.DB. Zero fields keep
