@@ -2,7 +2,8 @@
 // dialect and N, a Markdown table of gorm against raw per workload (median
 // seconds and ops/s over the runs, the ratio gorm seconds / raw seconds of
 // the medians, and the median of the per-run ratios), the targets of issue 5 that the medians meet or miss, and the
-// scaling of each workload measured at two values of N.
+// scaling of each workload measured at two values of N; and for runs of
+// statebench -impl telemetry, the cost of the OpenTelemetry instrumentation.
 //
 // Usage:
 //
@@ -71,6 +72,7 @@ func main() {
 	}
 	printTables(stats)
 	printScaling(stats)
+	printTelemetry(stats)
 }
 
 func read(name string, groups map[key][]line) error {

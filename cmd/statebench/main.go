@@ -22,8 +22,12 @@
 // Usage:
 //
 //	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
-//	           [-workloads W1,W2,...] [-impl gorm|raw|both] [-runs 1]
-//	           [-cpuprofile PREFIX] [-keep]
+//	           [-workloads W1,W2,...] [-impl gorm,raw,...|both|telemetry]
+//	           [-runs 1] [-cpuprofile PREFIX] [-keep]
+//
+// -impl telemetry measures the library's OpenTelemetry instrumentation:
+// gorm-off (opened WithoutTelemetry), gorm (the default, no-op providers)
+// and gorm-sdk (recording into an in-memory SDK) take turns as above.
 //
 // The DSN of postgres and mysql defaults to $STATEBACKEND_BENCH_POSTGRES_DSN
 // or $STATEBACKEND_BENCH_MYSQL_DSN.
@@ -99,7 +103,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.dsn, "dsn", "", "DSN for postgres or mysql (default $STATEBACKEND_BENCH_POSTGRES_DSN or $STATEBACKEND_BENCH_MYSQL_DSN)")
 	fs.IntVar(&cfg.n, "n", 20000, "number of invocations")
 	fs.StringVar(&names, "workloads", "", "comma-separated workloads, e.g. W1,W3 (default all)")
-	fs.StringVar(&impl, "impl", "both", "implementation: gorm, raw or both")
+	fs.StringVar(&impl, "impl", "both", "implementations, comma-separated: gorm, raw, gorm-off (no telemetry), gorm-sdk (telemetry into an in-memory SDK); both = gorm,raw; telemetry = gorm-off,gorm,gorm-sdk")
 	fs.IntVar(&cfg.runs, "runs", 1, "number of runs")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of each timed workload to PREFIX.<workload>.<impl>.<run>.pprof")
 	fs.BoolVar(&cfg.rawSerialize, "raw-serialize", true, "raw impl on SQLite: serialize writes with a mutex as the library does (false: 8 writers contend in SQLite)")
@@ -126,13 +130,9 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.runs < 1 {
 		return nil, errors.New("-runs must be at least 1")
 	}
-	switch impl {
-	case "both":
-		cfg.impls = []string{"gorm", "raw"}
-	case "gorm", "raw":
-		cfg.impls = []string{impl}
-	default:
-		return nil, fmt.Errorf("unknown -impl %q (gorm, raw, both)", impl)
+	var err error
+	if cfg.impls, err = parseImpls(impl); err != nil {
+		return nil, err
 	}
 	if names == "" {
 		cfg.workloads = workloads
