@@ -24,14 +24,15 @@ import (
 
 // line is one object printed by statebench.
 type line struct {
-	Workload  string  `json:"workload"`
-	Dialect   string  `json:"dialect"`
-	Impl      string  `json:"impl"`
-	N         int     `json:"n"`
-	Ops       int     `json:"ops"`
-	Seconds   float64 `json:"seconds"`
-	OpsPerSec float64 `json:"ops_per_sec"`
-	Run       int     `json:"run"`
+	Workload   string  `json:"workload"`
+	Dialect    string  `json:"dialect"`
+	Impl       string  `json:"impl"`
+	N          int     `json:"n"`
+	Ops        int     `json:"ops"`
+	Seconds    float64 `json:"seconds"`
+	OpsPerSec  float64 `json:"ops_per_sec"`
+	Run        int     `json:"run"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 type key struct {
@@ -44,6 +45,7 @@ type stat struct {
 	seconds, opsPerSec float64
 	runs               int
 	byRun              map[int]float64 // seconds of each run
+	cpuByRun           map[int]float64 // CPU seconds of each run
 }
 
 func main() {
@@ -65,9 +67,11 @@ func main() {
 			opsPerSec: median(ls, func(l line) float64 { return l.OpsPerSec }),
 			runs:      len(ls),
 			byRun:     map[int]float64{},
+			cpuByRun:  map[int]float64{},
 		}
 		for _, l := range ls {
 			stats[k].byRun[l.Run] = l.Seconds
+			stats[k].cpuByRun[l.Run] = l.CPUSeconds
 		}
 	}
 	printTables(stats)

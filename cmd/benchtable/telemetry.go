@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"math"
 	"slices"
@@ -13,9 +14,10 @@ const noopBound = 1.03
 // printTelemetry prints, for each (dialect, n) measured with
 // statebench -impl telemetry, the library without instrumentation
 // (gorm-off), with no-op providers (gorm) and recording into an in-memory
-// SDK (gorm-sdk): median seconds per workload, and the median over runs of
-// each impl's time over gorm-off's in the same run; then the geometric mean
-// of those ratios over the workloads.
+// SDK (gorm-sdk): per workload, the median over runs of each impl's wall
+// time and CPU time over gorm-off's in the same run; then the geometric
+// means of those ratios over the workloads. On a machine other processes
+// keep busy, the CPU ratios are the steadier measure.
 func printTelemetry(stats map[key]stat) {
 	type table struct {
 		dialect string
@@ -28,61 +30,83 @@ func printTelemetry(stats map[key]stat) {
 		}
 	}
 	slices.SortFunc(tables, func(a, b table) int {
-		if a.dialect != b.dialect {
-			if a.dialect < b.dialect {
-				return -1
-			}
-			return 1
-		}
-		return a.n - b.n
+		return cmp.Or(cmp.Compare(a.dialect, b.dialect), cmp.Compare(a.n, b.n))
 	})
 	for _, t := range tables {
 		fmt.Printf("### Telemetry overhead: %s, N=%d\n\n", t.dialect, t.n)
-		fmt.Println("| workload | runs | off s | no-op s | sdk s | no-op/off | sdk/off |")
-		fmt.Println("|---|---|---|---|---|---|---|")
-		var noop, sdk []float64
+		fmt.Println("| workload | runs | off s | no-op/off | sdk/off | off CPU s | no-op/off CPU | sdk/off CPU |")
+		fmt.Println("|---|---|---|---|---|---|---|---|")
+		var ratios [4][]float64 // no-op wall, sdk wall, no-op CPU, sdk CPU
 		for _, w := range workloadsOf(stats, t.dialect, t.n) {
 			off, ok := stats[key{t.dialect, w, "gorm-off", t.n}]
 			if !ok {
 				continue
 			}
 			g, s := stats[key{t.dialect, w, "gorm", t.n}], stats[key{t.dialect, w, "gorm-sdk", t.n}]
-			rg, rs := runRatio(g, off), runRatio(s, off)
-			if !math.IsNaN(rg) {
-				noop = append(noop, rg)
+			rs := [4]float64{
+				runRatio(g.byRun, off.byRun), runRatio(s.byRun, off.byRun),
+				runRatio(g.cpuByRun, off.cpuByRun), runRatio(s.cpuByRun, off.cpuByRun),
 			}
-			if !math.IsNaN(rs) {
-				sdk = append(sdk, rs)
+			for i, r := range rs {
+				if !math.IsNaN(r) {
+					ratios[i] = append(ratios[i], r)
+				}
 			}
-			fmt.Printf("| %s | %d | %.4f | %s | %s | %s | %s |\n", w, off.runs, off.seconds,
-				seconds(g), seconds(s), ratio(rg), ratio(rs))
+			fmt.Printf("| %s | %d | %.4f | %s | %s | %.4f | %s | %s |\n", w, off.runs, off.seconds,
+				ratio(rs[0]), ratio(rs[1]), medianOf(off.cpuByRun), ratio(rs[2]), ratio(rs[3]))
 		}
-		gn, gs := geomean(noop), geomean(sdk)
-		fmt.Printf("| all (geometric mean) | | | | | %s | %s |\n\n", ratio(gn), ratio(gs))
-		if !math.IsNaN(gn) {
+		var g [4]float64
+		for i := range ratios {
+			g[i] = geomean(ratios[i])
+		}
+		fmt.Printf("| all (geometric mean) | | | %s | %s | | %s | %s |\n\n", ratio(g[0]), ratio(g[1]), ratio(g[2]), ratio(g[3]))
+		for _, m := range []struct {
+			what string
+			r    float64
+		}{{"wall time", g[0]}, {"CPU time", g[2]}} {
+			if math.IsNaN(m.r) {
+				continue
+			}
 			verdict := "within"
-			if gn > noopBound {
+			if m.r > noopBound {
 				verdict = "over"
 			}
-			fmt.Printf("No-op providers: %+.1f %% against the library without instrumentation, %s the %.0f %% bound.\n\n",
-				(gn-1)*100, verdict, (noopBound-1)*100)
+			fmt.Printf("No-op providers, %s: %+.1f %% against the library without instrumentation, %s the %.0f %% bound.\n",
+				m.what, (m.r-1)*100, verdict, (noopBound-1)*100)
 		}
+		fmt.Println()
 	}
 }
 
-// runRatio is the median over runs of a's seconds / b's seconds in the same
+// runRatio is the median over runs of a's value / b's value in the same
 // run; NaN without a common run.
-func runRatio(a, b stat) float64 {
-	var ls []line
-	for run, as := range a.byRun {
-		if bs, ok := b.byRun[run]; ok && bs > 0 {
-			ls = append(ls, line{Seconds: as / bs})
+func runRatio(a, b map[int]float64) float64 {
+	var v []float64
+	for run, x := range a {
+		if y, ok := b[run]; ok && y > 0 {
+			v = append(v, x/y)
 		}
 	}
-	if len(ls) == 0 {
+	return medianValues(v)
+}
+
+func medianOf(byRun map[int]float64) float64 {
+	var v []float64
+	for _, x := range byRun {
+		v = append(v, x)
+	}
+	return medianValues(v)
+}
+
+func medianValues(v []float64) float64 {
+	if len(v) == 0 {
 		return math.NaN()
 	}
-	return median(ls, func(l line) float64 { return l.Seconds })
+	slices.Sort(v)
+	if len(v)%2 == 1 {
+		return v[len(v)/2]
+	}
+	return (v[len(v)/2-1] + v[len(v)/2]) / 2
 }
 
 func geomean(v []float64) float64 {
@@ -94,13 +118,6 @@ func geomean(v []float64) float64 {
 		sum += math.Log(x)
 	}
 	return math.Exp(sum / float64(len(v)))
-}
-
-func seconds(s stat) string {
-	if s.runs == 0 {
-		return "-"
-	}
-	return fmt.Sprintf("%.4f", s.seconds)
 }
 
 func ratio(r float64) string {
