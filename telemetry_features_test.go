@@ -125,7 +125,7 @@ func TestTelemetryStatementSpans(t *testing.T) {
 				t.Errorf("statement span %s: db.query.text %q", s.Name(), text.AsString())
 			}
 			for _, kv := range s.Attributes() {
-				if strings.Contains(kv.Value.Emit(), secret) {
+				if strings.Contains(kv.Value.String(), secret) {
 					t.Errorf("statement span %s: attribute %s holds the payload", s.Name(), kv.Key)
 				}
 			}
@@ -224,7 +224,7 @@ func TestTelemetryGroupCommit(t *testing.T) {
 	for _, s := range rec.spans.Ended() {
 		size, ok := spanAttr(s, "statebackend.group_commit.size")
 		if !ok || size.AsInt64() < 1 || size.AsInt64() > writers {
-			t.Fatalf("%s: group_commit.size %v", s.Name(), size.Emit())
+			t.Fatalf("%s: group_commit.size %v", s.Name(), size.String())
 		}
 		groups += 1 / float64(size.AsInt64())
 	}
