@@ -3,7 +3,9 @@ package statebackend_test
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
+	"time"
 
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
@@ -83,4 +85,95 @@ func sdkOptions(b *testing.B) []statebackend.Option {
 		_ = mp.Shutdown(context.Background())
 	})
 	return []statebackend.Option{statebackend.WithTracerProvider(tp), statebackend.WithMeterProvider(mp)}
+}
+
+// BenchmarkTelemetryInterleaved measures the three modes of
+// BenchmarkTelemetry call by call in turn, so that the load of a shared
+// machine weighs on each alike. Each operation is one call in each mode; it
+// reports each mode's median time per call and the medians over the
+// operations of the ratios no-op/off and sdk/off (medians, so that a call
+// preempted now and then does not count). Run with
+//
+//	go test -run '^$' -bench TelemetryInterleaved -benchtime 20000x
+func BenchmarkTelemetryInterleaved(b *testing.B) {
+	ctx := context.Background()
+	calls := []struct {
+		name string
+		run  func(be statebackend.Backend, i int) error
+	}{
+		{"Result", func(be statebackend.Backend, _ int) error { _, err := be.Result(ctx, "inv"); return err }},
+		{"History", func(be statebackend.Backend, _ int) error { _, err := be.History(ctx, "inv-0"); return err }},
+		{"AddHistory", func(be statebackend.Backend, i int) error {
+			id, h := benchRecord(i/4+1, i%4)
+			return be.AddHistory(ctx, []statebackend.InvocationID{id}, h)
+		}},
+	}
+	modes := []string{"off", "noop", "sdk"}
+	for _, c := range calls {
+		b.Run(c.name, func(b *testing.B) {
+			backends := make([]statebackend.Backend, len(modes))
+			for m, mode := range modes {
+				var opts []statebackend.Option
+				switch mode {
+				case "off":
+					opts = []statebackend.Option{statebackend.WithoutTelemetry()}
+				case "sdk":
+					opts = sdkOptions(b)
+				}
+				backends[m] = openTelemetryBench(b, opts)
+				if err := backends[m].SetResult(ctx, "inv", []byte("result")); err != nil {
+					b.Fatal(err)
+				}
+				for k := range 4 {
+					id, h := benchRecord(0, k)
+					if err := backends[m].AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
+						b.Fatal(err)
+					}
+				}
+			}
+			var spent [3][]time.Duration
+			i := 0
+			for b.Loop() {
+				// Rotate the order, so that no mode always follows another.
+				for k := range backends {
+					m := (i + k) % len(backends)
+					t0 := time.Now()
+					if err := c.run(backends[m], i); err != nil {
+						b.Fatal(err)
+					}
+					spent[m] = append(spent[m], time.Since(t0))
+				}
+				i++
+			}
+			ratios := func(m int) []float64 {
+				out := make([]float64, len(spent[m]))
+				for j, d := range spent[m] {
+					out[j] = float64(d) / float64(spent[0][j])
+				}
+				return out
+			}
+			for m, mode := range modes {
+				b.ReportMetric(medianFloat(durationsAsFloats(spent[m])), mode+"-ns/call")
+			}
+			b.ReportMetric(medianFloat(ratios(1)), "noop/off")
+			b.ReportMetric(medianFloat(ratios(2)), "sdk/off")
+		})
+	}
+}
+
+func durationsAsFloats(ds []time.Duration) []float64 {
+	out := make([]float64, len(ds))
+	for i, d := range ds {
+		out[i] = float64(d)
+	}
+	return out
+}
+
+func medianFloat(v []float64) float64 {
+	if len(v) == 0 {
+		return 0
+	}
+	v = slices.Clone(v)
+	slices.Sort(v)
+	return v[len(v)/2]
 }
