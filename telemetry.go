@@ -88,7 +88,8 @@ const (
 	// failed.
 	attrAttempts = attribute.Key("statebackend.attempts")
 	// attrGroupSize is the number of writes in the commit group a write
-	// was committed with (single-writer databases).
+	// ran in (single-writer databases). When the group's transaction fails,
+	// its writes are retried one by one, which attrAttempts counts.
 	attrGroupSize = attribute.Key("statebackend.group_commit.size")
 	// attrRetryReason is the reason the dialect gave for retrying.
 	attrRetryReason = attribute.Key("statebackend.retry.reason")
@@ -175,7 +176,7 @@ func newTelemetry(o telemetryOptions, dl Dialect, appID string, tables entities.
 	errs = append(errs, err)
 	t.groupSize, err = t.meter.Int64Histogram(metricGroupSize,
 		metric.WithUnit("{write}"),
-		metric.WithDescription("Writes committed together in one transaction by the group committer."),
+		metric.WithDescription("Writes the group committer ran together in one transaction."),
 		metric.WithExplicitBucketBoundaries(1, 2, 4, 8, 16, 32, 64, 128, 256))
 	errs = append(errs, err)
 	t.pruned, err = t.meter.Int64Counter(metricRowsPruned,
