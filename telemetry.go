@@ -129,8 +129,6 @@ type telemetry struct {
 type opTelemetry struct {
 	spanName string
 	start    []trace.SpanStartOption
-	// attrs are base plus the operation and its table.
-	attrs []attribute.KeyValue
 	// outcomes holds the duration histogram's options for each outcome.
 	outcomes [numOutcomes][]metric.RecordOption
 }
@@ -200,7 +198,6 @@ func newTelemetry(o telemetryOptions, dl Dialect, appID string, tables entities.
 		}
 		ot := &t.ops[op]
 		ot.spanName = "statebackend." + info.name
-		ot.attrs = attrs
 		ot.start = []trace.SpanStartOption{trace.WithSpanKind(kind), trace.WithAttributes(attrs...)}
 		for oc := range numOutcomes {
 			set := attribute.NewSet(append(append([]attribute.KeyValue{}, attrs...), attrOutcome.String(outcomeNames[oc]))...)
