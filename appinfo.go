@@ -12,7 +12,9 @@ import (
 )
 
 // StoreAppInfo implements Backend.
-func (b *gormBackend) StoreAppInfo(ctx context.Context, info AppInfo) error {
+func (b *gormBackend) StoreAppInfo(ctx context.Context, info AppInfo) (err error) {
+	ctx, c := b.tel.start(ctx, opStoreAppInfo)
+	defer c.end(&err)
 	if err := info.Validate("info"); err != nil {
 		return err
 	}
@@ -27,13 +29,15 @@ func (b *gormBackend) StoreAppInfo(ctx context.Context, info AppInfo) error {
 }
 
 // AppInfo implements Backend.
-func (b *gormBackend) AppInfo(ctx context.Context, appID string) (AppInfo, error) {
+func (b *gormBackend) AppInfo(ctx context.Context, appID string) (_ AppInfo, err error) {
+	ctx, c := b.tel.start(ctx, opAppInfo)
+	defer c.end(&err)
 	if err := state.ValidateRequiredKey("appID", appID); err != nil {
 		return AppInfo{}, err
 	}
 	var row entities.AppInfo
 	var found bool
-	err := b.read(ctx, "AppInfo", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "AppInfo", func(db *gorm.DB) (err error) {
 		row, found, err = b.repo.AppInfo(db, appID)
 		return err
 	})
@@ -47,9 +51,11 @@ func (b *gormBackend) AppInfo(ctx context.Context, appID string) (AppInfo, error
 }
 
 // DiscoverAppInfos implements Backend.
-func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (map[string]AppInfo, error) {
+func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (_ map[string]AppInfo, err error) {
+	ctx, c := b.tel.start(ctx, opDiscoverAppInfos)
+	defer c.end(&err)
 	var rows []entities.AppInfo
-	err := b.read(ctx, "DiscoverAppInfos", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "DiscoverAppInfos", func(db *gorm.DB) (err error) {
 		rows, err = b.repo.DiscoverAppInfos(db)
 		return err
 	})
@@ -64,6 +70,7 @@ func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (map[string]AppInfo,
 		}
 		out[info.AppID] = info
 	}
+	c.returned(len(out))
 	return out, nil
 }
 
@@ -76,6 +83,16 @@ func appInfoFromRow(row entities.AppInfo) (AppInfo, error) {
 }
 
 // Purge implements Backend.
-func (b *gormBackend) Purge(ctx context.Context) error {
-	return b.write(ctx, "Purge", b.repo.Purge)
+func (b *gormBackend) Purge(ctx context.Context) (err error) {
+	ctx, c := b.tel.start(ctx, opPurge)
+	defer c.end(&err)
+	var deleted map[string]int64
+	err = b.write(ctx, "Purge", func(db *gorm.DB) (err error) {
+		deleted, err = b.repo.Purge(db)
+		return err
+	})
+	if err == nil {
+		c.pruned(deleted)
+	}
+	return err
 }

@@ -42,7 +42,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())
 	}
-	db, err := openGorm(d, dl, o.logger, func() *gorm.Config {
+	db, err := openGorm(d, dl, o.logger.With("database", dl.Name, "app_id", o.appID), func() *gorm.Config {
 		return &gorm.Config{
 			NamingStrategy:         tables.Namer(dl.MaxIdentifierLength),
 			SkipDefaultTransaction: true,
@@ -62,6 +62,10 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if o.poolSet {
 		applyPool(sqlDB, o.pool)
 	}
+	// Connected, a dialector may know its database better (MySQL's tells
+	// MariaDB apart).
+	dl.Name = dialectOf(d).Name
+	tel := newTelemetry(o.telemetry, dl, o.appID, tables)
 	b := &gormBackend{
 		db:      db,
 		sqlDB:   sqlDB,
@@ -70,8 +74,10 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 			Prepare:                   dl.PrepareStatements,
 			DB:                        sqlDB,
 			UnindexedHistoryTimestamp: dl.Hints.UnindexedHistoryTimestamp,
+			Observe:                   tel.observer(),
 		}),
-		log: o.logger.With("dialect", dl.Name, "app_id", o.appID),
+		log: o.logger.With("database", dl.Name, "app_id", o.appID),
+		tel: tel,
 	}
 	if dl.SingleWriter {
 		b.committer = &committer{b: b}
@@ -82,6 +88,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 			return nil, err
 		}
 	}
+	tel.watch(db, sqlDB)
 	return b, nil
 }
 
@@ -95,7 +102,7 @@ func openGorm(d gorm.Dialector, dl Dialect, log *slog.Logger, config func() *gor
 		if err == nil || attempt >= maxAttempts || dl.Transient(err) == "" {
 			return db, err
 		}
-		log.Warn("open failed on a transient error, retrying", "attempt", attempt, "err", err)
+		log.Warn("open failed on a transient error, retrying", "operation", "Open", "attempt", attempt, "err", err)
 		time.Sleep(backoff)
 		backoff = min(backoff*2, time.Second)
 	}
@@ -108,6 +115,8 @@ type gormBackend struct {
 	dialect Dialect
 	repo    repository.Repo
 	log     *slog.Logger
+	// tel records spans and metrics; nil with WithoutTelemetry.
+	tel *telemetry
 	// committer, when the dialect wants one writer per process, serializes
 	// writes and commits those that arrive together at once.
 	committer *committer
@@ -132,7 +141,7 @@ func (b *gormBackend) read(ctx context.Context, op string, fn func(db *gorm.DB) 
 	if err := b.check(ctx); err != nil {
 		return err
 	}
-	return b.run(ctx, op, fn)
+	return b.run(ctx, op, b.tel.counted(ctx, fn))
 }
 
 // write runs a write operation, through the group committer where the
@@ -142,6 +151,7 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	if err := b.check(ctx); err != nil {
 		return err
 	}
+	fn = b.tel.counted(ctx, fn)
 	if b.committer != nil {
 		return b.committer.do(ctx, op, fn)
 	}
@@ -156,10 +166,11 @@ func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) e
 		if err == nil {
 			return nil
 		}
-		if attempt >= maxAttempts || b.dialect.Transient(err) == "" || ctx.Err() != nil {
+		reason := b.dialect.Transient(err)
+		if attempt >= maxAttempts || reason == "" || ctx.Err() != nil {
 			return b.fail(ctx, op, err)
 		}
-		b.log.Warn("retrying after transient error", "op", op, "attempt", attempt, "err", err)
+		b.retrying(ctx, op, attempt, reason, err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -185,6 +196,7 @@ func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
+	b.tel.close()
 	b.repo.Close()
 	if err := b.sqlDB.Close(); err != nil {
 		return fmt.Errorf("statebackend: close: %w", err)

@@ -84,3 +84,25 @@ func goCmd(t *testing.T, env []string, args ...string) string {
 	}
 	return string(out)
 }
+
+// TestNoTelemetrySDKInLibrary checks that the library uses the OpenTelemetry
+// API only: the application chooses the SDK and exporters (or none), and
+// nothing of GORM's OpenTelemetry plugin, which compiles every database
+// driver in, comes along.
+func TestNoTelemetrySDKInLibrary(t *testing.T) {
+	t.Parallel()
+	forbidden := []string{"go.opentelemetry.io/otel/sdk", "go.opentelemetry.io/otel/exporters/", "gorm.io/plugin/opentelemetry"}
+	for _, pkg := range []string{".", "./repository", "./sqlite", "./postgres", "./mysql"} {
+		out := goCmd(t, nil, "list", "-deps", pkg)
+		for _, dep := range strings.Fields(out) {
+			for _, f := range forbidden {
+				if strings.HasPrefix(dep, f) {
+					t.Errorf("%s depends on %s", pkg, dep)
+				}
+			}
+		}
+		if pkg == "." && !strings.Contains(out, "go.opentelemetry.io/otel/trace\n") {
+			t.Errorf("the root package does not use the OpenTelemetry trace API; the check above proves nothing")
+		}
+	}
+}

@@ -35,6 +35,10 @@ type Dialect struct {
 	// Name names the database in logs and telemetry, as OpenTelemetry's
 	// db.system.name does: "sqlite", "postgresql", "mysql", "mariadb".
 	Name string
+	// Namespace names the database within its server, as OpenTelemetry's
+	// db.namespace does: the database name on Postgres and MySQL, the file
+	// on SQLite. Empty leaves it out of telemetry.
+	Namespace string
 	// MaxIdentifierLength bounds table and index names, in bytes; 0 means
 	// no limit. Long app ids are shortened to fit (see WithAppID).
 	MaxIdentifierLength int

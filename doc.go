@@ -120,6 +120,19 @@ another. Lock contention, deadlocks and serialization failures are retried
 with backoff. Batches are written in ascending key order, so concurrent
 writers do not deadlock each other.
 
+# Observability
+
+The backend records an OpenTelemetry span per call (statebackend.AddHistory,
+statebackend.Result, ...; one per page for the time-range iterators) with
+the database semantic conventions' attributes, and metrics: call durations
+by operation and outcome, retries by reason, commit group sizes, rows
+purged, and connection pool gauges. It uses the OpenTelemetry API only,
+through the global providers unless WithTracerProvider and
+WithMeterProvider say otherwise, so nothing is recorded until the
+application installs an SDK; WithoutTelemetry leaves the instrumentation
+out. A missing entity (ErrNotFound) is an ordinary answer, not an error
+status. The README's "Observability" section lists every name.
+
 # Your own backend
 
 The contract is the Backend interface (declared in package state, which

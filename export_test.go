@@ -38,3 +38,12 @@ func (b *gormBackend) DB() *gorm.DB { return b.db }
 func (b *gormBackend) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
 	return b.repo.PageQueries(b.db, startUs, endUs, cursorUs, cursorID, limit)
 }
+
+// OperationNames returns the names telemetry gives the backend's calls.
+func OperationNames() []string {
+	out := make([]string, 0, numOperations)
+	for _, op := range operations {
+		out = append(out, op.name)
+	}
+	return out
+}

@@ -90,6 +90,7 @@ func (c *committer) commit(group []*writeReq) {
 		}
 		live = append(live, r)
 	}
+	c.b.tel.grouped(live)
 	if len(live) == 1 {
 		r := live[0]
 		r.settle(c.b.run(r.ctx, r.op, r.fn))
@@ -114,7 +115,7 @@ func (c *committer) commit(group []*writeReq) {
 		}
 		return
 	}
-	c.b.log.Debug("group commit failed, committing its writes one by one", "writes", len(live), "err", err)
+	c.b.log.Debug("group commit failed, committing its writes one by one", "operation", "group commit", "writes", len(live), "err", err)
 	for _, r := range live {
 		r.settle(c.b.run(r.ctx, r.op, r.fn))
 	}

@@ -15,7 +15,10 @@ import (
 )
 
 // AddHistory implements Backend.
-func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h InvocationHistory) error {
+func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h InvocationHistory) (err error) {
+	ctx, c := b.tel.start(ctx, opAddHistory)
+	defer c.end(&err)
+	c.batch(len(ids))
 	if err := state.ValidateBatchIDs("ids", ids); err != nil {
 		return err
 	}
@@ -45,72 +48,85 @@ func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h Invo
 }
 
 // History implements Backend.
-func (b *gormBackend) History(ctx context.Context, id InvocationID) ([]InvocationHistory, error) {
+func (b *gormBackend) History(ctx context.Context, id InvocationID) (_ []InvocationHistory, err error) {
+	ctx, c := b.tel.start(ctx, opHistory)
+	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return nil, err
 	}
 	var rows []entities.History
-	err := b.read(ctx, "History", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "History", func(db *gorm.DB) (err error) {
 		rows, err = b.repo.History(db, string(id))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	c.returned(len(rows))
 	return historyFromRows(rows)
 }
 
-// HistoryInTimeRange implements Backend.
+// HistoryInTimeRange implements Backend. Telemetry sees each page as a
+// call of its own (see invalidRange and historyPage).
 func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationHistory, error] {
 	return func(yield func([]InvocationHistory, error) bool) {
-		if err := state.ValidateTimeRange(start, end, batchSize); err != nil {
+		if err := b.invalidRange(ctx, opHistoryInTimeRange, start, end, batchSize); err != nil {
 			yield(nil, err)
 			return
 		}
 		lo, hi := state.ToMicros(start), state.ToMicros(end)
 		var cur repository.HistoryCursor
-		for {
-			var rows []entities.History
-			err := b.read(ctx, "HistoryInTimeRange", func(db *gorm.DB) (err error) {
-				rows, err = b.repo.HistoryPage(db, lo, hi, cur, batchSize)
-				return err
-			})
+		for page := 1; ; page++ {
+			batch, last, err := b.historyPage(ctx, page, lo, hi, cur, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			if len(rows) == 0 {
+			if len(batch) == 0 {
 				return
 			}
-			batch, err := historyFromRows(rows)
-			if err != nil {
-				yield(nil, err)
+			if !yield(batch, nil) || len(batch) < batchSize {
 				return
 			}
-			if !yield(batch, nil) || len(rows) < batchSize {
-				return
-			}
-			last := rows[len(rows)-1]
 			cur = repository.HistoryCursor{Timestamp: last.HistoryTimestamp, ID: last.ID, Started: true}
 		}
 	}
 }
 
-// InvocationIDsInTimeRange implements Backend.
+// historyPage reads page number page of HistoryInTimeRange, after cur,
+// and returns its records and its last row.
+func (b *gormBackend) historyPage(ctx context.Context, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
+	ctx, c := b.tel.start(ctx, opHistoryInTimeRange)
+	defer c.end(&err)
+	c.page(page, batchSize)
+	var rows []entities.History
+	err = b.read(ctx, "HistoryInTimeRange", func(db *gorm.DB) (err error) {
+		rows, err = b.repo.HistoryPage(db, lo, hi, cur, batchSize)
+		return err
+	})
+	if err != nil {
+		return nil, last, err
+	}
+	c.returned(len(rows))
+	if len(rows) > 0 {
+		last = rows[len(rows)-1]
+	}
+	batch, err := historyFromRows(rows)
+	return batch, last, err
+}
+
+// InvocationIDsInTimeRange implements Backend. Telemetry sees each page as
+// a call of its own (see invalidRange and invocationIDsPage).
 func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationID, error] {
 	return func(yield func([]InvocationID, error) bool) {
-		if err := state.ValidateTimeRange(start, end, batchSize); err != nil {
+		if err := b.invalidRange(ctx, opInvocationIDsInTimeRange, start, end, batchSize); err != nil {
 			yield(nil, err)
 			return
 		}
 		lo, hi := state.ToMicros(start), state.ToMicros(end)
 		after, started := "", false
-		for {
-			var ids []string
-			err := b.read(ctx, "InvocationIDsInTimeRange", func(db *gorm.DB) (err error) {
-				ids, err = b.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
-				return err
-			})
+		for page := 1; ; page++ {
+			ids, err := b.invocationIDsPage(ctx, page, lo, hi, after, started, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -118,12 +134,45 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 			if len(ids) == 0 {
 				return
 			}
-			if !yield(toInvocationIDs(ids), nil) || len(ids) < batchSize {
+			if !yield(ids, nil) || len(ids) < batchSize {
 				return
 			}
-			after, started = ids[len(ids)-1], true
+			after, started = string(ids[len(ids)-1]), true
 		}
 	}
+}
+
+// invocationIDsPage reads page number page of InvocationIDsInTimeRange,
+// after the id after (when started).
+func (b *gormBackend) invocationIDsPage(ctx context.Context, page int, lo, hi int64, after string, started bool, batchSize int) (_ []InvocationID, err error) {
+	ctx, c := b.tel.start(ctx, opInvocationIDsInTimeRange)
+	defer c.end(&err)
+	c.page(page, batchSize)
+	var ids []string
+	err = b.read(ctx, "InvocationIDsInTimeRange", func(db *gorm.DB) (err error) {
+		ids, err = b.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
+		return err
+	})
+	if err != nil {
+		return nil, err
+	}
+	c.returned(len(ids))
+	return toInvocationIDs(ids), nil
+}
+
+// invalidRange validates the arguments of a time-range iterator. Telemetry
+// sees one call for each page an iteration reads, which measures the
+// backend's work and not the caller's loop body, and ends each span before
+// the page is handed over; an iteration refused for its arguments is one
+// call that failed.
+func (b *gormBackend) invalidRange(ctx context.Context, op operation, start, end time.Time, batchSize int) error {
+	err := state.ValidateTimeRange(start, end, batchSize)
+	if err != nil {
+		_, c := b.tel.start(ctx, op)
+		c.batch(batchSize)
+		c.end(&err)
+	}
+	return err
 }
 
 func historyFromRows(rows []entities.History) ([]InvocationHistory, error) {

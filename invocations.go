@@ -13,7 +13,10 @@ import (
 )
 
 // UpsertInvocations implements Backend.
-func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) error {
+func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) (err error) {
+	ctx, c := b.tel.start(ctx, opUpsertInvocations)
+	defer c.end(&err)
+	c.batch(len(invs))
 	if len(invs) == 0 {
 		return b.check(ctx)
 	}
@@ -35,13 +38,15 @@ func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) 
 }
 
 // Invocation implements Backend.
-func (b *gormBackend) Invocation(ctx context.Context, id InvocationID) (Invocation, error) {
+func (b *gormBackend) Invocation(ctx context.Context, id InvocationID) (_ Invocation, err error) {
+	ctx, c := b.tel.start(ctx, opInvocation)
+	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return Invocation{}, err
 	}
 	var row entities.Invocation
 	var found bool
-	err := b.read(ctx, "Invocation", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "Invocation", func(db *gorm.DB) (err error) {
 		row, found, err = b.repo.Invocation(db, string(id))
 		return err
 	})
@@ -55,7 +60,10 @@ func (b *gormBackend) Invocation(ctx context.Context, id InvocationID) (Invocati
 }
 
 // Invocations implements Backend.
-func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (map[InvocationID]Invocation, error) {
+func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (_ map[InvocationID]Invocation, err error) {
+	ctx, c := b.tel.start(ctx, opInvocations)
+	defer c.end(&err)
+	c.batch(len(ids))
 	if err := state.ValidateBatchIDs("ids", ids); err != nil {
 		return nil, err
 	}
@@ -64,7 +72,7 @@ func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (map[
 		keys[i] = string(id)
 	}
 	var rows []entities.Invocation
-	err := b.read(ctx, "Invocations", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "Invocations", func(db *gorm.DB) (err error) {
 		rows, err = b.repo.Invocations(db, keys)
 		return err
 	})
@@ -79,24 +87,30 @@ func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (map[
 		}
 		out[inv.ID] = inv
 	}
+	c.returned(len(out))
 	return out, nil
 }
 
 // ChildInvocations implements Backend.
-func (b *gormBackend) ChildInvocations(ctx context.Context, parent InvocationID) ([]InvocationID, error) {
+func (b *gormBackend) ChildInvocations(ctx context.Context, parent InvocationID) (_ []InvocationID, err error) {
+	ctx, c := b.tel.start(ctx, opChildInvocations)
+	defer c.end(&err)
 	if err := parent.Validate("parent"); err != nil {
 		return nil, err
 	}
 	var ids []string
-	err := b.read(ctx, "ChildInvocations", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "ChildInvocations", func(db *gorm.DB) (err error) {
 		ids, err = b.repo.ChildInvocations(db, string(parent))
 		return err
 	})
+	c.returned(len(ids))
 	return toInvocationIDs(ids), err
 }
 
 // InvocationIDsByWorkflow implements Backend.
-func (b *gormBackend) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFilter) ([]InvocationID, error) {
+func (b *gormBackend) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFilter) (_ []InvocationID, err error) {
+	ctx, c := b.tel.start(ctx, opInvocationIDsByWorkflow)
+	defer c.end(&err)
 	if err := f.Validate("filter"); err != nil {
 		return nil, err
 	}
@@ -105,10 +119,11 @@ func (b *gormBackend) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFil
 		typeKey = f.WorkflowType.Key()
 	}
 	var ids []string
-	err := b.read(ctx, "InvocationIDsByWorkflow", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "InvocationIDsByWorkflow", func(db *gorm.DB) (err error) {
 		ids, err = b.repo.InvocationIDsByWorkflow(db, string(f.WorkflowID), typeKey)
 		return err
 	})
+	c.returned(len(ids))
 	return toInvocationIDs(ids), err
 }
 

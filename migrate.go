@@ -23,7 +23,7 @@ func (b *gormBackend) migrate() error {
 		if err = db.Transaction(migrateOnce); err == nil {
 			return nil
 		}
-		b.log.Warn("schema creation failed, retrying", "attempt", attempt, "err", err)
+		b.log.Warn("schema creation failed, retrying", "operation", "Open", "attempt", attempt, "err", err)
 		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
 	}
 	return fmt.Errorf("statebackend: create schema: %w", err)

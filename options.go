@@ -15,6 +15,7 @@ type options struct {
 	skipMigrations bool
 	pool           Pool
 	poolSet        bool
+	telemetry      telemetryOptions
 }
 
 // Pool sets the connection pool of the underlying *sql.DB. Zero fields keep
@@ -35,7 +36,10 @@ type Pool struct {
 func WithAppID(appID string) Option { return func(o *options) { o.appID = appID } }
 
 // WithLogger sets the logger for migrations, retried writes and other
-// events. The default discards them. Connection strings are never logged.
+// events. The default discards them. Every record carries "operation" (the
+// method, "Open" or "group commit"), "app_id" and "database" (the
+// database's system name, as Dialect.Name); connection strings and payloads
+// are never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithoutMigrations skips schema creation at Open, for operators who create

@@ -10,7 +10,9 @@ import (
 )
 
 // SetResult implements Backend.
-func (b *gormBackend) SetResult(ctx context.Context, id InvocationID, data []byte) error {
+func (b *gormBackend) SetResult(ctx context.Context, id InvocationID, data []byte) (err error) {
+	ctx, c := b.tel.start(ctx, opSetResult)
+	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return err
 	}
@@ -21,7 +23,9 @@ func (b *gormBackend) SetResult(ctx context.Context, id InvocationID, data []byt
 }
 
 // Result implements Backend.
-func (b *gormBackend) Result(ctx context.Context, id InvocationID) ([]byte, error) {
+func (b *gormBackend) Result(ctx context.Context, id InvocationID) (_ []byte, err error) {
+	ctx, c := b.tel.start(ctx, opResult)
+	defer c.end(&err)
 	return b.payload(ctx, "Result", "result of invocation", id, func(db *gorm.DB, id string) ([]byte, bool, error) {
 		row, found, err := b.repo.Result(db, id)
 		return row.ResultData, found, err
@@ -29,7 +33,9 @@ func (b *gormBackend) Result(ctx context.Context, id InvocationID) ([]byte, erro
 }
 
 // SetException implements Backend.
-func (b *gormBackend) SetException(ctx context.Context, id InvocationID, data []byte) error {
+func (b *gormBackend) SetException(ctx context.Context, id InvocationID, data []byte) (err error) {
+	ctx, c := b.tel.start(ctx, opSetException)
+	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return err
 	}
@@ -40,7 +46,9 @@ func (b *gormBackend) SetException(ctx context.Context, id InvocationID, data []
 }
 
 // Exception implements Backend.
-func (b *gormBackend) Exception(ctx context.Context, id InvocationID) ([]byte, error) {
+func (b *gormBackend) Exception(ctx context.Context, id InvocationID) (_ []byte, err error) {
+	ctx, c := b.tel.start(ctx, opException)
+	defer c.end(&err)
 	return b.payload(ctx, "Exception", "exception of invocation", id, func(db *gorm.DB, id string) ([]byte, bool, error) {
 		row, found, err := b.repo.Exception(db, id)
 		return row.ExceptionData, found, err

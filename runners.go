@@ -13,7 +13,9 @@ import (
 )
 
 // StoreRunnerContext implements Backend.
-func (b *gormBackend) StoreRunnerContext(ctx context.Context, rc RunnerContext) error {
+func (b *gormBackend) StoreRunnerContext(ctx context.Context, rc RunnerContext) (err error) {
+	ctx, c := b.tel.start(ctx, opStoreRunnerContext)
+	defer c.end(&err)
 	if err := rc.Validate("runner context"); err != nil {
 		return err
 	}
@@ -35,11 +37,13 @@ func (b *gormBackend) StoreRunnerContext(ctx context.Context, rc RunnerContext) 
 }
 
 // RunnerContext implements Backend.
-func (b *gormBackend) RunnerContext(ctx context.Context, runnerID string) (RunnerContext, error) {
+func (b *gormBackend) RunnerContext(ctx context.Context, runnerID string) (_ RunnerContext, err error) {
+	ctx, c := b.tel.start(ctx, opRunnerContext)
+	defer c.end(&err)
 	if err := state.ValidateRequiredKey("runnerID", runnerID); err != nil {
 		return RunnerContext{}, err
 	}
-	out, err := b.RunnerContexts(ctx, []string{runnerID})
+	out, err := b.runnerContexts(ctx, "RunnerContext", []string{runnerID})
 	if err != nil {
 		return RunnerContext{}, err
 	}
@@ -50,7 +54,10 @@ func (b *gormBackend) RunnerContext(ctx context.Context, runnerID string) (Runne
 }
 
 // RunnerContexts implements Backend.
-func (b *gormBackend) RunnerContexts(ctx context.Context, runnerIDs []string) ([]RunnerContext, error) {
+func (b *gormBackend) RunnerContexts(ctx context.Context, runnerIDs []string) (_ []RunnerContext, err error) {
+	ctx, c := b.tel.start(ctx, opRunnerContexts)
+	defer c.end(&err)
+	c.batch(len(runnerIDs))
 	for i, id := range runnerIDs {
 		if err := state.ValidateRequiredKey(fmt.Sprintf("runnerIDs[%d]", i), id); err != nil {
 			return nil, err
@@ -59,8 +66,15 @@ func (b *gormBackend) RunnerContexts(ctx context.Context, runnerIDs []string) ([
 	if len(runnerIDs) == 0 {
 		return []RunnerContext{}, b.check(ctx)
 	}
+	out, err := b.runnerContexts(ctx, "RunnerContexts", runnerIDs)
+	c.returned(len(out))
+	return out, err
+}
+
+// runnerContexts reads the valid, non-empty runnerIDs as operation op.
+func (b *gormBackend) runnerContexts(ctx context.Context, op string, runnerIDs []string) ([]RunnerContext, error) {
 	var rows []entities.RunnerContext
-	err := b.read(ctx, "RunnerContexts", func(db *gorm.DB) (err error) {
+	err := b.read(ctx, op, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.RunnerChains(db, runnerIDs)
 		return err
 	})
@@ -71,12 +85,14 @@ func (b *gormBackend) RunnerContexts(ctx context.Context, runnerIDs []string) ([
 }
 
 // MatchRunnerContexts implements Backend.
-func (b *gormBackend) MatchRunnerContexts(ctx context.Context, substring string) ([]RunnerContext, error) {
+func (b *gormBackend) MatchRunnerContexts(ctx context.Context, substring string) (_ []RunnerContext, err error) {
+	ctx, c := b.tel.start(ctx, opMatchRunnerContexts)
+	defer c.end(&err)
 	if err := state.ValidateKey("substring", substring); err != nil {
 		return nil, err
 	}
 	var rows []entities.RunnerContext
-	err := b.read(ctx, "MatchRunnerContexts", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "MatchRunnerContexts", func(db *gorm.DB) (err error) {
 		rows, err = b.repo.MatchingRunnerChains(db, substring)
 		return err
 	})
@@ -92,7 +108,9 @@ func (b *gormBackend) MatchRunnerContexts(ctx context.Context, substring string)
 		}
 	}
 	sort.Strings(ids)
-	return assembleRunners(rows, ids)
+	out, err := assembleRunners(rows, ids)
+	c.returned(len(out))
+	return out, err
 }
 
 // assembleRunners builds the contexts of ids (in that order, each once,

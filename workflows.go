@@ -11,7 +11,9 @@ import (
 )
 
 // StoreWorkflowRun implements Backend.
-func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity) error {
+func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity) (err error) {
+	ctx, c := b.tel.start(ctx, opStoreWorkflowRun)
+	defer c.end(&err)
 	if err := wf.Validate("workflow"); err != nil {
 		return err
 	}
@@ -26,9 +28,11 @@ func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity)
 }
 
 // WorkflowTypes implements Backend.
-func (b *gormBackend) WorkflowTypes(ctx context.Context) ([]TaskID, error) {
+func (b *gormBackend) WorkflowTypes(ctx context.Context) (_ []TaskID, err error) {
+	ctx, c := b.tel.start(ctx, opWorkflowTypes)
+	defer c.end(&err)
 	var keys []string
-	err := b.read(ctx, "WorkflowTypes", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "WorkflowTypes", func(db *gorm.DB) (err error) {
 		keys, err = b.repo.WorkflowTypes(db)
 		return err
 	})
@@ -43,20 +47,29 @@ func (b *gormBackend) WorkflowTypes(ctx context.Context) ([]TaskID, error) {
 		}
 		out[i] = t
 	}
+	c.returned(len(out))
 	return out, nil
 }
 
 // WorkflowRuns implements Backend.
-func (b *gormBackend) WorkflowRuns(ctx context.Context) ([]WorkflowIdentity, error) {
-	return b.workflowRuns(ctx, "WorkflowRuns", "")
+func (b *gormBackend) WorkflowRuns(ctx context.Context) (_ []WorkflowIdentity, err error) {
+	ctx, c := b.tel.start(ctx, opWorkflowRuns)
+	defer c.end(&err)
+	runs, err := b.workflowRuns(ctx, "WorkflowRuns", "")
+	c.returned(len(runs))
+	return runs, err
 }
 
 // WorkflowRunsOfType implements Backend.
-func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) ([]WorkflowIdentity, error) {
+func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) (_ []WorkflowIdentity, err error) {
+	ctx, c := b.tel.start(ctx, opWorkflowRunsOfType)
+	defer c.end(&err)
 	if err := typ.Validate("typ"); err != nil {
 		return nil, err
 	}
-	return b.workflowRuns(ctx, "WorkflowRunsOfType", typ.Key())
+	runs, err := b.workflowRuns(ctx, "WorkflowRunsOfType", typ.Key())
+	c.returned(len(runs))
+	return runs, err
 }
 
 func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]WorkflowIdentity, error) {
@@ -84,7 +97,9 @@ func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]W
 }
 
 // SetWorkflowData implements Backend.
-func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID InvocationID, key string, value []byte) error {
+func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID InvocationID, key string, value []byte) (err error) {
+	ctx, c := b.tel.start(ctx, opSetWorkflowData)
+	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return err
 	}
@@ -98,7 +113,9 @@ func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID Invocation
 }
 
 // WorkflowData implements Backend.
-func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID, key string) ([]byte, error) {
+func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID, key string) (_ []byte, err error) {
+	ctx, c := b.tel.start(ctx, opWorkflowData)
+	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return nil, err
 	}
@@ -107,7 +124,7 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 	}
 	var row entities.WorkflowData
 	var found bool
-	err := b.read(ctx, "WorkflowData", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "WorkflowData", func(db *gorm.DB) (err error) {
 		row, found, err = b.repo.WorkflowData(db, string(workflowID), key)
 		return err
 	})
@@ -121,7 +138,9 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 }
 
 // StoreWorkflowSubInvocation implements Backend.
-func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID, subInvocationID InvocationID) error {
+func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID, subInvocationID InvocationID) (err error) {
+	ctx, c := b.tel.start(ctx, opStoreWorkflowSubInvocation)
+	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return err
 	}
@@ -137,14 +156,17 @@ func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID
 }
 
 // WorkflowSubInvocations implements Backend.
-func (b *gormBackend) WorkflowSubInvocations(ctx context.Context, workflowID InvocationID) ([]InvocationID, error) {
+func (b *gormBackend) WorkflowSubInvocations(ctx context.Context, workflowID InvocationID) (_ []InvocationID, err error) {
+	ctx, c := b.tel.start(ctx, opWorkflowSubInvocations)
+	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return nil, err
 	}
 	var ids []string
-	err := b.read(ctx, "WorkflowSubInvocations", func(db *gorm.DB) (err error) {
+	err = b.read(ctx, "WorkflowSubInvocations", func(db *gorm.DB) (err error) {
 		ids, err = b.repo.WorkflowSubInvocations(db, string(workflowID))
 		return err
 	})
+	c.returned(len(ids))
 	return toInvocationIDs(ids), err
 }

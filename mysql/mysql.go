@@ -2,6 +2,7 @@ package mysql
 
 import (
 	"errors"
+	"strings"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -15,6 +16,8 @@ import (
 // it to statebackend.Open.
 type Dialector struct {
 	*gormmysql.Dialector
+	// database is the database named in the DSN.
+	database string
 }
 
 var _ statebackend.Database = (*Dialector)(nil)
@@ -25,7 +28,9 @@ var _ statebackend.Database = (*Dialector)(nil)
 // max_allowed_packet from the server. A DSN the driver cannot parse is
 // passed through unchanged, to fail at Open.
 func Open(dsn string) *Dialector {
+	database := ""
 	if cfg, err := gomysql.ParseDSN(dsn); err == nil {
+		database = cfg.DBName
 		cfg.ParseTime = true
 		cfg.Loc = time.UTC
 		cfg.Collation = "utf8mb4_bin"
@@ -43,13 +48,20 @@ func Open(dsn string) *Dialector {
 		cfg.Params["time_zone"] = "'+00:00'"
 		dsn = cfg.FormatDSN()
 	}
-	return &Dialector{Dialector: &gormmysql.Dialector{Config: &gormmysql.Config{DSN: dsn}}}
+	return &Dialector{Dialector: &gormmysql.Dialector{Config: &gormmysql.Config{DSN: dsn}}, database: database}
 }
 
-// Dialect implements statebackend.Database.
+// Dialect implements statebackend.Database. Its Name is "mariadb" once
+// connected to a MariaDB server (GORM's dialector reads the server's
+// version when it connects), "mysql" otherwise.
 func (d *Dialector) Dialect() statebackend.Dialect {
+	name := "mysql"
+	if strings.Contains(d.ServerVersion, "MariaDB") {
+		name = "mariadb"
+	}
 	return statebackend.Dialect{
-		Name:                "mysql",
+		Name:                name,
+		Namespace:           d.database,
 		MaxIdentifierLength: 64,
 		Columns: statebackend.ColumnTypes{
 			// varbinary, not varchar with utf8mb4_bin: MariaDB's binary

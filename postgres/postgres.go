@@ -17,6 +17,9 @@ import (
 // to statebackend.Open.
 type Dialector struct {
 	*gormpg.Dialector
+	// database is the name of the database the DSN connects to, "" when
+	// the DSN does not parse.
+	database string
 }
 
 var _ statebackend.Database = (*Dialector)(nil)
@@ -25,13 +28,21 @@ var _ statebackend.Database = (*Dialector)(nil)
 // ("postgres://user:pass@host:5432/db?sslmode=disable") or a key=value
 // string, as pgx accepts.
 func Open(dsn string) *Dialector {
-	return &Dialector{Dialector: &gormpg.Dialector{Config: &gormpg.Config{DSN: dsn}}}
+	d := &Dialector{Dialector: &gormpg.Dialector{Config: &gormpg.Config{DSN: dsn}}}
+	// The database pgx will connect to, with the environment's defaults
+	// (PGDATABASE, ...) applied as when connecting. A DSN that does not
+	// parse fails at Open, with an error that never shows it.
+	if cfg, err := pgconn.ParseConfig(dsn); err == nil {
+		d.database = cfg.Database
+	}
+	return d
 }
 
 // Dialect implements statebackend.Database.
 func (d *Dialector) Dialect() statebackend.Dialect {
 	return statebackend.Dialect{
 		Name:                "postgresql",
+		Namespace:           d.database,
 		MaxIdentifierLength: 63,
 		Columns: statebackend.ColumnTypes{
 			// COLLATE "C": ids compare and sort byte for byte whatever the

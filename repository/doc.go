@@ -51,6 +51,8 @@ type Config struct {
 	// that the planner cannot serve from an index; the invocation-id pages of
 	// a time range filter on it. Empty means the column itself.
 	UnindexedHistoryTimestamp string
+	// Observe, when set, is told of every compiled statement the Repo runs.
+	Observe Observer
 }
 
 // New returns the repository of the app whose tables are t.

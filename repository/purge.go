@@ -7,15 +7,25 @@ import (
 )
 
 // Purge deletes every row of the app's tables in one transaction; the
-// tables stay.
-func (r Repo) Purge(db *gorm.DB) error {
-	return db.Transaction(func(tx *gorm.DB) error {
+// tables stay. It returns the rows deleted per table name, leaving out the
+// tables that were already empty.
+func (r Repo) Purge(db *gorm.DB) (map[string]int64, error) {
+	deleted := map[string]int64{}
+	err := db.Transaction(func(tx *gorm.DB) error {
 		all := tx.Session(&gorm.Session{AllowGlobalUpdate: true})
 		for _, m := range entities.All() {
-			if err := all.Delete(m).Error; err != nil {
-				return err
+			res := all.Delete(m)
+			if res.Error != nil {
+				return res.Error
+			}
+			if res.RowsAffected > 0 {
+				deleted[res.Statement.Table] = res.RowsAffected
 			}
 		}
 		return nil
 	})
+	if err != nil {
+		return nil, err
+	}
+	return deleted, nil
 }

@@ -1,6 +1,7 @@
 package repository
 
 import (
+	"context"
 	"database/sql"
 	"database/sql/driver"
 	"fmt"
@@ -25,6 +26,7 @@ const MaxStatements = 64
 // compiled is a statement built by GORM, with its bind variables: arg
 // markers for run-time arguments and constants as built.
 type compiled struct {
+	name string
 	sql  string
 	vars []any
 	// stmt is the statement prepared on the pool db, nil when not
@@ -32,6 +34,8 @@ type compiled struct {
 	// another pool (a read replica) runs the SQL text there.
 	stmt *sql.Stmt
 	db   *sql.DB
+	// observe is the Repo's Config.Observe.
+	observe Observer
 }
 
 // statements caches the compiled statements of a Repo.
@@ -100,7 +104,7 @@ func (r Repo) statement(db *gorm.DB, key stmtKey, build func(tx *gorm.DB) *gorm.
 	if tx.Error != nil {
 		return nil, fmt.Errorf("build statement %s/%d: %w", key.name, key.size, tx.Error)
 	}
-	c = &compiled{sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars)}
+	c = &compiled{name: key.name, sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars), observe: r.cfg.Observe}
 	if r.cfg.Prepare {
 		stmt, err := r.cfg.DB.PrepareContext(db.Statement.Context, c.sql)
 		if err != nil {
@@ -156,16 +160,26 @@ func (c *compiled) bind(args []any) []any {
 
 // exec runs the statement on db's connection or transaction.
 func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
-	ctx := db.Statement.Context
-	if c.stmt != nil {
-		switch pool := db.Statement.ConnPool.(type) {
-		case *sql.DB:
-			if pool == c.db {
-				return c.stmt.ExecContext(ctx, c.bind(args)...)
-			}
-		case *sql.Tx:
-			// A transaction of another pool would fail here, loudly;
-			// transactions only run on the backend's own pool.
+	ctx, done := c.begin(db.Statement.Context, false)
+	res, err := c.execIn(ctx, db, args)
+	if done != nil {
+		var n int64
+		if err == nil {
+			n, _ = res.RowsAffected()
+		}
+		done(n, err)
+	}
+	return res, err
+}
+
+func (c *compiled) execIn(ctx context.Context, db *gorm.DB, args []any) (sql.Result, error) {
+	switch pool := db.Statement.ConnPool.(type) {
+	case *sql.DB:
+		if c.stmt != nil && pool == c.db {
+			return c.stmt.ExecContext(ctx, c.bind(args)...)
+		}
+	case *sql.Tx:
+		if c.stmt != nil {
 			return pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
 		}
 	}
@@ -173,15 +187,14 @@ func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
 }
 
 // query runs the statement on db's connection or transaction.
-func (c *compiled) query(db *gorm.DB, args ...any) (*sql.Rows, error) {
-	ctx := db.Statement.Context
-	if c.stmt != nil {
-		switch pool := db.Statement.ConnPool.(type) {
-		case *sql.DB:
-			if pool == c.db {
-				return c.stmt.QueryContext(ctx, c.bind(args)...)
-			}
-		case *sql.Tx:
+func (c *compiled) query(ctx context.Context, db *gorm.DB, args []any) (*sql.Rows, error) {
+	switch pool := db.Statement.ConnPool.(type) {
+	case *sql.DB:
+		if c.stmt != nil && pool == c.db {
+			return c.stmt.QueryContext(ctx, c.bind(args)...)
+		}
+	case *sql.Tx:
+		if c.stmt != nil {
 			return pool.StmtContext(ctx, c.stmt).QueryContext(ctx, c.bind(args)...)
 		}
 	}
@@ -190,17 +203,35 @@ func (c *compiled) query(db *gorm.DB, args ...any) (*sql.Rows, error) {
 
 // each runs the query and calls scan on every row.
 func (c *compiled) each(db *gorm.DB, scan func(*sql.Rows) error, args ...any) error {
-	rows, err := c.query(db, args...)
+	ctx, done := c.begin(db.Statement.Context, true)
+	n, err := c.eachIn(ctx, db, scan, args)
+	if done != nil {
+		done(n, err)
+	}
+	return err
+}
+
+func (c *compiled) eachIn(ctx context.Context, db *gorm.DB, scan func(*sql.Rows) error, args []any) (n int64, err error) {
+	rows, err := c.query(ctx, db, args)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
 	for rows.Next() {
 		if err := scan(rows); err != nil {
-			return err
+			return n, err
 		}
+		n++
 	}
-	return rows.Err()
+	return n, rows.Err()
+}
+
+// begin tells the Repo's Observer, if any, that the statement starts.
+func (c *compiled) begin(ctx context.Context, query bool) (context.Context, func(int64, error)) {
+	if c.observe == nil {
+		return ctx, nil
+	}
+	return c.observe(ctx, Statement{Name: c.name, SQL: c.sql, Query: query})
 }
 
 // chunkSizes are the sizes statements with a variable number of rows or

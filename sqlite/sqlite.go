@@ -25,6 +25,8 @@ import (
 type Dialector struct {
 	*gormsqlite.Dialector
 	memory bool
+	// path is the database file, as given to Open.
+	path string
 }
 
 var _ statebackend.Database = (*Dialector)(nil)
@@ -48,7 +50,7 @@ func Open(path string) *Dialector {
 	q.Set("_txlock", "immediate")
 	q.Set("_foreign_keys", "0")
 	q.Set("cache", "private")
-	return &Dialector{Dialector: &gormsqlite.Dialector{DSN: "file:" + escapePath(path) + "?" + q.Encode()}}
+	return &Dialector{Dialector: &gormsqlite.Dialector{DSN: "file:" + escapePath(path) + "?" + q.Encode()}, path: path}
 }
 
 // Dialect implements statebackend.Database.
@@ -58,7 +60,8 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		pool = statebackend.Pool{MaxOpenConns: 1, MaxIdleConns: 1}
 	}
 	return statebackend.Dialect{
-		Name: "sqlite",
+		Name:      "sqlite",
+		Namespace: d.path,
 		// Without AUTOINCREMENT SQLite still hands out increasing ids (the
 		// largest + 1) and skips updating sqlite_sequence on every insert;
 		// an id could only be reused after the newest history row is

@@ -2,7 +2,8 @@
 // dialect and N, a Markdown table of gorm against raw per workload (median
 // seconds and ops/s over the runs, the ratio gorm seconds / raw seconds of
 // the medians, and the median of the per-run ratios), the performance targets that the medians meet or miss, and the
-// scaling of each workload measured at two values of N.
+// scaling of each workload measured at two values of N; and for runs of
+// statebench -impl telemetry, the cost of the OpenTelemetry instrumentation.
 //
 // Usage:
 //
@@ -23,14 +24,15 @@ import (
 
 // line is one object printed by statebench.
 type line struct {
-	Workload  string  `json:"workload"`
-	Dialect   string  `json:"dialect"`
-	Impl      string  `json:"impl"`
-	N         int     `json:"n"`
-	Ops       int     `json:"ops"`
-	Seconds   float64 `json:"seconds"`
-	OpsPerSec float64 `json:"ops_per_sec"`
-	Run       int     `json:"run"`
+	Workload   string  `json:"workload"`
+	Dialect    string  `json:"dialect"`
+	Impl       string  `json:"impl"`
+	N          int     `json:"n"`
+	Ops        int     `json:"ops"`
+	Seconds    float64 `json:"seconds"`
+	OpsPerSec  float64 `json:"ops_per_sec"`
+	Run        int     `json:"run"`
+	CPUSeconds float64 `json:"cpu_seconds"`
 	// Writers is set on W10's lines, one per (mode, writers) level; they
 	// have no single median to compare and are left to cmd/benchchart.
 	Writers int `json:"writers"`
@@ -46,6 +48,7 @@ type stat struct {
 	seconds, opsPerSec float64
 	runs               int
 	byRun              map[int]float64 // seconds of each run
+	cpuByRun           map[int]float64 // CPU seconds of each run
 }
 
 func main() {
@@ -67,13 +70,16 @@ func main() {
 			opsPerSec: median(ls, func(l line) float64 { return l.OpsPerSec }),
 			runs:      len(ls),
 			byRun:     map[int]float64{},
+			cpuByRun:  map[int]float64{},
 		}
 		for _, l := range ls {
 			stats[k].byRun[l.Run] = l.Seconds
+			stats[k].cpuByRun[l.Run] = l.CPUSeconds
 		}
 	}
 	printTables(stats)
 	printScaling(stats)
+	printTelemetry(stats)
 }
 
 func read(name string, groups map[key][]line) error {

@@ -4,7 +4,10 @@
 //
 // Each (run, impl, workload) prints one JSON object on stdout:
 //
-//	{"workload":"W2","dialect":"sqlite","impl":"gorm","n":20000,"ops":80000,"seconds":4.1,"ops_per_sec":19500,"run":1}
+//	{"workload":"W2","dialect":"sqlite","impl":"gorm","n":20000,"ops":80000,"seconds":4.1,"ops_per_sec":19500,"run":1,"cpu_seconds":4.6}
+//
+// seconds is the wall time of the timed part, cpu_seconds the CPU time the
+// process used meanwhile (all its threads, the garbage collector included).
 //
 // Progress and errors go to stderr. With no flags it runs W1-W8 for both
 // impls on a temporary SQLite file (under $TMPDIR), removed at exit.
@@ -45,9 +48,13 @@
 // Usage:
 //
 //	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
-//	           [-workloads W1,W2,...] [-impl gorm|raw|both] [-runs 1]
-//	           [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
+//	           [-workloads W1,W2,...] [-impl gorm,raw,...|both|telemetry]
+//	           [-runs 1] [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
 //	           [-w11-n 500000] [-cpuprofile PREFIX] [-keep]
+//
+// -impl telemetry measures the library's OpenTelemetry instrumentation:
+// gorm-off (opened WithoutTelemetry), gorm (the default, no-op providers)
+// and gorm-sdk (recording into an in-memory SDK) take turns as above.
 //
 // The DSN of postgres and mysql defaults to $STATEBACKEND_BENCH_POSTGRES_DSN
 // or $STATEBACKEND_BENCH_MYSQL_DSN.
@@ -104,6 +111,8 @@ type result struct {
 	Seconds   float64 `json:"seconds"`
 	OpsPerSec float64 `json:"ops_per_sec"`
 	Run       int     `json:"run"`
+	// CPUSeconds is the CPU time the process used during the timed part.
+	CPUSeconds float64 `json:"cpu_seconds"`
 }
 
 func main() {
@@ -133,7 +142,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&cfg.dsn, "dsn", "", "DSN for postgres or mysql (default $STATEBACKEND_BENCH_POSTGRES_DSN or $STATEBACKEND_BENCH_MYSQL_DSN)")
 	fs.IntVar(&cfg.n, "n", 20000, "number of invocations")
 	fs.StringVar(&names, "workloads", "", "comma-separated workloads, e.g. W1,W3 (default all)")
-	fs.StringVar(&impl, "impl", "both", "implementation: gorm, raw or both")
+	fs.StringVar(&impl, "impl", "both", "implementations, comma-separated: gorm, raw, gorm-off (no telemetry), gorm-sdk (telemetry into an in-memory SDK); both = gorm,raw; telemetry = gorm-off,gorm,gorm-sdk")
 	fs.IntVar(&cfg.runs, "runs", 1, "number of runs")
 	fs.StringVar(&cfg.cpuprofile, "cpuprofile", "", "write a CPU profile of each timed workload to PREFIX.<workload>.<impl>.<run>.pprof")
 	fs.BoolVar(&cfg.rawSerialize, "raw-serialize", true, "raw impl on SQLite: serialize writes with a mutex as the library does (false: 8 writers contend in SQLite)")
@@ -177,13 +186,8 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.w11N < 1 {
 		return nil, errors.New("-w11-n must be at least 1")
 	}
-	switch impl {
-	case "both":
-		cfg.impls = []string{"gorm", "raw"}
-	case "gorm", "raw":
-		cfg.impls = []string{impl}
-	default:
-		return nil, fmt.Errorf("unknown -impl %q (gorm, raw, both)", impl)
+	if cfg.impls, err = parseImpls(impl); err != nil {
+		return nil, err
 	}
 	if names == "" {
 		cfg.workloads = workloads
@@ -313,6 +317,7 @@ func (b *bench) timed(ctx context.Context, name string, fn func(context.Context,
 	return result{
 		Workload: name, Dialect: b.cfg.dialect, Impl: b.impl, N: b.data.n, Ops: ops,
 		Seconds: round(secs, 4), OpsPerSec: round(float64(ops)/secs, 1), Run: r,
+		CPUSeconds: round(t.cpu.Seconds(), 4),
 	}, nil
 }
 

@@ -2,9 +2,12 @@ package main
 
 import (
 	"context"
+	"fmt"
 	"iter"
 	"log/slog"
 	"os"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/taskstate/statebackend"
@@ -30,19 +33,53 @@ var (
 	_ store = (*rawStore)(nil)
 )
 
-// openStore opens the implementation impl ("gorm" or "raw") on e.
+// impls are the implementations statebench measures: the library (gorm),
+// hand-written SQL (raw), and the library without its OpenTelemetry
+// instrumentation (gorm-off) or recording into an in-memory SDK (gorm-sdk);
+// see telemetry.go.
+var impls = []string{"gorm", "raw", "gorm-off", "gorm-sdk"}
+
+// implSets are the names -impl accepts for several impls at once.
+var implSets = map[string][]string{
+	"both":      {"gorm", "raw"},
+	"telemetry": {"gorm-off", "gorm", "gorm-sdk"},
+}
+
+// parseImpls parses -impl: impls or sets of them, comma-separated.
+func parseImpls(arg string) ([]string, error) {
+	var out []string
+	for name := range strings.SplitSeq(arg, ",") {
+		name = strings.TrimSpace(name)
+		switch {
+		case implSets[name] != nil:
+			out = append(out, implSets[name]...)
+		case slices.Contains(impls, name):
+			out = append(out, name)
+		default:
+			return nil, fmt.Errorf("unknown -impl %q (%s, both, telemetry)", name, strings.Join(impls, ", "))
+		}
+	}
+	return out, nil
+}
+
+// openStore opens the implementation impl (one of impls) on e.
 func openStore(ctx context.Context, e *env, impl string) (store, error) {
-	if impl == "raw" {
+	switch impl {
+	case "raw":
 		return openRaw(ctx, e)
+	case "gorm-off":
+		return openGorm(e, statebackend.WithoutTelemetry())
+	case "gorm-sdk":
+		return openSDK(e)
 	}
 	return openGorm(e)
 }
 
 // openGorm opens the library through statebackend.Open, with its warnings
 // (retried writes) on stderr.
-func openGorm(e *env) (state.Backend, error) {
+func openGorm(e *env, opts ...statebackend.Option) (state.Backend, error) {
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	return e.openLibrary(statebackend.WithLogger(log))
+	return e.openLibrary(append(opts, statebackend.WithLogger(log))...)
 }
 
 // retryCount returns the lock retries of a raw store so far (0 for gorm,

@@ -74,7 +74,10 @@ type timer struct {
 	profile string
 	t0      time.Time
 	elapsed time.Duration
-	pf      *os.File
+	// cpu0 and cpu are the process's CPU time at start and used until
+	// stop.
+	cpu0, cpu time.Duration
+	pf        *os.File
 }
 
 func (t *timer) start() error {
@@ -90,12 +93,12 @@ func (t *timer) start() error {
 		}
 		t.pf = f
 	}
-	t.t0 = time.Now()
+	t.t0, t.cpu0 = time.Now(), processCPU()
 	return nil
 }
 
 func (t *timer) stop() {
-	t.elapsed = time.Since(t.t0)
+	t.elapsed, t.cpu = time.Since(t.t0), processCPU()-t.cpu0
 	if t.pf != nil {
 		pprof.StopCPUProfile()
 		_ = t.pf.Close()
