@@ -37,6 +37,9 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 			return nil, err
 		}
 	}
+	if ld, ok := d.(LoggingDatabase); ok {
+		d = ld.WithLogger(o.logger)
+	}
 	dl := dialectOf(d)
 	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
 	if err != nil {
@@ -73,10 +76,10 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		}),
 		log: o.logger.With("dialect", dl.Name, "app_id", o.appID),
 	}
-	if dl.SingleWriter {
-		b.committer = &committer{b: b}
+	if dl.SingleWriter && !dl.ReadOnly {
+		b.committer = newCommitter(b)
 	}
-	if !o.skipMigrations {
+	if !o.skipMigrations && !dl.ReadOnly {
 		if err := b.migrate(); err != nil {
 			_ = sqlDB.Close()
 			return nil, err
@@ -89,15 +92,18 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 // new SQLite file at once contend to switch it to WAL, and SQLite reports
 // the loser's SQLITE_BUSY at once, without waiting for the busy timeout.
 func openGorm(d gorm.Dialector, dl Dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
-	backoff := 5 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	p := newRetryPolicy()
+	for {
 		db, err := gorm.Open(d, config()) // closes what it opened when it fails
-		if err == nil || attempt >= maxAttempts || dl.Transient(err) == "" {
+		if err == nil {
+			return db, nil
+		}
+		pause, ok := p.next(dl.Transient(err), false)
+		if !ok {
 			return db, err
 		}
-		log.Warn("open failed on a transient error, retrying", "attempt", attempt, "err", err)
-		time.Sleep(backoff)
-		backoff = min(backoff*2, time.Second)
+		log.Debug("open failed on a transient error, retrying", "err", err)
+		time.Sleep(pause)
 	}
 }
 
@@ -115,9 +121,6 @@ type gormBackend struct {
 }
 
 var _ Backend = (*gormBackend)(nil)
-
-// maxAttempts bounds how often an operation is tried on transient errors.
-const maxAttempts = 8
 
 // check fails fast on a closed backend or a done context.
 func (b *gormBackend) check(ctx context.Context) error {
@@ -142,40 +145,64 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	if err := b.check(ctx); err != nil {
 		return err
 	}
+	if b.dialect.ReadOnly {
+		return fmt.Errorf("statebackend: %s: %w", op, ErrReadOnly)
+	}
 	if b.committer != nil {
 		return b.committer.do(ctx, op, fn)
 	}
 	return b.run(ctx, op, fn)
 }
 
+// run runs fn on db under ctx, retrying transient errors (see
+// retryPolicy). It returns within ctx's deadline, give or take one
+// attempt's uninterruptible part (SQLite's busy timeout).
 func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
 	db := b.db.WithContext(ctx)
-	backoff := 5 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	p := newRetryPolicy()
+	for {
 		err := fn(db)
 		if err == nil {
 			return nil
 		}
-		if attempt >= maxAttempts || b.dialect.Transient(err) == "" || ctx.Err() != nil {
+		if ctx.Err() != nil || b.closed.Load() {
 			return b.fail(ctx, op, err)
 		}
-		b.log.Warn("retrying after transient error", "op", op, "attempt", attempt, "err", err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
+		reason := b.dialect.Transient(err)
+		_, deadline := ctx.Deadline()
+		pause, ok := p.next(reason, deadline)
+		if !ok {
+			return b.fail(ctx, op, err)
 		}
-		backoff = min(backoff*2, time.Second)
+		b.logRetry(op, reason, err)
+		if !sleep(ctx, pause) {
+			return b.fail(ctx, op, err)
+		}
 	}
+}
+
+// logRetry logs a retry: waiting for a lock is routine (Debug), other
+// transient errors are worth an operator's notice (Warn).
+func (b *gormBackend) logRetry(op, reason string, err error) {
+	level := slog.LevelWarn
+	if reason == TransientBusy {
+		level = slog.LevelDebug
+	}
+	b.log.Log(context.Background(), level, "retrying after transient error", "op", op, "reason", reason, "err", err)
 }
 
 // fail wraps a database error for the caller.
 func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
-	if b.closed.Load() || errors.Is(err, sql.ErrConnDone) {
+	if b.closed.Load() {
 		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("statebackend: %s: %w (%v)", op, ctxErr, err)
+		// The database's error (a lock another process holds, a
+		// connection cut short) stays in the chain for errors.As.
+		return fmt.Errorf("statebackend: %s: %w (%w)", op, ctxErr, err)
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
 	}
 	return fmt.Errorf("statebackend: %s: %w", op, err)
 }
@@ -184,6 +211,9 @@ func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
 func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
+	}
+	if b.committer != nil {
+		b.committer.wait()
 	}
 	b.repo.Close()
 	if err := b.sqlDB.Close(); err != nil {

@@ -16,15 +16,28 @@ import (
 // processes opening one new database at once from racing to create the same
 // table; where DDL commits on its own (MySQL) a losing attempt is retried and
 // then finds the table there.
+//
+// A lock another process holds (SQLite) is waited for as a call without a
+// deadline waits (see TransientBusy); other failures are retried 5 times.
 func (b *gormBackend) migrate() error {
 	db := b.db.Set(entities.ColumnTypesSetting, b.dialect.Columns.entities())
+	p := newRetryPolicy()
 	var err error
-	for attempt := 1; attempt <= 5; attempt++ {
+	for attempt := 1; attempt <= 5; {
 		if err = db.Transaction(migrateOnce); err == nil {
 			return nil
 		}
+		if reason := b.dialect.Transient(err); reason == TransientBusy {
+			pause, ok := p.next(reason, false)
+			if !ok {
+				break
+			}
+			time.Sleep(pause)
+			continue
+		}
 		b.log.Warn("schema creation failed, retrying", "attempt", attempt, "err", err)
 		time.Sleep(time.Duration(attempt) * 50 * time.Millisecond)
+		attempt++
 	}
 	return fmt.Errorf("statebackend: create schema: %w", err)
 }
