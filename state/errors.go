@@ -17,6 +17,10 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrClosed reports a call on a backend after Close.
 	ErrClosed = errors.New("backend closed")
+	// ErrReadOnly reports a write to a backend whose database was opened
+	// read-only (or cannot be written, such as a file on a read-only
+	// mount). Nothing is written when it is returned.
+	ErrReadOnly = errors.New("database is read-only")
 )
 
 // Invalid returns an error wrapping ErrInvalidArgument that names the field
