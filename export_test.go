@@ -38,3 +38,10 @@ func (b *gormBackend) DB() *gorm.DB { return b.db }
 func (b *gormBackend) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
 	return b.repo.PageQueries(b.db, startUs, endUs, cursorUs, cursorID, limit)
 }
+
+// Queued returns how many writes wait in the group committer's queue.
+func (b *gormBackend) Queued() int {
+	b.committer.mu.Lock()
+	defer b.committer.mu.Unlock()
+	return len(b.committer.queue)
+}
