@@ -1,0 +1,170 @@
+package reliability_test
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, for the locking child
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/sqlite"
+)
+
+// deadlineSlack is how far past its deadline a call may return in these
+// tests. The library's bound is tighter (SQLite's 20 ms busy timeout plus
+// the statement in flight, or one network round trip); the rest is margin
+// for a loaded machine, still far below the seconds a call used to
+// overshoot by.
+const deadlineSlack = 250 * time.Millisecond
+
+// checkDeadlineError fails t unless err is what a call named op returns
+// when its context's deadline passes: the op prefix, wrapping
+// context.DeadlineExceeded, returned by deadline+deadlineSlack. It returns
+// the overshoot.
+func checkDeadlineError(t *testing.T, op string, err error, start time.Time, timeout time.Duration) time.Duration {
+	t.Helper()
+	elapsed := time.Since(start)
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("%s: got %v, want an error wrapping context.DeadlineExceeded", op, err)
+	} else if prefix := "statebackend: " + op + ": "; !strings.HasPrefix(err.Error(), prefix) {
+		t.Errorf("%s: error %q does not start with %q", op, err, prefix)
+	}
+	if elapsed > timeout+deadlineSlack {
+		t.Errorf("%s: returned %v after its start, %v past its %v deadline", op, elapsed.Round(time.Millisecond),
+			(elapsed - timeout).Round(time.Millisecond), timeout)
+	}
+	return elapsed - timeout
+}
+
+// TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock proves that a write
+// waiting for the lock another process holds (BEGIN IMMEDIATE, as the
+// sqlite3 shell would) returns at its deadline, with the op prefix and
+// context.DeadlineExceeded, and commits nothing; that several writers
+// queued in the group committer all leave at theirs; that reads go on
+// meanwhile; and that a write without a deadline waits for the lock and
+// succeeds once it is released, without "database is locked".
+func TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "locked.db")
+	b, err := statebackend.Open(sqlite.Open(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	ops := writeOps(1)
+	if err := preparePurge(ctx, b); err != nil {
+		t.Fatal(err)
+	}
+
+	locker := startChild(ctx, t, "locker", "TestChildSQLiteLocker", "sqlite-locker", "RELIABILITY_DB="+path)
+	locker.expect(t, "locked", time.Minute)
+
+	const timeout = 200 * time.Millisecond
+	var worst time.Duration
+	for _, op := range ops {
+		cctx, cancel := context.WithTimeout(ctx, timeout)
+		start := time.Now()
+		err := op.write(cctx, b, "locked-"+op.name)
+		cancel()
+		worst = max(worst, checkDeadlineError(t, op.name, err, start, timeout))
+	}
+
+	// Writers queued behind each other in the group committer.
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for i := range 8 {
+		wg.Go(func() {
+			op := ops[i%len(ops)]
+			cctx, cancel := context.WithTimeout(ctx, timeout)
+			defer cancel()
+			start := time.Now()
+			err := op.write(cctx, b, fmt.Sprintf("queued-%d-%s", i, op.name))
+			mu.Lock()
+			defer mu.Unlock()
+			worst = max(worst, checkDeadlineError(t, op.name, err, start, timeout))
+		})
+	}
+	wg.Wait()
+	t.Logf("SQLite, lock held by another process: worst overshoot of a %v deadline: %v", timeout, worst.Round(time.Millisecond))
+
+	// Reads do not wait for the writer (WAL).
+	rctx, cancel := context.WithTimeout(ctx, timeout)
+	if _, err := b.Result(rctx, purgeKey); err != nil {
+		t.Errorf("read while another process writes: %v", err)
+	}
+	cancel()
+
+	// A write without a deadline waits for the lock.
+	waited := make(chan error, 1)
+	go func() { waited <- ops[2].write(ctx, b, "patient") }()
+	select {
+	case err := <-waited:
+		t.Fatalf("write without a deadline returned while the lock was held: %v", err)
+	case <-time.After(300 * time.Millisecond): // it should still be waiting
+	}
+	if _, err := fmt.Fprintln(locker.stdin, "release"); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-waited; err != nil {
+		t.Errorf("write without a deadline, after the lock was released: %v", err)
+	}
+	if _, code := locker.wait(); code != 0 {
+		t.Errorf("locker exited with %d: %s", code, locker.output())
+	}
+	if ok, err := ops[2].state(ctx, b, "patient"); !ok || err != nil {
+		t.Errorf("write without a deadline not committed: %v, %v", ok, err)
+	}
+
+	// Nothing the failed calls tried is in the database.
+	for i, op := range ops {
+		keys := []string{"locked-" + op.name}
+		for q := range 8 {
+			if q%len(ops) == i {
+				keys = append(keys, fmt.Sprintf("queued-%d-%s", q, op.name))
+			}
+		}
+		for _, key := range keys {
+			written, err := op.state(ctx, b, key)
+			if err != nil || written {
+				t.Errorf("%s %s failed at its deadline but its write is there (%v, %v)", op.name, key, written, err)
+			}
+		}
+	}
+}
+
+// TestChildSQLiteLocker is the other process of
+// TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock: it takes the write
+// lock of RELIABILITY_DB with BEGIN IMMEDIATE, says "locked", and holds
+// it until its parent writes a line (or closes stdin).
+func TestChildSQLiteLocker(t *testing.T) {
+	childRole(t, "sqlite-locker")
+	db, err := sql.Open("sqlite3", "file:"+os.Getenv("RELIABILITY_DB")+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(context.Background(), "BEGIN IMMEDIATE"); err != nil {
+		t.Fatal(err)
+	}
+	say("locked")
+	bufio.NewReader(os.Stdin).ReadString('\n')
+	if _, err := conn.ExecContext(context.Background(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	say("released")
+}
