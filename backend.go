@@ -24,9 +24,11 @@ import (
 // settings it declares if it implements Database and conservative defaults
 // otherwise (see Dialect).
 //
-// Unless WithoutMigrations is given, Open creates the app's tables and
-// indexes when they are missing; it never alters or drops existing ones.
-// Close the backend when done.
+// Unless WithoutMigrations is given or the database is read-only (see
+// Dialect.ReadOnly), Open creates the app's tables and indexes when they
+// are missing; it never alters or drops existing ones. Close the backend
+// when done: Close waits for the writes in flight to settle, fails those
+// still queued with ErrClosed, and leaves no goroutine behind.
 func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, opt := range opts {

@@ -35,7 +35,9 @@ type Pool struct {
 func WithAppID(appID string) Option { return func(o *options) { o.appID = appID } }
 
 // WithLogger sets the logger for migrations, retried writes and other
-// events. The default discards them. Connection strings are never logged.
+// events, and for the database driver's own messages where the dialector
+// routes them (see LoggingDatabase). The default discards them.
+// Connection strings are never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithoutMigrations skips schema creation at Open, for operators who create
