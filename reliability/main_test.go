@@ -36,15 +36,33 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 )
 
+// TestMain removes the database containers the tests started and fails
+// the run if a goroutine is left over (see leakOptions).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = pgtest.Terminate()
 	_ = mysqltest.Terminate()
+	if code == 0 {
+		if err := goleak.Find(leakOptions...); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leakOptions ignore the goroutines of the test machinery itself: the
+// Docker client's idle HTTP connections, kept by testcontainers after the
+// containers are gone.
+var leakOptions = []goleak.Option{
+	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 }
 
 // childEnv names the child role a re-executed test binary plays.
