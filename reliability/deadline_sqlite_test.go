@@ -50,8 +50,9 @@ func checkDeadlineError(t *testing.T, op string, err error, start time.Time, tim
 // sqlite3 shell would) returns at its deadline, with the op prefix and
 // context.DeadlineExceeded, and commits nothing; that several writers
 // queued in the group committer all leave at theirs; that reads go on
-// meanwhile; and that a write without a deadline waits for the lock and
-// succeeds once it is released, without "database is locked".
+// meanwhile, and opening the file does not wait for the lock; and that a
+// write without a deadline waits for the lock and succeeds once it is
+// released, without "database is locked".
 func TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "locked.db")
@@ -68,6 +69,17 @@ func TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock(t *testing.T) {
 
 	locker := startChild(ctx, t, "locker", "TestChildSQLiteLocker", "sqlite-locker", "RELIABILITY_DB="+path)
 	locker.expect(t, "locked", time.Minute)
+
+	// Opening finds the schema complete without taking the write lock.
+	openStart := time.Now()
+	second, err := statebackend.Open(sqlite.Open(path))
+	if err != nil {
+		t.Fatalf("open while another process holds the lock: %v", err)
+	}
+	second.Close()
+	if elapsed := time.Since(openStart); elapsed > 2*time.Second {
+		t.Errorf("open waited %v for another process's write lock", elapsed)
+	}
 
 	const timeout = 200 * time.Millisecond
 	var worst time.Duration
