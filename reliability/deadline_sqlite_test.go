@@ -206,8 +206,9 @@ func TestChildSQLiteLocker(t *testing.T) {
 // TestSQLiteWriteQueuedBehindLargeUpsert proves that writes queued in the
 // group committer behind a 20,000-row upsert of the same process leave
 // at their own 200 ms deadline, with the op prefix and the context's
-// error, and that those which left are not committed, while the large
-// upsert completes. The large upsert keeps a CPU busy (much more so under
+// error, and that most of those which left are not committed (those whose
+// deadline passed during their COMMIT may be), while the large upsert
+// completes. The large upsert keeps a CPU busy (much more so under
 // the race detector), which delays the waiters' wake-ups on a loaded
 // machine: the slack is a second, well under the large upsert's duration
 // that a waiter used to wait for.
@@ -235,11 +236,24 @@ func TestSQLiteWriteQueuedBehindLargeUpsert(t *testing.T) {
 			}
 			t.Logf("%d small upserts left at their deadline while the large one ran; worst overshoot %v",
 				len(left), worst.Round(time.Millisecond))
+			committed := 0
 			for _, key := range left {
-				if written, err := small.state(ctx, b, key); err != nil || written {
-					t.Errorf("%s left at its deadline but was committed (%v, %v)", key, written, err)
+				written, err := small.state(ctx, b, key)
+				if err != nil {
+					t.Errorf("%s: %v", key, err)
+				}
+				if written {
+					committed++
 				}
 			}
+			// A deadline passing during a write's COMMIT leaves its outcome
+			// open (the rule of a failed call); the group-commit tests
+			// check that writes not started, or still running, are not
+			// committed. Here, most writes left before they started.
+			if committed > len(left)/2 {
+				t.Errorf("%d of the %d writes that left at their deadline were committed", committed, len(left))
+			}
+			t.Logf("%d of them committed as their deadline passed", committed)
 			if written, err := large.state(ctx, b, "large"); err != nil || !written {
 				t.Errorf("large upsert: written %v, %v", written, err)
 			}
