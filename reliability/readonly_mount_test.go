@@ -42,7 +42,8 @@ func readOnlyMount(t *testing.T, src string) string {
 // exists on a read-only file system: opened as usual, Open fails naming the
 // file and the read-only file system (errors.Is with ErrReadOnly and
 // syscall.EROFS), instead of SQLite's "unable to open database file: no
-// such file or directory"; opened ReadOnly, a WAL database whose -shm
+// such file or directory", and so does a writable file in a read-only
+// directory (naming the directory); opened ReadOnly, a WAL database whose -shm
 // file is missing fails naming Immutable as the way out, and one whose
 // writer is still running (its -wal and -shm present) is readable;
 // opened Immutable, it is readable and refuses writes with ErrReadOnly.
@@ -78,6 +79,23 @@ func TestSQLiteOnReadOnlyMount(t *testing.T) {
 		}
 		defer b.Close()
 		checkReadOnly(t, b, "fixture")
+	})
+	t.Run("writable_file_in_read_only_directory", func(t *testing.T) {
+		// The file itself bind-mounted read-write over its read-only
+		// self: SQLite may write it but not create its -shm beside it.
+		if err := syscall.Mount(filepath.Join(src, "state.db"), path, "", syscall.MS_BIND, ""); err != nil {
+			t.Skipf("cannot bind-mount a file: %v", err)
+		}
+		defer func() {
+			if err := syscall.Unmount(path, 0); err != nil {
+				t.Errorf("unmount %s: %v", path, err)
+			}
+		}()
+		_, err := statebackend.Open(sqlite.Open(path))
+		if !errors.Is(err, statebackend.ErrReadOnly) || !strings.Contains(err.Error(), "directory "+dst) {
+			t.Fatalf("open of a writable file in a read-only directory: %v, want ErrReadOnly naming the directory", err)
+		}
+		t.Log(err)
 	})
 	t.Run("read_only_with_running_writer", func(t *testing.T) {
 		writer, err := statebackend.Open(sqlite.Open(filepath.Join(src, "state.db")))

@@ -64,23 +64,19 @@ func (d *Dialector) explainOpen(err error) error {
 	if d.cfg.immutable {
 		return err
 	}
-	// The database exists. SQLite also needs its -shm file (WAL mode): it
+	// The database exists. SQLite also needs its -shm file (WAL mode), and
 	// creates it when missing, which takes a directory it may write to.
-	wal := isWAL(d.path)
-	if _, shmErr := os.Stat(d.path + "-shm"); wal && errors.Is(shmErr, fs.ErrNotExist) {
-		if accErr := writable(dir); accErr != nil {
-			if d.cfg.readOnly {
-				return fmt.Errorf("%s is a WAL database whose %s-shm file is missing and cannot be created in %s (%w); "+
-					"open it with sqlite.Immutable() if nothing writes it: %w",
-					d.path, filepath.Base(d.path), dir, accErr, err)
-			}
-			return readOnlyError(d.path, fmt.Errorf("directory %s: %w (%w)", dir, accErr, err))
-		}
+	accErr := writable(dir)
+	if accErr == nil {
+		return err
 	}
 	if !d.cfg.readOnly {
-		if accErr := writable(dir); accErr != nil {
-			return readOnlyError(d.path, fmt.Errorf("directory %s: %w (%w)", dir, accErr, err))
-		}
+		return readOnlyError(d.path, fmt.Errorf("directory %s: %w (%w)", dir, accErr, err))
+	}
+	if _, shmErr := os.Stat(d.path + "-shm"); isWAL(d.path) && errors.Is(shmErr, fs.ErrNotExist) {
+		return fmt.Errorf("%s is a WAL database whose %s-shm file is missing and cannot be created in %s (%w); "+
+			"open it with sqlite.Immutable() if nothing writes it: %w",
+			d.path, filepath.Base(d.path), dir, accErr, err)
 	}
 	return err
 }

@@ -154,9 +154,9 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 	if err := inner.Initialize(db); err != nil {
 		return d.explainOpen(err)
 	}
-	if d.cfg.readOnly {
+	if !d.memory {
 		// Opening reads nothing; the first read finds out whether a WAL
-		// database can be read here. Find out now.
+		// database can be read here (its -shm file). Find out now.
 		var n int
 		if err := db.ConnPool.QueryRowContext(context.Background(), "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
 			return d.explainOpen(err) // gorm.Open closes the pool
