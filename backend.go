@@ -206,6 +206,9 @@ func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
 	if errors.Is(err, sql.ErrConnDone) {
 		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
 	}
+	if b.dialect.ReadOnlyError != nil && b.dialect.ReadOnlyError(err) {
+		return fmt.Errorf("statebackend: %s: %w: %w", op, ErrReadOnly, err)
+	}
 	return fmt.Errorf("statebackend: %s: %w", op, err)
 }
 

@@ -79,6 +79,11 @@ type Dialect struct {
 	// schema, and write calls fail at once with ErrReadOnly without
 	// reaching the database.
 	ReadOnly bool
+	// ReadOnlyError reports errors that mean the database refuses writes
+	// (SQLite's SQLITE_READONLY, a read-only file system, a Postgres hot
+	// standby, MySQL's read_only): the backend returns them wrapping
+	// ErrReadOnly. Nil reports none.
+	ReadOnlyError func(err error) bool
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
 }

@@ -83,8 +83,9 @@ Errors wrap four sentinels; test for them with errors.Is, never by text:
     invalid UTF-8, unknown statuses, bad time ranges...); the message names
     the field and nothing was written;
   - ErrClosed: a call after Close;
-  - ErrReadOnly: a write to a database opened read-only (see
-    sqlite.ReadOnly); nothing was written.
+  - ErrReadOnly: a write to a database that refuses writes (a SQLite file
+    opened with sqlite.ReadOnly, a read-only file system, a read-only
+    server or session).
 
 Database failures come wrapped as "statebackend: <Operation>: <driver
 error>".

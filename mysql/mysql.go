@@ -117,9 +117,17 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 			Blob: "longblob",
 		},
-		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient: transient,
+		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient:     transient,
+		ReadOnlyError: readOnly,
 	}
+}
+
+// readOnly reports a write refused by a read-only server (1290, with
+// --read-only or --super-read-only) or transaction (1792).
+func readOnly(err error) bool {
+	var e *gomysql.MySQLError
+	return errors.As(err, &e) && (e.Number == 1290 || e.Number == 1792)
 }
 
 // transient reports deadlocks (1213, also how Galera reports a

@@ -11,6 +11,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	"github.com/mattn/go-sqlite3"
@@ -127,6 +128,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		SingleWriter:      !d.cfg.readOnly,
 		Transient:         transient,
 		ReadOnly:          d.cfg.readOnly,
+		ReadOnlyError:     readOnlyErr,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 	}
 }
@@ -188,6 +190,14 @@ func transient(err error) string {
 		return "busy"
 	}
 	return ""
+}
+
+// readOnlyErr reports SQLite's refusal to write: SQLITE_READONLY (the file
+// was opened read-only), or any error whose system cause is a read-only
+// file system (a mount turned read-only under an open database).
+func readOnlyErr(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && (e.Code == sqlite3.ErrReadonly || e.SystemErrno == syscall.EROFS)
 }
 
 // escapePath escapes the characters that would end a file URI's path.

@@ -1,10 +1,15 @@
 package sqlite
 
 import (
+	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+
+	"github.com/mattn/go-sqlite3"
 )
 
 // TestOpenDSN checks the connection settings of each mode: a read-only
@@ -62,6 +67,26 @@ func TestIsWAL(t *testing.T) {
 		}
 		if got := isWAL(path); got != c.want {
 			t.Errorf("%s: isWAL %v, want %v", name, got, c.want)
+		}
+	}
+}
+
+// TestReadOnlyErr checks which SQLite errors mean the database refuses
+// writes.
+func TestReadOnlyErr(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		err  error
+		want bool
+	}{
+		{sqlite3.Error{Code: sqlite3.ErrReadonly}, true},
+		{fmt.Errorf("wrapped: %w", sqlite3.Error{Code: sqlite3.ErrIoErr, SystemErrno: syscall.EROFS}), true},
+		{sqlite3.Error{Code: sqlite3.ErrIoErr, SystemErrno: syscall.ENOSPC}, false},
+		{sqlite3.Error{Code: sqlite3.ErrBusy}, false},
+		{errors.New("other"), false},
+	} {
+		if got := readOnlyErr(c.err); got != c.want {
+			t.Errorf("readOnlyErr(%v) = %v, want %v", c.err, got, c.want)
 		}
 	}
 }

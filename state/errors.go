@@ -17,9 +17,9 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrClosed reports a call on a backend after Close.
 	ErrClosed = errors.New("backend closed")
-	// ErrReadOnly reports a write to a backend whose database was opened
-	// read-only (or cannot be written, such as a file on a read-only
-	// mount). Nothing is written when it is returned.
+	// ErrReadOnly reports a write to a database that refuses writes: opened
+	// read-only, on a read-only file system, or a server or session that
+	// is read-only (a Postgres hot standby, MySQL's read_only).
 	ErrReadOnly = errors.New("database is read-only")
 )
 
