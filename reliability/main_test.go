@@ -2,7 +2,10 @@
 // lose data or surface errors callers should never see: several OS processes
 // writing one SQLite file, goroutines contending on Postgres and MySQL, a
 // writer killed with SIGKILL mid-transaction, fuzzed payloads, hostile app
-// ids and leaked passwords.
+// ids and leaked passwords; and those that try to hold a call past its
+// deadline (a SQLite lock another process holds, writes queued in the group
+// committer, a server behind a proxy that stops answering), read-only
+// databases, and goroutines left behind by Close.
 //
 // The multi-process tests re-execute this test binary: the parent starts
 // children with -test.run naming a child test (TestChild...) and the
