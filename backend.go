@@ -24,9 +24,11 @@ import (
 // settings it declares if it implements Database and conservative defaults
 // otherwise (see Dialect).
 //
-// Unless WithoutMigrations is given, Open creates the app's tables and
-// indexes when they are missing; it never alters or drops existing ones.
-// Close the backend when done.
+// Unless WithoutMigrations is given or the database is read-only (see
+// Dialect.ReadOnly), Open creates the app's tables and indexes when they
+// are missing; it never alters or drops existing ones. Close the backend
+// when done: Close waits for the writes in flight to settle, fails those
+// still queued with ErrClosed, and leaves no goroutine behind.
 func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
 	for _, opt := range opts {
@@ -36,6 +38,9 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		if err := state.ValidateKey("app id", o.appID); err != nil {
 			return nil, err
 		}
+	}
+	if ld, ok := d.(LoggingDatabase); ok {
+		d = ld.WithLogger(o.logger)
 	}
 	dl := dialectOf(d)
 	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
@@ -79,10 +84,10 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		log: o.logger.With("database", dl.Name, "app_id", o.appID),
 		tel: tel,
 	}
-	if dl.SingleWriter {
-		b.committer = &committer{b: b}
+	if dl.SingleWriter && !dl.ReadOnly {
+		b.committer = newCommitter(b)
 	}
-	if !o.skipMigrations {
+	if !o.skipMigrations && !dl.ReadOnly {
 		if err := b.migrate(); err != nil {
 			_ = sqlDB.Close()
 			return nil, err
@@ -96,15 +101,18 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 // new SQLite file at once contend to switch it to WAL, and SQLite reports
 // the loser's SQLITE_BUSY at once, without waiting for the busy timeout.
 func openGorm(d gorm.Dialector, dl Dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
-	backoff := 5 * time.Millisecond
-	for attempt := 1; ; attempt++ {
+	p := newRetryPolicy()
+	for {
 		db, err := gorm.Open(d, config()) // closes what it opened when it fails
-		if err == nil || attempt >= maxAttempts || dl.Transient(err) == "" {
+		if err == nil {
+			return db, nil
+		}
+		pause, ok := p.next(dl.Transient(err), false)
+		if !ok {
 			return db, err
 		}
-		log.Warn("open failed on a transient error, retrying", "operation", "Open", "attempt", attempt, "err", err)
-		time.Sleep(backoff)
-		backoff = min(backoff*2, time.Second)
+		log.Debug("open failed on a transient error, retrying", "operation", "Open", "err", err)
+		time.Sleep(pause)
 	}
 }
 
@@ -124,9 +132,6 @@ type gormBackend struct {
 }
 
 var _ Backend = (*gormBackend)(nil)
-
-// maxAttempts bounds how often an operation is tried on transient errors.
-const maxAttempts = 8
 
 // check fails fast on a closed backend or a done context.
 func (b *gormBackend) check(ctx context.Context) error {
@@ -151,6 +156,9 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	if err := b.check(ctx); err != nil {
 		return err
 	}
+	if b.dialect.ReadOnly {
+		return fmt.Errorf("statebackend: %s: %w", op, ErrReadOnly)
+	}
 	fn = b.tel.counted(ctx, fn)
 	if b.committer != nil {
 		return b.committer.do(ctx, op, fn)
@@ -158,35 +166,48 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	return b.run(ctx, op, fn)
 }
 
+// run runs fn on db under ctx, retrying transient errors (see
+// retryPolicy). It returns within ctx's deadline, give or take one
+// attempt's uninterruptible part (SQLite's busy timeout).
 func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
 	db := b.db.WithContext(ctx)
-	backoff := 5 * time.Millisecond
+	p := newRetryPolicy()
 	for attempt := 1; ; attempt++ {
 		err := fn(db)
 		if err == nil {
 			return nil
 		}
+		if ctx.Err() != nil || b.closed.Load() {
+			return b.fail(ctx, op, err)
+		}
 		reason := b.dialect.Transient(err)
-		if attempt >= maxAttempts || reason == "" || ctx.Err() != nil {
+		_, deadline := ctx.Deadline()
+		pause, ok := p.next(reason, deadline)
+		if !ok {
 			return b.fail(ctx, op, err)
 		}
 		b.retrying(ctx, op, attempt, reason, err)
-		select {
-		case <-time.After(backoff):
-		case <-ctx.Done():
-			return ctx.Err()
+		if !sleep(ctx, pause) {
+			return b.fail(ctx, op, err)
 		}
-		backoff = min(backoff*2, time.Second)
 	}
 }
 
 // fail wraps a database error for the caller.
 func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
-	if b.closed.Load() || errors.Is(err, sql.ErrConnDone) {
+	if b.closed.Load() {
 		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
 	}
 	if ctxErr := ctx.Err(); ctxErr != nil && !errors.Is(err, ctxErr) {
-		return fmt.Errorf("statebackend: %s: %w (%v)", op, ctxErr, err)
+		// The database's error (a lock another process holds, a
+		// connection cut short) stays in the chain for errors.As.
+		return fmt.Errorf("statebackend: %s: %w (%w)", op, ctxErr, err)
+	}
+	if errors.Is(err, sql.ErrConnDone) {
+		return fmt.Errorf("statebackend: %s: %w", op, ErrClosed)
+	}
+	if b.dialect.ReadOnlyError != nil && b.dialect.ReadOnlyError(err) {
+		return fmt.Errorf("statebackend: %s: %w: %w", op, ErrReadOnly, err)
 	}
 	return fmt.Errorf("statebackend: %s: %w", op, err)
 }
@@ -195,6 +216,9 @@ func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
 func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
+	}
+	if b.committer != nil {
+		b.committer.wait()
 	}
 	b.tel.close()
 	b.repo.Close()

@@ -9,19 +9,33 @@ import (
 	"os"
 	"testing"
 
+	"go.uber.org/goleak"
+
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
 
-// TestMain removes the database containers the tests of this package started.
+// TestMain removes the database containers the tests of this package
+// started, and fails the run if a goroutine is left over: every backend
+// the tests opened is closed by then. The Docker client's idle HTTP
+// connections (kept by testcontainers) are the test machinery's own.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate} {
 		if err := terminate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = max(code, 1)
+		}
+	}
+	if code == 0 {
+		if err := goleak.Find(
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
 		}
 	}
 	os.Exit(code)

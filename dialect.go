@@ -1,6 +1,7 @@
 package statebackend
 
 import (
+	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
@@ -23,6 +24,18 @@ type Database interface {
 	gorm.Dialector
 	// Dialect returns the settings Open applies to this database.
 	Dialect() Dialect
+}
+
+// LoggingDatabase is a Database whose driver logs on its own (the MySQL
+// driver does, to stderr by default). Open calls WithLogger with the
+// logger given by WithLogger (one that discards, without it) and opens the
+// Database it returns, so that nothing the driver says bypasses the
+// backend's logger, and two backends may log to two loggers.
+type LoggingDatabase interface {
+	Database
+	// WithLogger returns the database with its driver logging to l; the
+	// receiver is left as it was.
+	WithLogger(l *slog.Logger) Database
 }
 
 // Dialect is what the backend knows about one database beyond what GORM
@@ -61,9 +74,20 @@ type Dialect struct {
 	SingleWriter bool
 	// Transient classifies errors worth retrying (lock contention,
 	// deadlocks, serialization failures): it returns a short reason such as
-	// "busy", "deadlock" or "serialization", and "" for any other error.
-	// Nil retries nothing.
+	// "deadlock" or "serialization", and "" for any other error. Nil
+	// retries nothing. The reason TransientBusy is special: such errors are
+	// retried until the call's context ends (see TransientBusy); other
+	// reasons a few times, with backoff.
 	Transient func(err error) string
+	// ReadOnly says the database was opened read-only: Open creates no
+	// schema, and write calls fail at once with ErrReadOnly without
+	// reaching the database.
+	ReadOnly bool
+	// ReadOnlyError reports errors that mean the database refuses writes
+	// (SQLite's SQLITE_READONLY, a read-only file system, a Postgres hot
+	// standby, MySQL's read_only): the backend returns them wrapping
+	// ErrReadOnly. Nil reports none.
+	ReadOnlyError func(err error) bool
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
 }

@@ -75,18 +75,36 @@ with Python.
 
 # Errors
 
-Errors wrap three sentinels; test for them with errors.Is, never by text:
+Errors wrap four sentinels; test for them with errors.Is, never by text:
 
   - ErrNotFound: a missing invocation, result, exception, app info, runner
     context or workflow data entry;
   - ErrInvalidArgument: the input was refused (empty or oversized ids,
     invalid UTF-8, unknown statuses, bad time ranges...); the message names
     the field and nothing was written;
-  - ErrClosed: a call after Close.
+  - ErrClosed: a call after Close;
+  - ErrReadOnly: a write to a database that refuses writes (a SQLite file
+    opened with sqlite.ReadOnly, a read-only file system, a read-only
+    server or session).
 
-A call whose context ends returns the context's error (errors.Is with
-context.Canceled or context.DeadlineExceeded). Database failures come
-wrapped as "statebackend: <Operation>: <driver error>".
+Database failures come wrapped as "statebackend: <Operation>: <driver
+error>".
+
+# Deadlines and failed calls
+
+Every call returns within its context's deadline, give or take a few
+milliseconds (on SQLite, at most its 20 ms busy timeout and the statement
+in flight), whether it waits for a lock another process holds, for writes
+of its own process queued before it, or for a server that stopped
+answering; it then returns "statebackend: <Operation>: context deadline
+exceeded", wrapping the context's error (errors.Is with
+context.DeadlineExceeded or context.Canceled). A call without a deadline
+waits for another process's SQLite lock for up to a minute.
+
+A call that fails on its deadline or a lost connection may or may not
+have been committed: the server may have committed it and the answer been
+lost. Every write is idempotent, so the remedy is to retry it with the
+same arguments.
 
 	result, err := backend.Result(ctx, "inv-1")
 	if errors.Is(err, statebackend.ErrNotFound) {
@@ -116,8 +134,8 @@ processes may share one database. On SQLite, which takes one writer at a
 time, a process's writes go through one committer that commits the writes
 arriving together in one transaction (group commit); each call still returns
 only after its own write is committed, and a write that fails never fails
-another. Lock contention, deadlocks and serialization failures are retried
-with backoff. Batches are written in ascending key order, so concurrent
+another. Deadlocks and serialization failures are retried with backoff,
+and a lock another process holds is waited for under the caller's context. Batches are written in ascending key order, so concurrent
 writers do not deadlock each other.
 
 # Observability

@@ -47,3 +47,10 @@ func OperationNames() []string {
 	}
 	return out
 }
+
+// Queued returns how many writes wait in the group committer's queue.
+func (b *gormBackend) Queued() int {
+	b.committer.mu.Lock()
+	defer b.committer.mu.Unlock()
+	return len(b.committer.queue)
+}

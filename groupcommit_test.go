@@ -5,13 +5,17 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -98,4 +102,159 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 	if err := b.DB().Model(&entities.Result{}).Count(&n).Error; err != nil || n != 0 {
 		t.Fatalf("rows %d, %v", n, err)
 	}
+}
+
+// openCommitter opens a SQLite backend for the group-commit tests.
+func openCommitter(t *testing.T) (statebackend.Backend, interface {
+	Write(context.Context, string, func(*gorm.DB) error) error
+	Queued() int
+	Repo() repository.Repo
+}) {
+	t.Helper()
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "gc.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { _ = be.Close() })
+	return be, statebackend.Internals(be)
+}
+
+// setResult returns a write storing id's result, calling hook first.
+func setResult(b interface{ Repo() repository.Repo }, id string, hook func()) func(*gorm.DB) error {
+	return func(db *gorm.DB) error {
+		hook()
+		return b.Repo().SetResult(db, entities.Result{InvocationID: entities.Key(id), ResultData: []byte(id)})
+	}
+}
+
+// waitQueued polls until n writes are queued.
+func waitQueued(t *testing.T, b interface{ Queued() int }, n int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for b.Queued() < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d writes queued, want %d", b.Queued(), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// checkResults fails t unless exactly the ids in want have a result.
+func checkResults(t *testing.T, be statebackend.Backend, want map[string]bool) {
+	t.Helper()
+	for id, present := range want {
+		_, err := be.Result(context.Background(), statebackend.InvocationID(id))
+		if present && err != nil {
+			t.Errorf("%s: %v, want it committed", id, err)
+		}
+		if !present && !errors.Is(err, statebackend.ErrNotFound) {
+			t.Errorf("%s: %v, want it not committed", id, err)
+		}
+	}
+}
+
+// TestGroupCommitWaiterLeavesAtItsDeadline checks that a write queued
+// behind a long one returns at its own deadline, with the op prefix and
+// the context's error, and is skipped: it never runs.
+func TestGroupCommitWaiterLeavesAtItsDeadline(t *testing.T) {
+	t.Parallel()
+	be, b := openCommitter(t)
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan error, 1)
+	go func() {
+		leader <- b.Write(ctx, "SetResult", setResult(b, "long", func() { close(started); <-release }))
+	}()
+	<-started
+
+	const timeout = 200 * time.Millisecond
+	wctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	var ran atomic.Bool
+	begin := time.Now()
+	err := b.Write(wctx, "UpsertInvocations", setResult(b, "queued", func() { ran.Store(true) }))
+	elapsed := time.Since(begin)
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: UpsertInvocations: ") {
+		t.Errorf("queued write: %v, want statebackend: UpsertInvocations: ... wrapping context.DeadlineExceeded", err)
+	}
+	if elapsed > timeout+250*time.Millisecond {
+		t.Errorf("queued write returned after %v, deadline %v", elapsed, timeout)
+	}
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	if ran.Load() {
+		t.Error("the queued write ran after its caller left")
+	}
+	// The committer goes on.
+	if err := b.Write(ctx, "SetResult", setResult(b, "after", func() {})); err != nil {
+		t.Fatal(err)
+	}
+	checkResults(t, be, map[string]bool{"long": true, "queued": false, "after": true})
+}
+
+// TestGroupCommitLeaverInsideSharedTransaction checks the documented
+// outcome for a write whose deadline passes while it is inside a shared
+// transaction: its caller returns at the deadline with the context's
+// error, the transaction does not commit it, and the other writes of the
+// group are committed (the group is run again without it).
+func TestGroupCommitLeaverInsideSharedTransaction(t *testing.T) {
+	t.Parallel()
+	be, b := openCommitter(t)
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan error, 1)
+	go func() {
+		leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
+	}()
+	<-started
+
+	// Queue a (no deadline), then b (deadline), then c, which blocks the
+	// shared transaction after b's statements have run, until b has left.
+	errA, errC := make(chan error, 1), make(chan error, 1)
+	go func() { errA <- b.Write(ctx, "SetResult", setResult(b, "a", func() {})) }()
+	waitQueued(t, b, 1)
+	const timeout = 300 * time.Millisecond
+	bctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	errB := make(chan error, 1)
+	var bRuns atomic.Int32
+	bStart := time.Now()
+	go func() { errB <- b.Write(bctx, "SetException", setResult(b, "b", func() { bRuns.Add(1) })) }()
+	waitQueued(t, b, 2)
+	cBlocked, cRelease := make(chan struct{}), make(chan struct{})
+	var cRuns atomic.Int32
+	go func() {
+		errC <- b.Write(ctx, "SetResult", setResult(b, "c", func() {
+			if cRuns.Add(1) == 1 {
+				close(cBlocked)
+				<-cRelease
+			}
+		}))
+	}()
+	waitQueued(t, b, 3)
+	close(release)
+	<-cBlocked // a and b ran in the shared transaction; c holds it open
+
+	err := <-errB
+	if elapsed := time.Since(bStart); elapsed > timeout+250*time.Millisecond {
+		t.Errorf("b returned after %v, deadline %v", elapsed, timeout)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: SetException: ") {
+		t.Errorf("b: %v, want statebackend: SetException: ... wrapping context.DeadlineExceeded", err)
+	}
+	if bRuns.Load() != 1 {
+		t.Errorf("b ran %d times before its deadline, want once (inside the shared transaction)", bRuns.Load())
+	}
+	close(cRelease)
+	for name, ch := range map[string]chan error{"first": leader, "a": errA, "c": errC} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if cRuns.Load() != 2 {
+		t.Errorf("c ran %d times, want 2 (the group ran again without b)", cRuns.Load())
+	}
+	checkResults(t, be, map[string]bool{"first": true, "a": true, "b": false, "c": true})
 }

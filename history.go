@@ -74,7 +74,7 @@ func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Ti
 			yield(nil, err)
 			return
 		}
-		lo, hi := state.ToMicros(start), state.ToMicros(end)
+		lo, hi := firstMicro(start), state.ToMicros(end)
 		var cur repository.HistoryCursor
 		for page := 1; ; page++ {
 			batch, last, err := b.historyPage(ctx, page, lo, hi, cur, batchSize)
@@ -123,7 +123,7 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 			yield(nil, err)
 			return
 		}
-		lo, hi := state.ToMicros(start), state.ToMicros(end)
+		lo, hi := firstMicro(start), state.ToMicros(end)
 		after, started := "", false
 		for page := 1; ; page++ {
 			ids, err := b.invocationIDsPage(ctx, page, lo, hi, after, started, batchSize)
@@ -183,4 +183,16 @@ func historyFromRows(rows []entities.History) ([]InvocationHistory, error) {
 		}
 	}
 	return out, nil
+}
+
+// firstMicro is the first whole microsecond at or after start. Timestamps
+// are stored truncated to the microsecond, so a record stored in start's
+// microsecond but before start (a start with a sub-microsecond part) lies
+// outside the range; truncating start as well would include it.
+func firstMicro(start time.Time) int64 {
+	us := state.ToMicros(start)
+	if start.Nanosecond()%1000 != 0 {
+		us++
+	}
+	return us
 }

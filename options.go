@@ -36,10 +36,11 @@ type Pool struct {
 func WithAppID(appID string) Option { return func(o *options) { o.appID = appID } }
 
 // WithLogger sets the logger for migrations, retried writes and other
-// events. The default discards them. Every record carries "operation" (the
-// method, "Open" or "group commit"), "app_id" and "database" (the
-// database's system name, as Dialect.Name); connection strings and payloads
-// are never logged.
+// events, and for the database driver's own messages where the dialector
+// routes them (see LoggingDatabase). The default discards them. Every
+// record of the backend carries "operation" (the method, "Open" or "group
+// commit"), "app_id" and "database" (the database's system name, as
+// Dialect.Name); connection strings and payloads are never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
 // WithoutMigrations skips schema creation at Open, for operators who create

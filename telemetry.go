@@ -4,6 +4,7 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"log/slog"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -290,6 +291,12 @@ func (t *telemetry) counted(ctx context.Context, fn func(*gorm.DB) error) func(*
 // retrying reports that op failed on a transient error and runs again: a
 // log record, the retries counter, and an event on the call's span.
 func (b *gormBackend) retrying(ctx context.Context, op string, attempt int, reason string, err error) {
-	b.log.WarnContext(ctx, "retrying after transient error", "operation", op, "attempt", attempt, "reason", reason, "err", err)
+	// Waiting for another process's lock is routine on SQLite: Debug, not
+	// Warn, or the log would fill under ordinary contention.
+	level := slog.LevelWarn
+	if reason == TransientBusy {
+		level = slog.LevelDebug
+	}
+	b.log.Log(ctx, level, "retrying after transient error", "operation", op, "attempt", attempt, "reason", reason, "err", err)
 	b.tel.retried(ctx, op, attempt, reason)
 }

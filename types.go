@@ -55,6 +55,7 @@ var (
 	ErrNotFound        = state.ErrNotFound
 	ErrInvalidArgument = state.ErrInvalidArgument
 	ErrClosed          = state.ErrClosed
+	ErrReadOnly        = state.ErrReadOnly
 )
 
 // ParseTaskID parses a task key ("module.func"), splitting on the last dot.

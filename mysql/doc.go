@@ -16,6 +16,12 @@
 //     whatever the server's default collation (MariaDB's binary collations
 //     ignore trailing spaces; varbinary does not); text is utf8mb4;
 //   - deadlocks (1213) and lock wait timeouts (1205) are retried;
+//   - COMMIT and ROLLBACK honour the transaction's context (database/sql
+//     gives them none): a server that stops answering cannot hold a call
+//     past its deadline, and readTimeout and writeTimeout (IOTimeout unless
+//     the DSN sets them) end the wait of calls without one;
+//   - the driver's own messages go to the backend's logger
+//     (statebackend.WithLogger) at level Warn, never to stderr;
 //   - a pool of 16 connections, each reopened after an hour.
 //
 // Server settings: to store 64 MiB payloads set max_allowed_packet to at

@@ -1,54 +1,107 @@
 package mysql
 
 import (
+	"database/sql"
 	"errors"
+	"fmt"
+	"log/slog"
 	"strings"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
 	gormmysql "gorm.io/driver/mysql"
+	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 )
 
 // Dialector is the gorm.Dialector of one MySQL or MariaDB database, with
-// the backend's settings for it (it implements statebackend.Database). Pass
-// it to statebackend.Open.
+// the backend's settings for it (it implements statebackend.Database and
+// statebackend.LoggingDatabase). Pass it to statebackend.Open.
 type Dialector struct {
 	*gormmysql.Dialector
-	// database is the database named in the DSN.
-	database string
+	// cfg is the driver's configuration, nil when the DSN did not parse
+	// (dsnErr says why).
+	cfg    *gomysql.Config
+	dsnErr error
+	logger *slog.Logger // nil: the driver's messages are discarded
 }
 
-var _ statebackend.Database = (*Dialector)(nil)
+var _ statebackend.LoggingDatabase = (*Dialector)(nil)
+
+// IOTimeout is the read and write timeout Open sets on every connection
+// (the driver's readTimeout and writeTimeout) unless the DSN sets its
+// own: a backstop for calls without a deadline, which would otherwise
+// wait forever for a server that stopped answering. A call with a
+// deadline ends at its deadline whatever this says. It is long, because a
+// statement the server takes longer than this to answer fails (a Purge of
+// tens of millions of rows may); raise it in the DSN for those
+// ("?readTimeout=30m"), or set 0 to disable it.
+const IOTimeout = 5 * time.Minute
 
 // Open returns the dialector of the MySQL or MariaDB database at dsn, in
 // the go-sql-driver form ("user:pass@tcp(host:3306)/db"). It forces a
-// utf8mb4 connection with a binary collation, parseTime and UTC, and takes
-// max_allowed_packet from the server. A DSN the driver cannot parse is
-// passed through unchanged, to fail at Open.
+// utf8mb4 connection with a binary collation, parseTime and UTC, takes
+// max_allowed_packet from the server, and sets readTimeout and
+// writeTimeout to IOTimeout unless the DSN has them. A DSN the driver
+// cannot parse fails at statebackend.Open.
 func Open(dsn string) *Dialector {
-	database := ""
-	if cfg, err := gomysql.ParseDSN(dsn); err == nil {
-		database = cfg.DBName
-		cfg.ParseTime = true
-		cfg.Loc = time.UTC
-		cfg.Collation = "utf8mb4_bin"
-		cfg.MaxAllowedPacket = 0 // ask the server
-		// Parameters are interpolated by the driver (safe with utf8mb4):
-		// one round trip per statement and no server-side statements, which
-		// count against the server-wide max_prepared_stmt_count (16382 by
-		// default) and would run out with many processes. A statement too
-		// large to interpolate falls back to a server-side prepare.
-		cfg.InterpolateParams = true
-		if cfg.Params == nil {
-			cfg.Params = map[string]string{}
-		}
-		cfg.Params["charset"] = "utf8mb4"
-		cfg.Params["time_zone"] = "'+00:00'"
-		dsn = cfg.FormatDSN()
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return &Dialector{Dialector: &gormmysql.Dialector{Config: &gormmysql.Config{DSN: dsn}}, dsnErr: err}
 	}
-	return &Dialector{Dialector: &gormmysql.Dialector{Config: &gormmysql.Config{DSN: dsn}}, database: database}
+	cfg.ParseTime = true
+	cfg.Loc = time.UTC
+	cfg.MaxAllowedPacket = 0 // ask the server
+	// Parameters are interpolated by the driver (safe with utf8mb4):
+	// one round trip per statement and no server-side statements, which
+	// count against the server-wide max_prepared_stmt_count (16382 by
+	// default) and would run out with many processes. A statement too
+	// large to interpolate falls back to a server-side prepare.
+	cfg.InterpolateParams = true
+	_ = cfg.Apply(gomysql.Charset("utf8mb4", "utf8mb4_bin")) // cannot fail
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params["time_zone"] = "'+00:00'"
+	if !hasParam(dsn, "readTimeout") {
+		cfg.ReadTimeout = IOTimeout
+	}
+	if !hasParam(dsn, "writeTimeout") {
+		cfg.WriteTimeout = IOTimeout
+	}
+	return &Dialector{
+		Dialector: &gormmysql.Dialector{Config: &gormmysql.Config{DSN: cfg.FormatDSN()}},
+		cfg:       cfg,
+	}
+}
+
+// WithLogger implements statebackend.LoggingDatabase: the driver's own
+// messages (a connection cut short, a bad idle connection closed) go to l
+// at level Warn instead of the driver's default, stderr.
+func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
+	cp := *d
+	conf := *d.Config
+	cp.Dialector = &gormmysql.Dialector{Config: &conf}
+	cp.logger = l
+	return &cp
+}
+
+// Initialize implements gorm.Dialector: it connects through a connector
+// of its own, whose connections log through the backend's logger and whose
+// transactions end, COMMIT included, when their context ends (see tx).
+func (d *Dialector) Initialize(db *gorm.DB) error {
+	if d.cfg == nil {
+		return d.dsnErr
+	}
+	cfg := d.cfg.Clone()
+	cfg.Logger = driverLogger{d.logger}
+	c, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		return err
+	}
+	d.Config.Conn = sql.OpenDB(connector{c})
+	return d.Dialector.Initialize(db)
 }
 
 // Dialect implements statebackend.Database. Its Name is "mariadb" once
@@ -59,9 +112,13 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 	if strings.Contains(d.ServerVersion, "MariaDB") {
 		name = "mariadb"
 	}
+	namespace := ""
+	if d.cfg != nil {
+		namespace = d.cfg.DBName
+	}
 	return statebackend.Dialect{
 		Name:                name,
-		Namespace:           d.database,
+		Namespace:           namespace,
 		MaxIdentifierLength: 64,
 		Columns: statebackend.ColumnTypes{
 			// varbinary, not varchar with utf8mb4_bin: MariaDB's binary
@@ -71,9 +128,17 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 			Blob: "longblob",
 		},
-		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient: transient,
+		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient:     transient,
+		ReadOnlyError: readOnly,
 	}
+}
+
+// readOnly reports a write refused by a read-only server (1290, with
+// --read-only or --super-read-only) or transaction (1792).
+func readOnly(err error) bool {
+	var e *gomysql.MySQLError
+	return errors.As(err, &e) && (e.Number == 1290 || e.Number == 1792)
 }
 
 // transient reports deadlocks (1213, also how Galera reports a
@@ -90,4 +155,28 @@ func transient(err error) string {
 		return "lock_timeout"
 	}
 	return ""
+}
+
+// hasParam reports whether the DSN sets the parameter name.
+func hasParam(dsn, name string) bool {
+	i := strings.LastIndexByte(dsn, '?')
+	if i < 0 {
+		return false
+	}
+	for _, p := range strings.Split(dsn[i+1:], "&") {
+		if k, _, _ := strings.Cut(p, "="); k == name {
+			return true
+		}
+	}
+	return false
+}
+
+// driverLogger passes the driver's messages to a slog.Logger.
+type driverLogger struct{ l *slog.Logger }
+
+// Print implements gomysql.Logger.
+func (d driverLogger) Print(v ...any) {
+	if d.l != nil {
+		d.l.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprintln(v...)))
+	}
 }

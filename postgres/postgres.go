@@ -51,9 +51,17 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "text",
 			Blob: "bytea",
 		},
-		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient: transient,
+		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient:     transient,
+		ReadOnlyError: readOnly,
 	}
+}
+
+// readOnly reports a write refused by a read-only server or transaction
+// (25006: a hot standby, default_transaction_read_only).
+func readOnly(err error) bool {
+	var e *pgconn.PgError
+	return errors.As(err, &e) && e.Code == "25006"
 }
 
 // Initialize implements gorm.Dialector. An error never holds the DSN's

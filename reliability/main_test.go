@@ -2,7 +2,10 @@
 // lose data or surface errors callers should never see: several OS processes
 // writing one SQLite file, goroutines contending on Postgres and MySQL, a
 // writer killed with SIGKILL mid-transaction, fuzzed payloads, hostile app
-// ids and leaked passwords.
+// ids and leaked passwords; and those that try to hold a call past its
+// deadline (a SQLite lock another process holds, writes queued in the group
+// committer, a server behind a proxy that stops answering), read-only
+// databases, and goroutines left behind by Close.
 //
 // The multi-process tests re-execute this test binary: the parent starts
 // children with -test.run naming a child test (TestChild...) and the
@@ -36,15 +39,33 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 )
 
+// TestMain removes the database containers the tests started and fails
+// the run if a goroutine is left over (see leakOptions).
 func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = pgtest.Terminate()
 	_ = mysqltest.Terminate()
+	if code == 0 {
+		if err := goleak.Find(leakOptions...); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			code = 1
+		}
+	}
 	os.Exit(code)
+}
+
+// leakOptions ignore the goroutines of the test machinery itself: the
+// Docker client's idle HTTP connections, kept by testcontainers after the
+// containers are gone.
+var leakOptions = []goleak.Option{
+	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 }
 
 // childEnv names the child role a re-executed test binary plays.

@@ -16,14 +16,26 @@
 //   - WAL journal with synchronous=NORMAL: a committed call survives the
 //     crash of its process; after a power failure the last commits may be
 //     lost but the file stays consistent;
-//   - a busy timeout and immediate write transactions (a writer waits for the
-//     lock at BEGIN instead of failing later), with SQLITE_BUSY and
-//     SQLITE_LOCKED retried by the backend, so callers do not see "database
-//     is locked" under contention;
+//   - immediate write transactions (a writer waits for the lock at BEGIN
+//     instead of failing later) and a short (20 ms) busy timeout, with
+//     SQLITE_BUSY and SQLITE_LOCKED retried by the backend under the
+//     caller's context: a call waits for another process's lock until its
+//     deadline (a minute without one) and overshoots the deadline by at
+//     most the busy timeout, and callers do not see "database is locked"
+//     under contention;
 //   - the database file memory-mapped (256 MiB);
 //   - one writer per process: the backend group-commits writes that arrive
 //     together (see statebackend.Dialect.SingleWriter);
 //   - a pool of 8 connections, or exactly one for ":memory:".
+//
+// # Read-only databases
+//
+// Open(path, ReadOnly()) reads a database without writing it (to inspect a
+// copy, a backup or a file another program writes); Open(path, Immutable())
+// reads one on read-only media. Writes then fail at once with
+// statebackend.ErrReadOnly. Opening a file that cannot be written without
+// these options fails at statebackend.Open with an error that names the
+// file and wraps statebackend.ErrReadOnly.
 //
 // The Dialector implements statebackend.Database, which is how Open learns
 // these settings; statebackend.Open also accepts any other gorm.Dialector,

@@ -9,8 +9,12 @@ import (
 	"database/sql/driver"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/url"
+	"strconv"
 	"strings"
+	"syscall"
+	"time"
 
 	"github.com/mattn/go-sqlite3"
 	gormsqlite "gorm.io/driver/sqlite"
@@ -24,33 +28,88 @@ import (
 // to statebackend.Open.
 type Dialector struct {
 	*gormsqlite.Dialector
+	path   string
 	memory bool
-	// path is the database file, as given to Open.
-	path string
+	cfg    config
 }
 
 var _ statebackend.Database = (*Dialector)(nil)
 
+// Option configures Open.
+type Option func(*config)
+
+type config struct {
+	readOnly, immutable bool
+}
+
+// ReadOnly opens the database read-only (SQLite's mode=ro): to inspect a
+// copy or a backup, or a file another program owns. Reads work as usual;
+// every write call fails at once with statebackend.ErrReadOnly, and Open
+// creates no schema and leaves the journal mode as the file has it.
+//
+// A database in WAL mode (as this package writes them) can be read
+// read-only only where its -shm file exists or can be created, that is in
+// a directory the process may write to; on read-only media use Immutable.
+// Commits of other processes are seen as they happen.
+func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
+
+// Immutable opens the database read-only and promises SQLite that nobody
+// changes the file while it is open (SQLite's immutable=1): for files on
+// read-only media (a read-only mount, a snapshot, a CD image). SQLite
+// then takes no locks and creates no -shm or -wal file. It reads the
+// database file alone: commits still in a -wal file beside it (a writer
+// that did not close cleanly) are not seen, so checkpoint before taking
+// the copy (the backend checkpoints when its last connection closes).
+// Opening a file that another process changes with Immutable may return
+// wrong results or report corruption. Implies ReadOnly.
+func Immutable() Option { return func(c *config) { c.readOnly, c.immutable = true, true } }
+
+// busyTimeout is how long SQLite itself waits for a lock another
+// connection holds before it reports SQLITE_BUSY. It is short on purpose:
+// that wait happens inside SQLite, where no context can end it, so it
+// bounds how far a call can overshoot its deadline. The backend waits
+// longer by retrying (see statebackend.TransientBusy), and there the
+// caller's context is honoured.
+const busyTimeout = 20 * time.Millisecond
+
 // Open returns the dialector of the SQLite database file at path, created
-// if missing. The path ":memory:" (or "") gives a private in-memory
-// database, gone when the backend is closed.
-func Open(path string) *Dialector {
+// if missing (unless ReadOnly). The path ":memory:" (or "") gives a
+// private in-memory database, gone when the backend is closed.
+func Open(path string, opts ...Option) *Dialector {
+	var cfg config
+	for _, opt := range opts {
+		opt(&cfg)
+	}
 	if path == ":memory:" || path == "" {
 		// A named shared-cache database lives as long as a connection to it
 		// is open: the pool keeps exactly one.
 		return &Dialector{
-			Dialector: &gormsqlite.Dialector{DSN: "file:statebackend-" + randomName() + "?mode=memory&cache=shared&_txlock=immediate"},
+			Dialector: &gormsqlite.Dialector{DSN: "file:statebackend-" + randomName() + "?mode=memory&cache=shared&_txlock=immediate&_busy_timeout=" + strconv.FormatInt(busyTimeout.Milliseconds(), 10)},
 			memory:    true,
+			cfg:       cfg,
 		}
 	}
 	q := url.Values{}
-	q.Set("_journal_mode", "WAL")
-	q.Set("_synchronous", "NORMAL")
-	q.Set("_busy_timeout", "10000")
-	q.Set("_txlock", "immediate")
+	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "0")
 	q.Set("cache", "private")
-	return &Dialector{Dialector: &gormsqlite.Dialector{DSN: "file:" + escapePath(path) + "?" + q.Encode()}, path: path}
+	switch {
+	case cfg.immutable:
+		q.Set("mode", "ro")
+		q.Set("immutable", "1")
+	case cfg.readOnly:
+		// No journal mode: switching it is a write. A WAL file stays WAL.
+		q.Set("mode", "ro")
+	default:
+		q.Set("_journal_mode", "WAL")
+		q.Set("_synchronous", "NORMAL")
+		q.Set("_txlock", "immediate")
+	}
+	return &Dialector{
+		Dialector: &gormsqlite.Dialector{DSN: "file:" + escapePath(path) + "?" + q.Encode()},
+		path:      path,
+		cfg:       cfg,
+	}
 }
 
 // Dialect implements statebackend.Database.
@@ -69,8 +128,10 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		Columns:           statebackend.ColumnTypes{Serial: "integer PRIMARY KEY"},
 		Pool:              pool,
 		PrepareStatements: true,
-		SingleWriter:      true,
+		SingleWriter:      !d.cfg.readOnly,
 		Transient:         transient,
+		ReadOnly:          d.cfg.readOnly,
+		ReadOnlyError:     readOnlyErr,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 	}
 }
@@ -79,10 +140,34 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 // connector of its own, which memory-maps the database file on every
 // connection (reads and index updates then copy less), without registering
 // a driver in the process.
+//
+// When the file cannot be opened as asked, the error says why in terms of
+// the file (see explainOpen), not SQLite's "unable to open database file".
 func (d *Dialector) Initialize(db *gorm.DB) error {
+	if d.memory && d.cfg.readOnly {
+		return fmt.Errorf("a read-only in-memory database would always be empty: %w", statebackend.ErrInvalidArgument)
+	}
+	if !d.memory && !d.cfg.readOnly {
+		// SQLite opens a file it may not write read-only without a word,
+		// and only the first write would fail; say so now.
+		if err := checkWritable(d.path); err != nil {
+			return err
+		}
+	}
 	inner := *d.Dialector
 	inner.Conn = sql.OpenDB(connector{dsn: d.DSN, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}})
-	return inner.Initialize(db)
+	if err := inner.Initialize(db); err != nil {
+		return d.explainOpen(err)
+	}
+	if !d.memory {
+		// Opening reads nothing; the first read finds out whether a WAL
+		// database can be read here (its -shm file). Find out now.
+		var n int
+		if err := db.ConnPool.QueryRowContext(context.Background(), "SELECT count(*) FROM sqlite_schema").Scan(&n); err != nil {
+			return d.explainOpen(err) // gorm.Open closes the pool
+		}
+	}
+	return nil
 }
 
 // setup runs on every new connection.
@@ -108,6 +193,14 @@ func transient(err error) string {
 		return "busy"
 	}
 	return ""
+}
+
+// readOnlyErr reports SQLite's refusal to write: SQLITE_READONLY (the file
+// was opened read-only), or any error whose system cause is a read-only
+// file system (a mount turned read-only under an open database).
+func readOnlyErr(err error) bool {
+	var e sqlite3.Error
+	return errors.As(err, &e) && (e.Code == sqlite3.ErrReadonly || e.SystemErrno == syscall.EROFS)
 }
 
 // escapePath escapes the characters that would end a file URI's path.

@@ -17,6 +17,10 @@ var (
 	ErrInvalidArgument = errors.New("invalid argument")
 	// ErrClosed reports a call on a backend after Close.
 	ErrClosed = errors.New("backend closed")
+	// ErrReadOnly reports a write to a database that refuses writes: opened
+	// read-only, on a read-only file system, or a server or session that
+	// is read-only (a Postgres hot standby, MySQL's read_only).
+	ErrReadOnly = errors.New("database is read-only")
 )
 
 // Invalid returns an error wrapping ErrInvalidArgument that names the field
