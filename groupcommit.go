@@ -79,6 +79,7 @@ func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error) 
 	if !c.leading {
 		c.leading = true
 		c.mu.Unlock()
+		c.b.tel.alone(ctx)
 		err := c.b.run(ctx, op, fn)
 		c.handOff()
 		return err

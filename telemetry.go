@@ -270,6 +270,18 @@ func (t *telemetry) grouped(live []*writeReq) {
 	}
 }
 
+// alone records a write the group committer ran on its own, without a
+// queue: a group of one.
+func (t *telemetry) alone(ctx context.Context) {
+	if t == nil {
+		return
+	}
+	t.groupSize.Record(context.Background(), 1, t.groupOpts...)
+	if s := stateOf(ctx); s != nil {
+		s.group.Store(1)
+	}
+}
+
 // counted returns fn counting its runs as the attempts of the call in ctx,
 // if a span records it; otherwise fn itself.
 func (t *telemetry) counted(ctx context.Context, fn func(*gorm.DB) error) func(*gorm.DB) error {
