@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -24,14 +23,53 @@ import (
 // settings it declares if it implements Database and conservative defaults
 // otherwise (see Dialect).
 //
-// Unless WithoutMigrations is given, Open creates the app's tables and
-// indexes when they are missing; it never alters or drops existing ones.
+// Open brings the app's schema to the library's version (see Migrator):
+// it creates the tables of a new app, records version 1 for a database
+// that v0.1.0 created, and applies the migrations a database lacks, under
+// a lock, so that processes opening one old database at once migrate it
+// once. A database whose schema is current costs a few catalog reads and
+// takes no lock. Open fails with ErrSchemaMismatch for tables it does not
+// recognize and with ErrSchemaNewer for a database a newer, incompatible
+// library migrated; WithoutAutoMigrate makes it check the version only.
 // Close the backend when done.
 func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
-	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, opt := range opts {
-		opt(&o)
+	o := newOptions(opts)
+	c, err := connect(d, o)
+	if err != nil {
+		return nil, err
 	}
+	b := &gormBackend{
+		db:      c.db,
+		sqlDB:   c.sqlDB,
+		dialect: c.dialect,
+		repo: repository.New(c.tables, repository.Config{
+			Prepare:                   c.dialect.PrepareStatements,
+			DB:                        c.sqlDB,
+			UnindexedHistoryTimestamp: c.dialect.Hints.UnindexedHistoryTimestamp,
+		}),
+		log: c.log(o.logger),
+	}
+	if c.dialect.SingleWriter {
+		b.committer = &committer{b: b}
+	}
+	if err := c.schema(o.logger).ensure(!o.noAutoMigrate); err != nil {
+		_ = c.sqlDB.Close()
+		return nil, fmt.Errorf("statebackend: open: %w", err)
+	}
+	return b, nil
+}
+
+// connection is an open database with what the backend knows about it.
+type connection struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+	tables  entities.Tables
+	appID   string
+}
+
+// connect opens d for the app of o, with the dialect's settings and pool.
+func connect(d gorm.Dialector, o options) (*connection, error) {
 	if o.appID != "" {
 		if err := state.ValidateKey("app id", o.appID); err != nil {
 			return nil, err
@@ -62,27 +100,23 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if o.poolSet {
 		applyPool(sqlDB, o.pool)
 	}
-	b := &gormBackend{
-		db:      db,
-		sqlDB:   sqlDB,
-		dialect: dl,
-		repo: repository.New(tables, repository.Config{
-			Prepare:                   dl.PrepareStatements,
-			DB:                        sqlDB,
-			UnindexedHistoryTimestamp: dl.Hints.UnindexedHistoryTimestamp,
-		}),
-		log: o.logger.With("dialect", dl.Name, "app_id", o.appID),
+	return &connection{db: db, sqlDB: sqlDB, dialect: dl, tables: tables, appID: o.appID}, nil
+}
+
+// log returns l with the connection's database and app.
+func (c *connection) log(l *slog.Logger) *slog.Logger {
+	return l.With("dialect", c.dialect.Name, "app_id", c.appID)
+}
+
+// schema returns the schema manager of the connection's app.
+func (c *connection) schema(l *slog.Logger) *schemaManager {
+	return &schemaManager{
+		db:      c.db.Set(entities.ColumnTypesSetting, c.dialect.Columns.entities()),
+		tables:  c.tables,
+		dialect: c.dialect,
+		appID:   c.appID,
+		log:     c.log(l),
 	}
-	if dl.SingleWriter {
-		b.committer = &committer{b: b}
-	}
-	if !o.skipMigrations {
-		if err := b.migrate(); err != nil {
-			_ = sqlDB.Close()
-			return nil, err
-		}
-	}
-	return b, nil
 }
 
 // openGorm runs gorm.Open, retrying transient errors: processes opening one

@@ -1,6 +1,7 @@
 package statebackend
 
 import (
+	"context"
 	"time"
 
 	"gorm.io/gorm"
@@ -30,7 +31,8 @@ type Database interface {
 //
 // A plain gorm.Dialector (one that does not implement Database) gets the
 // Name of the dialector, identifiers of at most 63 bytes, GORM's own column
-// types, a pool of 16 connections, no retries and no group commit.
+// types, a pool of 16 connections, no retries, no group commit and no
+// cross-process lock.
 type Dialect struct {
 	// Name names the database in logs and telemetry, as OpenTelemetry's
 	// db.system.name does: "sqlite", "postgresql", "mysql", "mariadb".
@@ -62,6 +64,23 @@ type Dialect struct {
 	Transient func(err error) string
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
+	// Lock runs fn while holding the exclusive lock called name: no two
+	// calls with the same name run fn at once, across every process and
+	// connection using the database. fn receives the handle to work
+	// through (a transaction, when the lock is one), and the lock is
+	// released when fn returns, or when the connection holding it dies
+	// with its process. Lock waits for the lock until ctx ends. Migrations
+	// run under it, so that processes opening an old database at once
+	// migrate it once.
+	//
+	// Nil runs fn without a cross-process lock: processes that open an old
+	// database at the same moment may then migrate it side by side. Every
+	// migration step checks whether it is already done, so the latecomer
+	// usually finds the work done, but two processes creating the same
+	// index at the same instant can still make one of them fail its Open.
+	// Give your own Database a Lock, or migrate before starting processes
+	// (see Migrator).
+	Lock func(ctx context.Context, db *gorm.DB, name string, fn func(db *gorm.DB) error) error
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may
@@ -109,6 +128,11 @@ func dialectOf(d gorm.Dialector) Dialect {
 	}
 	if dl.Transient == nil {
 		dl.Transient = func(error) string { return "" }
+	}
+	if dl.Lock == nil {
+		dl.Lock = func(ctx context.Context, db *gorm.DB, _ string, fn func(*gorm.DB) error) error {
+			return fn(db.WithContext(ctx))
+		}
 	}
 	return dl
 }

@@ -67,6 +67,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		SingleWriter:      true,
 		Transient:         transient,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
+		Lock:              lock,
 	}
 }
 
