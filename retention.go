@@ -516,4 +516,5 @@ func (p *pruneRun) finishedUnits(db *gorm.DB, roots []string, kept *int64) ([]*u
 func keys[V any](m map[string]V) []string {
 	return slices.Collect(maps.Keys(m))
 }
+
 var _ Pruner = (*gormBackend)(nil)
