@@ -34,11 +34,15 @@ import (
 // Close the backend when done.
 func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	o := newOptions(opts)
+	if err := o.retention.validate(); err != nil {
+		return nil, err
+	}
 	c, err := connect(d, o)
 	if err != nil {
 		return nil, err
 	}
 	b := &gormBackend{
+		holder:  holderID(),
 		db:      c.db,
 		sqlDB:   c.sqlDB,
 		dialect: c.dialect,
@@ -56,6 +60,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		_ = c.sqlDB.Close()
 		return nil, fmt.Errorf("statebackend: open: %w", err)
 	}
+	b.startPruner(o.retention)
 	return b, nil
 }
 
@@ -146,6 +151,11 @@ type gormBackend struct {
 	// writes and commits those that arrive together at once.
 	committer *committer
 	closed    atomic.Bool
+	// holder names this backend as the holder of leases.
+	holder string
+	// stopPruner stops the background pruner and waits for it; nil when
+	// there is none.
+	stopPruner func()
 }
 
 var _ Backend = (*gormBackend)(nil)
@@ -218,6 +228,9 @@ func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
 func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
+	}
+	if b.stopPruner != nil {
+		b.stopPruner()
 	}
 	b.repo.Close()
 	if err := b.sqlDB.Close(); err != nil {

@@ -81,6 +81,18 @@ type Dialect struct {
 	// Give your own Database a Lock, or migrate before starting processes
 	// (see Migrator).
 	Lock func(ctx context.Context, db *gorm.DB, name string, fn func(db *gorm.DB) error) error
+	// TryLock takes the lock called name if no session holds it, without
+	// waiting: ok is false when another one does. The lock is held until
+	// release is called, or until the process dies (its connection
+	// closes). The background pruner runs only while it holds the lock, so
+	// that one process at a time prunes a database.
+	//
+	// Nil uses a lease: a row of the app's leases table naming the holder
+	// and an expiry, renewed while held and taken over once expired. A
+	// lease needs the processes' clocks to agree to within its renewal
+	// margin (a minute), and a killed holder blocks the others until its
+	// lease expires.
+	TryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may

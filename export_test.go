@@ -38,3 +38,8 @@ func (b *gormBackend) DB() *gorm.DB { return b.db }
 func (b *gormBackend) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
 	return b.repo.PageQueries(b.db, startUs, endUs, cursorUs, cursorID, limit)
 }
+
+// TryLease takes the lease called name as tryLease does.
+func (b *gormBackend) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
+	return b.tryLease(ctx, name)
+}

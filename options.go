@@ -16,6 +16,7 @@ type options struct {
 	noAutoMigrate bool
 	pool          Pool
 	poolSet       bool
+	retention     Retention
 }
 
 // newOptions applies opts to the defaults.

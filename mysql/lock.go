@@ -55,3 +55,26 @@ func lockName(name string) string {
 	sum := sha256.Sum256([]byte(name))
 	return name[:maxLockName-17] + "_" + hex.EncodeToString(sum[:8])
 }
+
+// tryLock takes the GET_LOCK lock of name on a connection it keeps out of
+// the pool until release, if no other session holds it.
+func tryLock(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error) {
+	name = lockName(name)
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, false, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	var got sql.NullInt64
+	if err := conn.QueryRowContext(ctx, "SELECT GET_LOCK(?, 0)", name).Scan(&got); err != nil || !got.Valid || got.Int64 != 1 {
+		_ = conn.Close()
+		return nil, false, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT RELEASE_LOCK(?)", name)
+		_ = conn.Close()
+	}, true, nil
+}

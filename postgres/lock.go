@@ -35,3 +35,25 @@ func lockKey(name string) int64 {
 	h.Write([]byte(name))
 	return int64(h.Sum64())
 }
+
+// tryLock takes the session-level advisory lock of name on a connection it
+// keeps out of the pool until release, if no other session holds it.
+func tryLock(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error) {
+	sqlDB, err := db.DB()
+	if err != nil {
+		return nil, false, err
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		return nil, false, err
+	}
+	key := lockKey(name)
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1)", key).Scan(&ok); err != nil || !ok {
+		_ = conn.Close()
+		return nil, false, err
+	}
+	return func() {
+		_, _ = conn.ExecContext(context.WithoutCancel(ctx), "SELECT pg_advisory_unlock($1)", key)
+		_ = conn.Close()
+	}, true, nil
+}

@@ -43,6 +43,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
 		Transient: transient,
 		Lock:      lock,
+		TryLock:   tryLock,
 	}
 }
 
