@@ -38,6 +38,7 @@ var workloads = []workload{
 	{"W6", needHistory, runW6},
 	{"W7", 0, runW7},
 	{"W8", needHistory, runW8},
+	{"W9", 0, runW9},
 }
 
 const (
@@ -55,6 +56,8 @@ type bench struct {
 	st   store
 
 	haveInvocations, haveHistory bool
+	// extra holds the last workload's numbers beyond ops and time.
+	extra map[string]float64
 }
 
 // timer measures the timed part of a workload, with a CPU profile of just
