@@ -46,6 +46,16 @@ Open only check the version; a Migrator migrates as a separate step
 	m, err := statebackend.NewMigrator(postgres.Open(dsn), statebackend.WithAppID("orders"))
 	res, err := m.Migrate(ctx, statebackend.MigrateOptions{})
 
+# Retention
+
+The backend implements Pruner: Prune deletes finished top-level workflow
+runs (with everything under them) older than a cutoff, in small batches,
+never live work. WithRetention runs it in the background, one process per
+database at a time:
+
+	backend, err := statebackend.Open(sqlite.Open("state.db"),
+		statebackend.WithRetention(statebackend.Retention{OlderThan: 30 * 24 * time.Hour}))
+
 # App ids
 
 Several applications can share one database: WithAppID prefixes every table

@@ -4,14 +4,11 @@ import (
 	"fmt"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/taskstate/statebackend"
-	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/internal/schematest"
-	"github.com/taskstate/statebackend/state"
 )
 
 // TestUpgradeKeepsData proves that a database v0.1.0 created, with data in
@@ -94,56 +91,6 @@ func copyVersion1Rows(t *testing.T, db *schemaDB, from, to string) {
 		if res.RowsAffected == 0 {
 			t.Fatalf("%s copied no row: the dataset leaves table %s empty", q, src.Name(m))
 		}
-	}
-}
-
-// TestConformanceOnUpgradedDatabase runs the conformance suite on backends
-// whose tables v0.1.0 created and Open migrated: every app the suite opens
-// starts as version 1. The 64 MiB payload tests are left to the plain
-// runs (TestSQLite...): migrations do not touch the payload columns, and
-// the suite runs twice in this package.
-func TestConformanceOnUpgradedDatabase(t *testing.T) {
-	t.Parallel()
-	for _, kind := range schemaDatabases {
-		t.Run(string(kind), func(t *testing.T) {
-			t.Parallel()
-			db := newSchemaDB(t, kind)
-			var mu sync.Mutex
-			created := map[string]bool{}
-			conformance.Run(t, conformance.Harness{
-				Features: conformance.Features{NoLargePayloads: true},
-				Open: func(tb testing.TB, appID string) state.Backend {
-					tb.Helper()
-					mu.Lock()
-					if !created[appID] {
-						created[appID] = true
-						if appID != "" || kind == schematest.SQLite {
-							// The servers' default app is the one the
-							// plain conformance run uses: left alone.
-							if err := schematest.CreateVersion1(db.raw, kind, appID, false); err != nil {
-								mu.Unlock()
-								tb.Fatal(err)
-							}
-							if kind != schematest.SQLite {
-								tables := db.tables(t, appID)
-								t.Cleanup(func() {
-									for _, name := range tables.Names() {
-										_ = db.raw.Migrator().DropTable(name)
-									}
-								})
-							}
-						}
-					}
-					mu.Unlock()
-					b, err := statebackend.Open(db.dialector(), statebackend.WithAppID(appID))
-					if err != nil {
-						tb.Fatalf("open upgraded app %q: %v", appID, err)
-					}
-					tb.Cleanup(func() { _ = b.Close() })
-					return b
-				},
-			})
-		})
 	}
 }
 
