@@ -1,7 +1,13 @@
 package statebackend_test
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
 	"path/filepath"
+	"slices"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -113,4 +119,80 @@ func TestLease(t *testing.T) {
 		t.Fatalf("an expired lease: ok %t, %v", ok, err)
 	}
 	release()
+}
+
+// TestPruneBatchTimeoutShrinks proves that a batch that runs out of its
+// time is retried at half the size, down to one invocation, and that a
+// prune whose every batch times out fails with the deadline and deletes
+// nothing: with a timeout of one nanosecond no transaction can finish.
+func TestPruneBatchTimeoutShrinks(t *testing.T) {
+	t.Parallel()
+	log := &sizeLog{}
+	b, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "r.db")), statebackend.WithLogger(slog.New(log)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := t.Context()
+	task := statebackend.TaskID{Module: "m", FuncName: "f"}
+	old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+	var ids []statebackend.InvocationID
+	for i := range 8 {
+		id := statebackend.InvocationID(fmt.Sprintf("inv-%d", i))
+		ids = append(ids, id)
+		inv := statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: "a"},
+			Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}
+		if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	h := statebackend.InvocationHistory{Timestamp: old, StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusSuccess, Timestamp: old}}
+	if err := b.AddHistory(ctx, ids, h); err != nil {
+		t.Fatal(err)
+	}
+	stats, err := b.(statebackend.Pruner).Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, BatchSize: 8, BatchTimeout: time.Nanosecond})
+	if !errors.Is(err, context.DeadlineExceeded) {
+		t.Fatalf("Prune with batches that cannot finish: %v, want the deadline", err)
+	}
+	if stats.Units != 0 || stats.Batches != 0 {
+		t.Fatalf("Prune reported %+v, want nothing deleted", stats)
+	}
+	if got, want := log.sizes(), []int64{4, 2, 1}; !slices.Equal(got, want) {
+		t.Fatalf("batch sizes after timeouts %v, want %v", got, want)
+	}
+	for _, id := range ids {
+		if _, err := b.Invocation(ctx, id); err != nil {
+			t.Fatalf("invocation %s after the failed prune: %v", id, err)
+		}
+	}
+}
+
+// sizeLog records the batch sizes the prune logs when it shrinks.
+type sizeLog struct {
+	mu     sync.Mutex
+	shrunk []int64
+}
+
+func (l *sizeLog) Enabled(context.Context, slog.Level) bool { return true }
+func (l *sizeLog) WithAttrs([]slog.Attr) slog.Handler       { return l }
+func (l *sizeLog) WithGroup(string) slog.Handler            { return l }
+func (l *sizeLog) Handle(_ context.Context, r slog.Record) error {
+	if r.Message != "prune batch timed out, retrying smaller" {
+		return nil
+	}
+	r.Attrs(func(a slog.Attr) bool {
+		if a.Key == "batch_size" {
+			l.mu.Lock()
+			l.shrunk = append(l.shrunk, a.Value.Int64())
+			l.mu.Unlock()
+		}
+		return true
+	})
+	return nil
+}
+
+func (l *sizeLog) sizes() []int64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return slices.Clone(l.shrunk)
 }
