@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
@@ -50,6 +51,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 			Prepare:                   c.dialect.PrepareStatements,
 			DB:                        c.sqlDB,
 			UnindexedHistoryTimestamp: c.dialect.Hints.UnindexedHistoryTimestamp,
+			FinalPredicate:            migrations.FinalIndexPredicate,
 		}),
 		log: c.log(o.logger),
 	}
@@ -116,7 +118,8 @@ func (c *connection) log(l *slog.Logger) *slog.Logger {
 // schema returns the schema manager of the connection's app.
 func (c *connection) schema(l *slog.Logger) *schemaManager {
 	return &schemaManager{
-		db:      c.db.Set(entities.ColumnTypesSetting, c.dialect.Columns.entities()),
+		db: c.db.Set(entities.ColumnTypesSetting, c.dialect.Columns.entities()).
+			Set(migrations.PartialIndexesSetting, c.dialect.PartialIndexes),
 		tables:  c.tables,
 		dialect: c.dialect,
 		appID:   c.appID,

@@ -64,6 +64,11 @@ type Dialect struct {
 	Transient func(err error) string
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
+	// PartialIndexes says the database builds an index over the rows a
+	// WHERE clause selects (CREATE INDEX ... WHERE: SQLite, Postgres).
+	// Migrations then index only the rows queries look for: history's
+	// status_time index holds the final records only.
+	PartialIndexes bool
 	// Lock runs fn while holding the exclusive lock called name: no two
 	// calls with the same name run fn at once, across every process and
 	// connection using the database. fn receives the handle to work

@@ -40,10 +40,11 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "text",
 			Blob: "bytea",
 		},
-		Pool:      statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient: transient,
-		Lock:      lock,
-		TryLock:   tryLock,
+		Pool:           statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient:      transient,
+		Lock:           lock,
+		TryLock:        tryLock,
+		PartialIndexes: true,
 	}
 }
 

@@ -51,6 +51,11 @@ type Config struct {
 	// that the planner cannot serve from an index; the invocation-id pages of
 	// a time range filter on it. Empty means the column itself.
 	UnindexedHistoryTimestamp string
+	// FinalPredicate is the WHERE clause, on history_status, that selects
+	// the final records: the predicate of the partial index retention
+	// reads, repeated in its query so that planners use that index. Empty
+	// means no such clause.
+	FinalPredicate string
 }
 
 // New returns the repository of the app whose tables are t.

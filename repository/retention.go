@@ -2,6 +2,7 @@ package repository
 
 import (
 	"database/sql"
+	"math"
 
 	"gorm.io/gorm"
 
@@ -22,24 +23,23 @@ type FinalRecord struct {
 	ID           int64
 }
 
-// FinalRecordsPage returns up to limit records of status older than
-// cutoff (timestamp < cutoff), after the cursor cur in (timestamp, id)
-// order, along the (status, timestamp, id) index.
+// FinalRecordsPage returns up to limit records of the final status status
+// older than cutoff (timestamp < cutoff), after the cursor cur in
+// (timestamp, id) order, along the (status, timestamp, id) index: the
+// index range starts at the cursor, and the order is the index's (status
+// first), so that no planner prefers the time index and a sort.
 func (r Repo) FinalRecordsPage(db *gorm.DB, status string, cutoff int64, cur HistoryCursor, limit int) ([]FinalRecord, error) {
 	key := stmtKey{name: "retention.final.first"}
 	if cur.Started {
 		key.name = "retention.final.next"
 	}
-	stmt, err := r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
-		q := tx.Model(&entities.History{}).Select("invocation_id", "history_timestamp", "id").
-			Where("history_status = ? AND history_timestamp < ?", arg(0), arg(1))
-		if cur.Started {
-			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(2), arg(2), arg(3))
-		}
-		return limited(q.Order("history_timestamp, id"), 4).Find(&[]entities.History{})
-	})
+	stmt, err := r.finalRecordsPage(db, key, cur.Started)
 	if err != nil {
 		return nil, err
+	}
+	lo := int64(math.MinInt64)
+	if cur.Started {
+		lo = cur.Timestamp
 	}
 	var out []FinalRecord
 	err = stmt.each(db, func(rows *sql.Rows) error {
@@ -47,8 +47,35 @@ func (r Repo) FinalRecordsPage(db *gorm.DB, status string, cutoff int64, cur His
 		err := rows.Scan(&f.InvocationID, &f.Timestamp, &f.ID)
 		out = append(out, f)
 		return err
-	}, status, cutoff, cur.Timestamp, int64(cur.ID), limit)
+	}, status, cutoff, lo, cur.Timestamp, int64(cur.ID), limit)
 	return out, err
+}
+
+// finalRecordsPage is the statement of FinalRecordsPage; its arguments are
+// the status, the cutoff, the range's start, the cursor's timestamp and
+// id, and the limit.
+func (r Repo) finalRecordsPage(db *gorm.DB, key stmtKey, started bool) (*compiled, error) {
+	return r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.History{}).Select("invocation_id", "history_timestamp", "id")
+		if r.cfg.FinalPredicate != "" {
+			q = q.Where(r.cfg.FinalPredicate)
+		}
+		q = q.Where("history_status = ? AND history_timestamp >= ? AND history_timestamp < ?", arg(0), arg(2), arg(1))
+		if started {
+			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(3), arg(3), arg(4))
+		}
+		return limited(q.Order("history_status, history_timestamp, id"), 5).Find(&[]entities.History{})
+	})
+}
+
+// FinalRecordsQuery returns the query of a FinalRecordsPage after a
+// cursor, for tests that check its plan.
+func (r Repo) FinalRecordsQuery(db *gorm.DB, status string, cutoff, cursorUs int64, limit int) (Query, error) {
+	c, err := r.finalRecordsPage(db, stmtKey{name: "retention.final.next"}, true)
+	if err != nil {
+		return Query{}, err
+	}
+	return Query{SQL: c.sql, Vars: c.bind([]any{status, cutoff, cursorUs, cursorUs, int64(0), limit})}, nil
 }
 
 // Link is where an invocation or a workflow run sits in the workflow

@@ -68,6 +68,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		Transient:         transient,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 		Lock:              lock,
+		PartialIndexes:    true,
 	}
 }
 
