@@ -90,7 +90,6 @@ type unitBuilder struct {
 	t *testing.T
 	b state.Backend
 	u *pruneUnit
-	n int // records written, for distinct timestamps
 }
 
 func newUnit(t *testing.T, b state.Backend, name string) *unitBuilder {
