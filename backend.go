@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
 	"sync/atomic"
 	"time"
@@ -14,6 +13,7 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
@@ -24,16 +24,72 @@ import (
 // settings it declares if it implements Database and conservative defaults
 // otherwise (see Dialect).
 //
-// Unless WithoutMigrations is given or the database is read-only (see
-// Dialect.ReadOnly), Open creates the app's tables and indexes when they
-// are missing; it never alters or drops existing ones. Close the backend
-// when done: Close waits for the writes in flight to settle, fails those
-// still queued with ErrClosed, and leaves no goroutine behind.
+// Open brings the app's schema to the library's version (see Migrator):
+// it creates the tables of a new app, records version 1 for a database
+// that v0.1.0 created, and applies the migrations a database lacks, under
+// a lock, so that processes opening one old database at once migrate it
+// once. A database whose schema is current costs a few catalog reads and
+// takes no lock. Open fails with ErrSchemaMismatch for tables it does not
+// recognize and with ErrSchemaNewer for a database a newer, incompatible
+// library migrated; WithoutAutoMigrate makes it check the version only.
+// A read-only database (see Dialect.ReadOnly) is checked, never migrated.
+// Close the backend when done: Close waits for the writes in flight to
+// settle, fails those still queued with ErrClosed, stops the background
+// pruner, and leaves no goroutine behind.
 func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
-	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	for _, opt := range opts {
-		opt(&o)
+	o := newOptions(opts)
+	if err := o.retention.validate(); err != nil {
+		return nil, err
 	}
+	c, err := connect(d, o)
+	if err != nil {
+		return nil, err
+	}
+	tel := newTelemetry(o.telemetry, c.dialect, c.appID, c.tables)
+	b := &gormBackend{
+		holder:  holderID(),
+		db:      c.db,
+		sqlDB:   c.sqlDB,
+		dialect: c.dialect,
+		repo: repository.New(c.tables, repository.Config{
+			Prepare:                   c.dialect.PrepareStatements,
+			DB:                        c.sqlDB,
+			UnindexedHistoryTimestamp: c.dialect.Hints.UnindexedHistoryTimestamp,
+			FinalPredicate:            migrations.FinalIndexPredicate,
+			Observe:                   tel.observer(),
+		}),
+		log: c.log(o.logger),
+		tel: tel,
+	}
+	if c.dialect.SingleWriter && !c.dialect.ReadOnly {
+		b.committer = newCommitter(b)
+	}
+	schema := c.schema(o.logger)
+	if c.dialect.ReadOnly {
+		err = schema.readable()
+	} else {
+		err = schema.ensure(!o.noAutoMigrate)
+	}
+	if err != nil {
+		_ = c.sqlDB.Close()
+		return nil, fmt.Errorf("statebackend: open: %w", err)
+	}
+	tel.watch(c.db, c.sqlDB)
+	b.startPruner(o.retention)
+	return b, nil
+}
+
+// connection is an open database with what the backend knows about it.
+type connection struct {
+	db      *gorm.DB
+	sqlDB   *sql.DB
+	dialect Dialect
+	tables  entities.Tables
+	appID   string
+}
+
+// connect opens d for the app of o, with the dialect's settings and pool.
+func connect(d gorm.Dialector, o options) (*connection, error) {
 	if o.appID != "" {
 		if err := state.ValidateKey("app id", o.appID); err != nil {
 			return nil, err
@@ -70,31 +126,24 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	// Connected, a dialector may know its database better (MySQL's tells
 	// MariaDB apart).
 	dl.Name = dialectOf(d).Name
-	tel := newTelemetry(o.telemetry, dl, o.appID, tables)
-	b := &gormBackend{
-		db:      db,
-		sqlDB:   sqlDB,
-		dialect: dl,
-		repo: repository.New(tables, repository.Config{
-			Prepare:                   dl.PrepareStatements,
-			DB:                        sqlDB,
-			UnindexedHistoryTimestamp: dl.Hints.UnindexedHistoryTimestamp,
-			Observe:                   tel.observer(),
-		}),
-		log: o.logger.With("database", dl.Name, "app_id", o.appID),
-		tel: tel,
+	return &connection{db: db, sqlDB: sqlDB, dialect: dl, tables: tables, appID: o.appID}, nil
+}
+
+// log returns l with the connection's database and app.
+func (c *connection) log(l *slog.Logger) *slog.Logger {
+	return l.With("database", c.dialect.Name, "app_id", c.appID)
+}
+
+// schema returns the schema manager of the connection's app.
+func (c *connection) schema(l *slog.Logger) *schemaManager {
+	return &schemaManager{
+		db: c.db.Set(entities.ColumnTypesSetting, c.dialect.Columns.entities()).
+			Set(migrations.PartialIndexesSetting, c.dialect.PartialIndexes),
+		tables:  c.tables,
+		dialect: c.dialect,
+		appID:   c.appID,
+		log:     c.log(l),
 	}
-	if dl.SingleWriter && !dl.ReadOnly {
-		b.committer = newCommitter(b)
-	}
-	if !o.skipMigrations && !dl.ReadOnly {
-		if err := b.migrate(); err != nil {
-			_ = sqlDB.Close()
-			return nil, err
-		}
-	}
-	tel.watch(db, sqlDB)
-	return b, nil
 }
 
 // openGorm runs gorm.Open, retrying transient errors: processes opening one
@@ -129,6 +178,11 @@ type gormBackend struct {
 	// writes and commits those that arrive together at once.
 	committer *committer
 	closed    atomic.Bool
+	// holder names this backend as the holder of leases.
+	holder string
+	// stopPruner stops the background pruner and waits for it; nil when
+	// there is none.
+	stopPruner func()
 }
 
 var _ Backend = (*gormBackend)(nil)
@@ -216,6 +270,9 @@ func (b *gormBackend) fail(ctx context.Context, op string, err error) error {
 func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
+	}
+	if b.stopPruner != nil {
+		b.stopPruner()
 	}
 	if b.committer != nil {
 		b.committer.wait()

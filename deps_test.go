@@ -21,7 +21,7 @@ var drivers = []string{
 // import no database driver: a program pays only for the databases it uses.
 func TestNoDriverInCorePackages(t *testing.T) {
 	t.Parallel()
-	for _, pkg := range []string{".", "./state", "./entities", "./repository", "./conformance"} {
+	for _, pkg := range []string{".", "./state", "./entities", "./repository", "./migrations", "./conformance"} {
 		out := goCmd(t, nil, "list", "-deps", pkg)
 		for _, dep := range strings.Fields(out) {
 			for _, d := range drivers {

@@ -1,6 +1,7 @@
 package statebackend
 
 import (
+	"context"
 	"log/slog"
 	"time"
 
@@ -43,7 +44,8 @@ type LoggingDatabase interface {
 //
 // A plain gorm.Dialector (one that does not implement Database) gets the
 // Name of the dialector, identifiers of at most 63 bytes, GORM's own column
-// types, a pool of 16 connections, no retries and no group commit.
+// types, a pool of 16 connections, no retries, no group commit and no
+// cross-process lock.
 type Dialect struct {
 	// Name names the database in logs and telemetry, as OpenTelemetry's
 	// db.system.name does: "sqlite", "postgresql", "mysql", "mariadb".
@@ -90,6 +92,40 @@ type Dialect struct {
 	ReadOnlyError func(err error) bool
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
+	// PartialIndexes says the database builds an index over the rows a
+	// WHERE clause selects (CREATE INDEX ... WHERE: SQLite, Postgres).
+	// Migrations then index only the rows queries look for: history's
+	// status_time index holds the final records only.
+	PartialIndexes bool
+	// Lock runs fn while holding the exclusive lock called name: no two
+	// calls with the same name run fn at once, across every process and
+	// connection using the database. fn receives the handle to work
+	// through (a transaction, when the lock is one), and the lock is
+	// released when fn returns, or when the connection holding it dies
+	// with its process. Lock waits for the lock until ctx ends. Migrations
+	// run under it, so that processes opening an old database at once
+	// migrate it once.
+	//
+	// Nil runs fn without a cross-process lock: processes that open an old
+	// database at the same moment may then migrate it side by side. Every
+	// migration step checks whether it is already done, so the latecomer
+	// usually finds the work done, but two processes creating the same
+	// index at the same instant can still make one of them fail its Open.
+	// Give your own Database a Lock, or migrate before starting processes
+	// (see Migrator).
+	Lock func(ctx context.Context, db *gorm.DB, name string, fn func(db *gorm.DB) error) error
+	// TryLock takes the lock called name if no session holds it, without
+	// waiting: ok is false when another one does. The lock is held until
+	// release is called, or until the process dies (its connection
+	// closes). The background pruner runs only while it holds the lock, so
+	// that one process at a time prunes a database.
+	//
+	// Nil uses a lease: a row of the app's leases table naming the holder
+	// and an expiry, renewed while held and taken over once expired. A
+	// lease needs the processes' clocks to agree to within its renewal
+	// margin (a minute), and a killed holder blocks the others until its
+	// lease expires.
+	TryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may
@@ -137,6 +173,11 @@ func dialectOf(d gorm.Dialector) Dialect {
 	}
 	if dl.Transient == nil {
 		dl.Transient = func(error) string { return "" }
+	}
+	if dl.Lock == nil {
+		dl.Lock = func(ctx context.Context, db *gorm.DB, _ string, fn func(*gorm.DB) error) error {
+			return fn(db.WithContext(ctx))
+		}
 	}
 	return dl
 }

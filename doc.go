@@ -32,8 +32,29 @@ mysql.Open (MySQL 8, MariaDB 10.2 and later); neither needs cgo:
 Open takes any gorm.Dialector. The dialectors of the database packages also
 implement Database, through which they tell Open how to use their database
 (column types, retries, pool, group commit); any other dialector gets
-conservative defaults. Open creates the app's tables and indexes when they
-are missing (WithoutMigrations turns that off).
+conservative defaults.
+
+# Schema versions
+
+The schema is versioned: Open creates the tables of a new app, recognizes
+and records the tables v0.1.0 created as version 1, and applies the
+migrations an older database lacks, under a lock, so that processes
+opening an old database at once migrate it once. WithoutAutoMigrate makes
+Open only check the version; a Migrator migrates as a separate step
+(Migrations lists every version):
+
+	m, err := statebackend.NewMigrator(postgres.Open(dsn), statebackend.WithAppID("orders"))
+	res, err := m.Migrate(ctx, statebackend.MigrateOptions{})
+
+# Retention
+
+The backend implements Pruner: Prune deletes finished top-level workflow
+runs (with everything under them) older than a cutoff, in small batches,
+never live work. WithRetention runs it in the background, one process per
+database at a time:
+
+	backend, err := statebackend.Open(sqlite.Open("state.db"),
+		statebackend.WithRetention(statebackend.Retention{OlderThan: 30 * 24 * time.Hour}))
 
 # App ids
 

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"os"
+	"path/filepath"
 	"time"
 
 	"github.com/taskstate/statebackend"
@@ -152,4 +154,47 @@ func ExampleBackend_historyInTimeRange() {
 	// Output:
 	// inv-1 inv-2 (end of batch)
 	// inv-3 (end of batch)
+}
+
+// Migrate a database as a deployment step, before starting processes that
+// open it with WithoutAutoMigrate.
+func ExampleMigrator() {
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "example")
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer os.RemoveAll(dir)
+	db := sqlite.Open(filepath.Join(dir, "state.db"))
+
+	m, err := statebackend.NewMigrator(db, statebackend.WithAppID("orders"))
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer m.Close()
+	plan, err := m.Migrate(ctx, statebackend.MigrateOptions{DryRun: true})
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, mig := range plan.Applied {
+		fmt.Printf("would apply %s\n", mig.ID())
+	}
+	if _, err := m.Migrate(ctx, statebackend.MigrateOptions{}); err != nil {
+		log.Fatal(err)
+	}
+	st, err := m.Status(ctx)
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Printf("version %d of %d, usable: %t\n", st.Version, st.Latest, st.Usable())
+
+	backend, err := statebackend.Open(db, statebackend.WithAppID("orders"), statebackend.WithoutAutoMigrate())
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backend.Close()
+	// Output:
+	// would apply 0001_initial
+	// would apply 0002_retention
+	// version 2 of 2, usable: true
 }

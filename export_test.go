@@ -54,3 +54,14 @@ func (b *gormBackend) Queued() int {
 	defer b.committer.mu.Unlock()
 	return len(b.committer.queue)
 }
+
+// TryLease takes the lease called name as tryLease does.
+func (b *gormBackend) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
+	return b.tryLease(ctx, name)
+}
+
+// FinalRecordsQuery returns the SQL and bind variables of a prune's
+// candidate page after a cursor (see repository.Repo.FinalRecordsQuery).
+func (b *gormBackend) FinalRecordsQuery(status string, cutoff, cursorUs int64, limit int) (repository.Query, error) {
+	return b.repo.FinalRecordsQuery(b.db, status, cutoff, cursorUs, limit)
+}

@@ -3,6 +3,7 @@ module github.com/taskstate/statebackend
 go 1.26.8
 
 require (
+	github.com/go-gormigrate/gormigrate/v2 v2.1.7
 	github.com/go-sql-driver/mysql v1.10.1
 	github.com/jackc/pgx/v5 v5.12.0
 	github.com/mattn/go-sqlite3 v1.14.53

@@ -2,6 +2,7 @@ package statebackend
 
 import (
 	"database/sql"
+	"io"
 	"log/slog"
 	"time"
 )
@@ -10,12 +11,22 @@ import (
 type Option func(*options)
 
 type options struct {
-	appID          string
-	logger         *slog.Logger
-	skipMigrations bool
-	pool           Pool
-	poolSet        bool
-	telemetry      telemetryOptions
+	appID         string
+	logger        *slog.Logger
+	noAutoMigrate bool
+	pool          Pool
+	poolSet       bool
+	retention     Retention
+	telemetry     telemetryOptions
+}
+
+// newOptions applies opts to the defaults.
+func newOptions(opts []Option) options {
+	o := options{logger: slog.New(slog.NewTextHandler(io.Discard, nil))}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	return o
 }
 
 // Pool sets the connection pool of the underlying *sql.DB. Zero fields keep
@@ -43,10 +54,17 @@ func WithAppID(appID string) Option { return func(o *options) { o.appID = appID 
 // Dialect.Name); connection strings and payloads are never logged.
 func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l } }
 
-// WithoutMigrations skips schema creation at Open, for operators who create
-// the tables themselves. By default Open creates missing tables and indexes
-// (and never alters existing ones).
-func WithoutMigrations() Option { return func(o *options) { o.skipMigrations = true } }
+// WithoutAutoMigrate makes Open leave the schema alone: it reads the
+// schema version and changes nothing, not even to create a table. When the
+// database is at the library's version (or at a newer one that declares
+// itself compatible) Open proceeds; when it is older, or the app has no
+// tables yet, Open fails with ErrSchemaOutdated, naming the command that
+// migrates it (`statebackend migrate`, or Migrator.Migrate). For fleets
+// that migrate as a deployment step before rolling out new processes.
+//
+// By default Open migrates the schema to the library's version (see
+// Migrator.Migrate).
+func WithoutAutoMigrate() Option { return func(o *options) { o.noAutoMigrate = true } }
 
 // WithPool overrides the connection pool settings.
 func WithPool(p Pool) Option { return func(o *options) { o.pool, o.poolSet = p, true } }

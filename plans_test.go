@@ -1,12 +1,16 @@
 package statebackend_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
+
+	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/conformance/sqlitetest"
 	"github.com/taskstate/statebackend/entities"
 )
 
@@ -78,4 +82,108 @@ func TestPostgresPagePlans(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestPrunePlans checks that a prune's candidate page reads the final
+// records along the status_time index (partial on SQLite and Postgres) from
+// the cursor, not the time index with a filter on the status, whose cost
+// would grow with the history kept: on SQLite's plan and on Postgres's
+// generic plan (the one pgx's cached statements get) over 200,000 records.
+func TestPrunePlans(t *testing.T) {
+	t.Parallel()
+	for _, kind := range []string{"sqlite", "postgres"} {
+		t.Run(kind, func(t *testing.T) {
+			t.Parallel()
+			appID := conformance.NewAppID()
+			var b statebackend.Backend
+			if kind == "sqlite" {
+				b = sqlitetest.Open(t, sqlitetest.Path(t), appID)
+			} else {
+				b = pgtest.Open(t, appID)
+			}
+			gb := statebackend.Internals(b)
+			if kind == "postgres" {
+				tables, err := entities.NewTables(appID, 63)
+				if err != nil {
+					t.Fatal(err)
+				}
+				history := tables.Name("History")
+				err = gb.DB().Exec(`INSERT INTO ` + history + ` (invocation_id, history_timestamp, history_status, history_json)
+					SELECT 'inv-' || lpad(i::text, 6, '0'), (i * 4 + k) * 10,
+						(ARRAY['registered', 'pending', 'running', 'success'])[k + 1], '{}'
+					FROM generate_series(0, 49999) AS i, generate_series(0, 3) AS k`).Error
+				if err == nil {
+					err = gb.DB().Exec("ANALYZE " + history).Error
+				}
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			q, err := gb.FinalRecordsQuery("success", 1500000, 1000, 1000)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var plan string
+			// One connection: the session setting and the prepared
+			// statement are per session.
+			err = gb.DB().Connection(func(conn *gorm.DB) error {
+				conn = conn.Session(&gorm.Session{})
+				if kind == "sqlite" {
+					plan, err = explainLines(conn, "EXPLAIN QUERY PLAN "+q.SQL, q.Vars...)
+					return err
+				}
+				if err := conn.Exec("SET plan_cache_mode = force_generic_plan").Error; err != nil {
+					return err
+				}
+				if err := conn.Exec("PREPARE final_page AS " + q.SQL).Error; err != nil {
+					return err
+				}
+				// The values go in as literals: EXPLAIN EXECUTE takes no
+				// parameters.
+				var literals []string
+				for _, v := range q.Vars {
+					if s, ok := v.(string); ok {
+						literals = append(literals, "'"+s+"'")
+					} else {
+						literals = append(literals, fmt.Sprint(v))
+					}
+				}
+				plan, err = explainLines(conn, "EXPLAIN EXECUTE final_page("+strings.Join(literals, ", ")+")")
+				return err
+			})
+			if err != nil {
+				t.Fatal(err)
+			}
+			t.Logf("candidate page plan:\n%s", plan)
+			if !strings.Contains(plan, "status_time") || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
+				t.Errorf("the candidate page does not walk the status_time index:\n%s", plan)
+			}
+		})
+	}
+}
+
+// explainLines runs an EXPLAIN and returns its rows, one line each.
+func explainLines(conn *gorm.DB, query string, vars ...any) (string, error) {
+	rows, err := conn.Raw(query, vars...).Rows()
+	if err != nil {
+		return "", err
+	}
+	defer rows.Close()
+	cols, err := rows.Columns()
+	if err != nil {
+		return "", err
+	}
+	var lines []string
+	for rows.Next() {
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		if err := rows.Scan(ptrs...); err != nil {
+			return "", err
+		}
+		lines = append(lines, fmt.Sprint(vals[len(vals)-1]))
+	}
+	return strings.Join(lines, "\n"), rows.Err()
 }

@@ -26,6 +26,13 @@ type (
 	AppInfo           = state.AppInfo
 )
 
+// Retention; see state.Pruner. The backend Open returns implements Pruner.
+type (
+	Pruner       = state.Pruner
+	PruneOptions = state.PruneOptions
+	PruneStats   = state.PruneStats
+)
+
 // Statuses of an invocation; see state.Status.
 const (
 	StatusRegistered                 = state.StatusRegistered

@@ -17,5 +17,6 @@ func groups() [][]Test {
 		lifecycleTests(),
 		concurrencyTests(),
 		dialectEdgeTests(),
+		retentionTests(),
 	}
 }

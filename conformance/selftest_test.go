@@ -85,6 +85,13 @@ func brokenVariants() []brokenVariant {
 		{"iterator_ignores_cancel", "lifecycle", func(b wrapped) state.Backend { return uncancellableIterator{b} }},
 
 		{"busy_under_contention", "concurrency", func(b wrapped) state.Backend { return busyWriter{b} }},
+
+		{"prune_deletes_live_work", "retention", func(b wrapped) state.Backend { return purgingPruner{b} }},
+		{"prune_ignores_cutoff", "retention", func(b wrapped) state.Backend { return cutoffIgnored{b} }},
+		{"prune_ignores_dry_run", "retention", func(b wrapped) state.Backend { return dryRunIgnored{b} }},
+		{"prune_zero_means_all", "retention", func(b wrapped) state.Backend { return zeroMeansAll{b} }},
+		{"prune_leaves_partial_units", "retention", func(b wrapped) state.Backend { return partialPruner{b} }},
+		{"prune_miscounts", "retention", func(b wrapped) state.Backend { return uncountedHistory{b} }},
 	}
 }
 

@@ -492,3 +492,100 @@ func (b busyWriter) AddHistory(ctx context.Context, ids []state.InvocationID, h 
 func (b busyWriter) SetResult(ctx context.Context, id state.InvocationID, data []byte) error {
 	return b.busy(func() error { return b.Backend.SetResult(ctx, id, data) })
 }
+
+// The broken pruners. The retention group runs against every variant,
+// since wrapped passes Prune through; these break it.
+
+// Prune passes through to the wrapped backend's Prune.
+func (b wrapped) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	return b.Backend.(state.Pruner).Prune(ctx, opts)
+}
+
+// purgingPruner "prunes" by deleting everything, live work included.
+type purgingPruner struct{ wrapped }
+
+func (b purgingPruner) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	if err := opts.Validate(); err != nil {
+		return state.PruneStats{}, err
+	}
+	stats, err := b.wrapped.Prune(ctx, state.PruneOptions{OlderThan: opts.OlderThan, DryRun: true})
+	if err != nil || opts.DryRun {
+		return stats, err
+	}
+	return stats, b.Backend.Purge(ctx)
+}
+
+// cutoffIgnored deletes finished units however recent.
+type cutoffIgnored struct{ wrapped }
+
+func (b cutoffIgnored) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	if err := opts.Validate(); err != nil {
+		return state.PruneStats{}, err
+	}
+	opts.OlderThan = time.Nanosecond
+	return b.wrapped.Prune(ctx, opts)
+}
+
+// dryRunIgnored deletes in a dry run too.
+type dryRunIgnored struct{ wrapped }
+
+func (b dryRunIgnored) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	opts.DryRun = false
+	return b.wrapped.Prune(ctx, opts)
+}
+
+// zeroMeansAll takes OlderThan 0 (or less) for "everything finished", as
+// some task queues' cleanup settings do, instead of refusing it.
+type zeroMeansAll struct{ wrapped }
+
+func (b zeroMeansAll) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	if opts.OlderThan <= 0 {
+		opts.OlderThan = time.Nanosecond
+	}
+	return b.wrapped.Prune(ctx, opts)
+}
+
+// partialPruner leaves the results of the invocations it deletes behind.
+type partialPruner struct{ wrapped }
+
+func (b partialPruner) SetResult(ctx context.Context, id state.InvocationID, data []byte) error {
+	if err := b.Backend.SetResult(ctx, id, data); err != nil {
+		return err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	if b.shared.results == nil {
+		b.shared.results = map[string][]byte{}
+	}
+	b.shared.results[b.key(id)] = slices.Clone(data)
+	return nil
+}
+
+func (b partialPruner) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	stats, err := b.wrapped.Prune(ctx, opts)
+	if err != nil || opts.DryRun {
+		return stats, err
+	}
+	b.shared.mu.Lock()
+	kept := maps.Clone(b.shared.results)
+	b.shared.mu.Unlock()
+	for k, data := range kept {
+		appID, id, _ := strings.Cut(k, "\x00")
+		if appID != b.appID {
+			continue
+		}
+		if _, err := b.Backend.Result(ctx, state.InvocationID(id)); errors.Is(err, state.ErrNotFound) {
+			_ = b.Backend.SetResult(ctx, state.InvocationID(id), data)
+		}
+	}
+	return stats, nil
+}
+
+// uncountedHistory reports no deleted history records.
+type uncountedHistory struct{ wrapped }
+
+func (b uncountedHistory) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	stats, err := b.wrapped.Prune(ctx, opts)
+	stats.History = 0
+	return stats, err
+}

@@ -30,7 +30,7 @@ type Invocation struct {
 	ParentInvocationID  Key  `gorm:"column:parent_invocation_id;not null;size:255;index:,composite:parent"`
 	WorkflowID          Key  `gorm:"column:workflow_id;not null;size:255;index:,composite:workflow"`
 	WorkflowTypeKey     Key  `gorm:"column:workflow_type_key;not null;size:255;index:,composite:workflow_type"`
-	ParentWorkflowID    Key  `gorm:"column:parent_workflow_id;not null;size:255"`
+	ParentWorkflowID    Key  `gorm:"column:parent_workflow_id;not null;size:255;index:,composite:parent_workflow"`
 }
 
 // RunnerContext is a row of state_backend_runner_contexts. ParentCtxID is ""
@@ -46,12 +46,14 @@ type RunnerContext struct {
 
 // History is a row of state_backend_history. ID orders records with equal
 // timestamps by insertion; HistoryTimestamp is microseconds since the Unix
-// epoch; (invocation, timestamp, status) is unique.
+// epoch; (invocation, timestamp, status) is unique. The status_time index
+// lets retention walk the records of one status (the final ones) in time
+// order.
 type History struct {
-	ID               Serial `gorm:"column:id;primaryKey;autoIncrement;index:,composite:time,priority:2"`
+	ID               Serial `gorm:"column:id;primaryKey;autoIncrement;index:,composite:time,priority:2;index:,composite:status_time,priority:3"`
 	InvocationID     Key    `gorm:"column:invocation_id;not null;size:255;index:,unique,composite:entry,priority:1"`
-	HistoryTimestamp int64  `gorm:"column:history_timestamp;not null;index:,unique,composite:entry,priority:2;index:,composite:time,priority:1"`
-	HistoryStatus    Key    `gorm:"column:history_status;not null;size:32;index:,unique,composite:entry,priority:3"`
+	HistoryTimestamp int64  `gorm:"column:history_timestamp;not null;index:,unique,composite:entry,priority:2;index:,composite:time,priority:1;index:,composite:status_time,priority:2"`
+	HistoryStatus    Key    `gorm:"column:history_status;not null;size:32;index:,unique,composite:entry,priority:3;index:,composite:status_time,priority:1"`
 	HistoryJSON      Text   `gorm:"column:history_json;not null"`
 }
 
@@ -60,7 +62,7 @@ type History struct {
 type Workflow struct {
 	WorkflowID       Key `gorm:"column:workflow_id;primaryKey;size:255"`
 	WorkflowTypeKey  Key `gorm:"column:workflow_type_key;not null;size:255;index:,composite:type"`
-	ParentWorkflowID Key `gorm:"column:parent_workflow_id;not null;size:255"`
+	ParentWorkflowID Key `gorm:"column:parent_workflow_id;not null;size:255;index:,composite:parent"`
 }
 
 // AppInfo is a row of state_backend_app_info.
@@ -82,10 +84,38 @@ type WorkflowSubInvocation struct {
 	SubInvocationID  Key `gorm:"column:sub_invocation_id;primaryKey;size:255"`
 }
 
-// All returns one value of every model, in migration order.
+// Lease is a row of state_backend_leases: a named lock held by one holder
+// until ExpiresAt (microseconds since the Unix epoch), for databases
+// without advisory locks. Not a table of pynenc's.
+type Lease struct {
+	Name      Key   `gorm:"column:name;primaryKey;size:255"`
+	Holder    Key   `gorm:"column:holder;not null;size:255"`
+	ExpiresAt int64 `gorm:"column:expires_at;not null"`
+}
+
+// Migration is a row of state_backend_migrations: one applied schema
+// migration. ID is "<4-digit version>_<name>"; MinCompatible is the oldest
+// schema version a library must know to use the database once the
+// migration is applied; AppliedAt is microseconds since the Unix epoch.
+// Not a table of pynenc's.
+type Migration struct {
+	ID            Key   `gorm:"column:id;primaryKey;size:255"`
+	MinCompatible int64 `gorm:"column:min_compatible;not null;default:1"`
+	AppliedAt     int64 `gorm:"column:applied_at;not null;default:0"`
+}
+
+// All returns one value of every model that holds the app's data, in
+// creation order: the tables Purge empties. The bookkeeping tables (Lease,
+// Migration) are not among them.
 func All() []any {
 	return []any{
 		&Result{}, &Exception{}, &Invocation{}, &RunnerContext{}, &History{},
 		&Workflow{}, &AppInfo{}, &WorkflowData{}, &WorkflowSubInvocation{},
 	}
+}
+
+// Bookkeeping returns one value of each bookkeeping model: the leases and
+// the migrations tables.
+func Bookkeeping() []any {
+	return []any{&Lease{}, &Migration{}}
 }

@@ -24,9 +24,14 @@ var suffixes = map[string]string{
 	"AppInfo":               "app_info",
 	"WorkflowData":          "workflow_data",
 	"WorkflowSubInvocation": "workflow_sub_invocations",
+	"Lease":                 "leases",
+	"Migration":             "migrations",
 }
 
 // longestSuffix is the longest entry of suffixes, which bounds table names.
+// A new table's suffix must not be longer: the prefix of a long app id is
+// shortened to fit the longest name, so a longer suffix would rename every
+// table of such apps.
 const longestSuffix = "workflow_sub_invocations"
 
 // safeName is what every table name must match before it reaches SQL.
@@ -98,10 +103,11 @@ func (t Tables) Name(model string) string {
 	return t.prefix + Base + "_" + suffixes[model]
 }
 
-// Names returns every table name of the app, in migration order.
+// Names returns every table name of the app: the data tables in creation
+// order, then the bookkeeping tables.
 func (t Tables) Names() []string {
 	var out []string
-	for _, m := range All() {
+	for _, m := range append(All(), Bookkeeping()...) {
 		out = append(out, t.Name(modelName(m)))
 	}
 	return out

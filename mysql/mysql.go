@@ -131,6 +131,8 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
 		Transient:     transient,
 		ReadOnlyError: readOnly,
+		Lock:          lock,
+		TryLock:       tryLock,
 	}
 }
 

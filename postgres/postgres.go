@@ -51,9 +51,12 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "text",
 			Blob: "bytea",
 		},
-		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient:     transient,
-		ReadOnlyError: readOnly,
+		Pool:           statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Transient:      transient,
+		ReadOnlyError:  readOnly,
+		Lock:           lock,
+		TryLock:        tryLock,
+		PartialIndexes: true,
 	}
 }
 

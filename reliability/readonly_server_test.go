@@ -36,7 +36,7 @@ func TestReadOnlyServer(t *testing.T) {
 				t.Fatal(err)
 			}
 			sep := map[bool]string{true: "&", false: "?"}[strings.Contains(dsn, "?")]
-			ro, err := statebackend.Open(c.db.open(dsn+sep+c.params), statebackend.WithAppID(app), statebackend.WithoutMigrations())
+			ro, err := statebackend.Open(c.db.open(dsn+sep+c.params), statebackend.WithAppID(app), statebackend.WithoutAutoMigrate())
 			if err != nil {
 				t.Fatal(err)
 			}

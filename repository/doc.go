@@ -53,6 +53,11 @@ type Config struct {
 	UnindexedHistoryTimestamp string
 	// Observe, when set, is told of every compiled statement the Repo runs.
 	Observe Observer
+	// FinalPredicate is the WHERE clause, on history_status, that selects
+	// the final records: the predicate of the partial index retention
+	// reads, repeated in its query so that planners use that index. Empty
+	// means no such clause.
+	FinalPredicate string
 }
 
 // New returns the repository of the app whose tables are t.

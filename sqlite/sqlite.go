@@ -133,6 +133,8 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		ReadOnly:          d.cfg.readOnly,
 		ReadOnlyError:     readOnlyErr,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
+		Lock:              lock,
+		PartialIndexes:    true,
 	}
 }
 

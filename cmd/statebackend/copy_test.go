@@ -46,7 +46,7 @@ func openURL(t *testing.T, raw, app string) statebackend.Backend {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := statebackend.Open(u.dialector(), statebackend.WithAppID(app), statebackend.WithoutMigrations())
+	b, err := statebackend.Open(u.dialector(), statebackend.WithAppID(app), statebackend.WithoutAutoMigrate())
 	if err != nil {
 		t.Fatalf("open %s: %v", u.shown, err)
 	}

@@ -60,7 +60,7 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 			closeGorm(db)
 			return nil, err
 		}
-		opts = append(opts, statebackend.WithoutMigrations())
+		opts = append(opts, statebackend.WithoutAutoMigrate())
 	}
 	b, err := statebackend.Open(u.dialector(), opts...)
 	if err != nil {

@@ -74,7 +74,7 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 			return err
 		}
 	}
-	b, err := statebackend.Open(u.dialector(), statebackend.WithoutMigrations(), statebackend.WithLogger(c.log))
+	b, err := statebackend.Open(u.dialector(), statebackend.WithoutAutoMigrate(), statebackend.WithLogger(c.log))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", u.shown, err)
 	}

@@ -47,6 +47,7 @@ var workloads = []workload{
 // namedOnly are the workloads that run only when -workloads names them:
 // they take minutes and work in environments of their own.
 var namedOnly = []workload{
+	{name: "W9", run: runW9},
 	{name: "W10", report: runW10},
 	{name: "W11", report: runW11},
 }
@@ -66,6 +67,8 @@ type bench struct {
 	st   store
 
 	haveInvocations, haveHistory bool
+	// extra holds the last workload's numbers beyond ops and time.
+	extra map[string]float64
 }
 
 // timer measures the timed part of a workload, with a CPU profile of just

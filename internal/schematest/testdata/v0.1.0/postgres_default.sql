@@ -1,0 +1,15 @@
+CREATE TABLE "state_backend_results" ("invocation_id" varchar(255) COLLATE "C","result_data" bytea NOT NULL,PRIMARY KEY ("invocation_id"));
+CREATE TABLE "state_backend_exceptions" ("invocation_id" varchar(255) COLLATE "C","exception_data" bytea NOT NULL,PRIMARY KEY ("invocation_id"));
+CREATE TABLE "state_backend_invocations" ("invocation_id" varchar(255) COLLATE "C","call_id_key" varchar(512) COLLATE "C" NOT NULL,"task_id_key" varchar(255) COLLATE "C" NOT NULL,"arguments_id" varchar(255) COLLATE "C" NOT NULL,"serialized_arguments" text NOT NULL,"parent_invocation_id" varchar(255) COLLATE "C" NOT NULL,"workflow_id" varchar(255) COLLATE "C" NOT NULL,"workflow_type_key" varchar(255) COLLATE "C" NOT NULL,"parent_workflow_id" varchar(255) COLLATE "C" NOT NULL,PRIMARY KEY ("invocation_id"));
+CREATE INDEX IF NOT EXISTS "idx_state_backend_invocations_workflow_type" ON "state_backend_invocations" ("workflow_type_key");
+CREATE INDEX IF NOT EXISTS "idx_state_backend_invocations_workflow" ON "state_backend_invocations" ("workflow_id");
+CREATE INDEX IF NOT EXISTS "idx_state_backend_invocations_parent" ON "state_backend_invocations" ("parent_invocation_id");
+CREATE TABLE "state_backend_runner_contexts" ("runner_id" varchar(255) COLLATE "C","runner_cls" varchar(255) COLLATE "C" NOT NULL,"parent_ctx_id" varchar(255) COLLATE "C" NOT NULL,"pid" bigint NOT NULL,"hostname" varchar(255) COLLATE "C" NOT NULL,"thread_id" bigint NOT NULL,PRIMARY KEY ("runner_id"));
+CREATE TABLE "state_backend_history" ("id" bigserial,"invocation_id" varchar(255) COLLATE "C" NOT NULL,"history_timestamp" bigint NOT NULL,"history_status" varchar(32) COLLATE "C" NOT NULL,"history_json" text NOT NULL,PRIMARY KEY ("id"));
+CREATE UNIQUE INDEX IF NOT EXISTS "idx_state_backend_history_entry" ON "state_backend_history" ("invocation_id","history_timestamp","history_status");
+CREATE INDEX IF NOT EXISTS "idx_state_backend_history_time" ON "state_backend_history" ("history_timestamp","id");
+CREATE TABLE "state_backend_workflows" ("workflow_id" varchar(255) COLLATE "C","workflow_type_key" varchar(255) COLLATE "C" NOT NULL,"parent_workflow_id" varchar(255) COLLATE "C" NOT NULL,PRIMARY KEY ("workflow_id"));
+CREATE INDEX IF NOT EXISTS "idx_state_backend_workflows_type" ON "state_backend_workflows" ("workflow_type_key");
+CREATE TABLE "state_backend_app_info" ("app_id" varchar(255) COLLATE "C","app_info_json" text NOT NULL,PRIMARY KEY ("app_id"));
+CREATE TABLE "state_backend_workflow_data" ("workflow_id" varchar(255) COLLATE "C","data_key" varchar(255) COLLATE "C","data_value" bytea NOT NULL,PRIMARY KEY ("workflow_id","data_key"));
+CREATE TABLE "state_backend_workflow_sub_invocations" ("parent_workflow_id" varchar(255) COLLATE "C","sub_invocation_id" varchar(255) COLLATE "C",PRIMARY KEY ("parent_workflow_id","sub_invocation_id"));

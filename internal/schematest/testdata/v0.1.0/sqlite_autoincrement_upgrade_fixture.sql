@@ -1,0 +1,15 @@
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_results` (`invocation_id` text,`result_data` blob NOT NULL,PRIMARY KEY (`invocation_id`));
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_exceptions` (`invocation_id` text,`exception_data` blob NOT NULL,PRIMARY KEY (`invocation_id`));
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_invocations` (`invocation_id` text,`call_id_key` text NOT NULL,`task_id_key` text NOT NULL,`arguments_id` text NOT NULL,`serialized_arguments` text NOT NULL,`parent_invocation_id` text NOT NULL,`workflow_id` text NOT NULL,`workflow_type_key` text NOT NULL,`parent_workflow_id` text NOT NULL,PRIMARY KEY (`invocation_id`));
+CREATE INDEX `idx_upgrade_fixture_2659894a__state_backend_invocations_86469118` ON `upgrade_fixture_2659894a__state_backend_invocations`(`workflow_type_key`);
+CREATE INDEX `idx_upgrade_fixture_2659894a__state_backend_invocations_workflow` ON `upgrade_fixture_2659894a__state_backend_invocations`(`workflow_id`);
+CREATE INDEX `idx_upgrade_fixture_2659894a__state_backend_invocations_parent` ON `upgrade_fixture_2659894a__state_backend_invocations`(`parent_invocation_id`);
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_runner_contexts` (`runner_id` text,`runner_cls` text NOT NULL,`parent_ctx_id` text NOT NULL,`pid` integer NOT NULL,`hostname` text NOT NULL,`thread_id` integer NOT NULL,PRIMARY KEY (`runner_id`));
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_history` (`id` integer PRIMARY KEY AUTOINCREMENT,`invocation_id` text NOT NULL,`history_timestamp` integer NOT NULL,`history_status` text NOT NULL,`history_json` text NOT NULL);
+CREATE UNIQUE INDEX `idx_upgrade_fixture_2659894a__state_backend_history_entry` ON `upgrade_fixture_2659894a__state_backend_history`(`invocation_id`,`history_timestamp`,`history_status`);
+CREATE INDEX `idx_upgrade_fixture_2659894a__state_backend_history_time` ON `upgrade_fixture_2659894a__state_backend_history`(`history_timestamp`,`id`);
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_workflows` (`workflow_id` text,`workflow_type_key` text NOT NULL,`parent_workflow_id` text NOT NULL,PRIMARY KEY (`workflow_id`));
+CREATE INDEX `idx_upgrade_fixture_2659894a__state_backend_workflows_type` ON `upgrade_fixture_2659894a__state_backend_workflows`(`workflow_type_key`);
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_app_info` (`app_id` text,`app_info_json` text NOT NULL,PRIMARY KEY (`app_id`));
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_workflow_data` (`workflow_id` text,`data_key` text,`data_value` blob NOT NULL,PRIMARY KEY (`workflow_id`,`data_key`));
+CREATE TABLE `upgrade_fixture_2659894a__state_backend_workflow_sub_invocations` (`parent_workflow_id` text,`sub_invocation_id` text,PRIMARY KEY (`parent_workflow_id`,`sub_invocation_id`));

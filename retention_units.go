@@ -1,0 +1,218 @@
+package statebackend
+
+import (
+	"maps"
+	"slices"
+
+	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/repository"
+)
+
+// How a prune finds units: from a candidate up to its root, and from a
+// root down to every member, through indexed lookups only.
+
+// unit is a top-level workflow run (or a lone id) with what is under it.
+type unit struct {
+	root      string
+	workflows []string // the root and every sub-workflow under it
+	members   []string // invocation rows in those workflows, and workflow ids with history but no row
+}
+
+// rootsOf returns the roots of the units of ids, each once: for an
+// invocation, the top-level workflow above its workflow; for an id never
+// stored as an invocation, the id.
+func (p *pruneRun) rootsOf(db *gorm.DB, ids []string) ([]string, error) {
+	links, err := p.b.repo.InvocationLinks(db, ids)
+	if err != nil {
+		return nil, err
+	}
+	byID := make(map[string]repository.Link, len(links))
+	for _, l := range links {
+		byID[l.ID] = l
+	}
+	roots := map[string]bool{}
+	pending := map[string]bool{} // workflows whose parent's root is needed
+	for _, id := range ids {
+		l, ok := byID[id]
+		switch {
+		case !ok:
+			roots[id] = true
+		case l.ParentWorkflowID == "":
+			roots[l.WorkflowID] = true
+		default:
+			pending[l.ParentWorkflowID] = true
+		}
+	}
+	for depth := 0; len(pending) > 0; depth++ {
+		if depth > maxWorkflowDepth {
+			p.b.log.Warn("workflows nested deeper than the prune follows are kept", "depth", maxWorkflowDepth)
+			break
+		}
+		parents, err := p.parentsOf(db, keys(pending))
+		if err != nil {
+			return nil, err
+		}
+		next := map[string]bool{}
+		for wf, parent := range parents {
+			if parent == "" {
+				roots[wf] = true
+			} else {
+				next[parent] = true
+			}
+		}
+		pending = next
+	}
+	out := keys(roots)
+	slices.Sort(out)
+	return out, nil
+}
+
+// parentsOf returns the parent ("" for none) of each workflow in wfs: from
+// the row of the invocation that started it, else its workflow run, else
+// any invocation in it.
+func (p *pruneRun) parentsOf(db *gorm.DB, wfs []string) (map[string]string, error) {
+	out := map[string]string{}
+	starters, err := p.b.repo.InvocationLinks(db, wfs)
+	if err != nil {
+		return nil, err
+	}
+	for _, l := range starters {
+		if l.WorkflowID == l.ID {
+			out[l.ID] = l.ParentWorkflowID
+		}
+	}
+	rest := slices.DeleteFunc(slices.Clone(wfs), func(w string) bool { _, ok := out[w]; return ok })
+	if len(rest) > 0 {
+		runs, err := p.b.repo.WorkflowLinks(db, rest)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range runs {
+			out[l.ID] = l.ParentWorkflowID
+		}
+	}
+	rest = slices.DeleteFunc(rest, func(w string) bool { _, ok := out[w]; return ok })
+	if len(rest) > 0 {
+		members, err := p.b.repo.InvocationsInWorkflows(db, rest)
+		if err != nil {
+			return nil, err
+		}
+		for _, l := range members {
+			out[l.WorkflowID] = l.ParentWorkflowID
+		}
+	}
+	for _, w := range wfs {
+		if _, ok := out[w]; !ok {
+			out[w] = ""
+		}
+	}
+	return out, nil
+}
+
+// finishedUnits enumerates the units of roots from the root down and
+// returns those that are finished and old, counting the others in kept.
+// A root that turns out not to be top-level (its run or invocation names
+// a parent) is skipped: its own root's unit covers it.
+func (p *pruneRun) finishedUnits(db *gorm.DB, roots []string, kept *int64) ([]*unit, error) {
+	units := make(map[string]*unit, len(roots))
+	rootOf := map[string]string{} // workflow -> root
+	for _, r := range roots {
+		units[r] = &unit{root: r, workflows: []string{r}}
+		rootOf[r] = r
+	}
+	parents, err := p.parentsOf(db, roots)
+	if err != nil {
+		return nil, err
+	}
+	for r, parent := range parents {
+		if parent != "" {
+			delete(units, r)
+			delete(rootOf, r)
+		}
+	}
+	frontier := keys(rootOf)
+	for depth := 0; len(frontier) > 0; depth++ {
+		if depth > maxWorkflowDepth {
+			for _, wf := range frontier {
+				if u := units[rootOf[wf]]; u != nil {
+					delete(units, u.root)
+					*kept++
+				}
+			}
+			break
+		}
+		invs, err := p.b.repo.InvocationsUnderWorkflows(db, frontier)
+		if err != nil {
+			return nil, err
+		}
+		runs, err := p.b.repo.WorkflowsUnder(db, frontier)
+		if err != nil {
+			return nil, err
+		}
+		var next []string
+		for _, l := range append(invs, runs...) {
+			if _, ok := rootOf[l.WorkflowID]; ok {
+				continue
+			}
+			root := rootOf[l.ParentWorkflowID]
+			rootOf[l.WorkflowID] = root
+			if u := units[root]; u != nil {
+				u.workflows = append(u.workflows, l.WorkflowID)
+			}
+			next = append(next, l.WorkflowID)
+		}
+		frontier = next
+	}
+	members, err := p.b.repo.InvocationsInWorkflows(db, keys(rootOf))
+	if err != nil {
+		return nil, err
+	}
+	hasRow := map[string]bool{}
+	for _, l := range members {
+		if u := units[rootOf[l.WorkflowID]]; u != nil {
+			u.members = append(u.members, l.ID)
+			hasRow[l.ID] = true
+		}
+	}
+	var check []string
+	for _, u := range units {
+		check = append(check, u.members...)
+		check = append(check, u.workflows...)
+	}
+	heads, err := p.b.repo.HistoryHeads(db, check)
+	if err != nil {
+		return nil, err
+	}
+	var out []*unit
+	for _, r := range roots {
+		u := units[r]
+		if u == nil {
+			continue
+		}
+		ok := true
+		for _, id := range u.members {
+			ok = ok && p.finished(heads, id)
+		}
+		for _, wf := range u.workflows {
+			if _, hasHistory := heads[wf]; hasHistory && !hasRow[wf] {
+				ok = ok && p.finished(heads, wf)
+				u.members = append(u.members, wf)
+			}
+		}
+		if len(u.members) == 0 {
+			continue // nothing left of it
+		}
+		if !ok {
+			*kept++
+			continue
+		}
+		out = append(out, u)
+	}
+	return out, nil
+}
+
+// keys returns the keys of m, in no particular order.
+func keys[V any](m map[string]V) []string {
+	return slices.Collect(maps.Keys(m))
+}
