@@ -64,7 +64,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if c.dialect.SingleWriter && !c.dialect.ReadOnly {
 		b.committer = newCommitter(b)
 	}
-	schema := c.schema(o.logger)
+	schema := c.schema(o.logger, "Open")
 	if c.dialect.ReadOnly {
 		err = schema.readable()
 	} else {
@@ -134,15 +134,16 @@ func (c *connection) log(l *slog.Logger) *slog.Logger {
 	return l.With("database", c.dialect.Name, "app_id", c.appID)
 }
 
-// schema returns the schema manager of the connection's app.
-func (c *connection) schema(l *slog.Logger) *schemaManager {
+// schema returns the schema manager of the connection's app; its log
+// records carry operation op.
+func (c *connection) schema(l *slog.Logger, op string) *schemaManager {
 	return &schemaManager{
 		db: c.db.Set(entities.ColumnTypesSetting, c.dialect.Columns.entities()).
 			Set(migrations.PartialIndexesSetting, c.dialect.PartialIndexes),
 		tables:  c.tables,
 		dialect: c.dialect,
 		appID:   c.appID,
-		log:     c.log(l),
+		log:     c.log(l).With("operation", op),
 	}
 }
 

@@ -16,7 +16,10 @@ var _ state.HistoryImporter = (*gormBackend)(nil)
 // database as multi-row inserts in the order given (so history ids, which
 // order equal timestamps, follow it), with the same conflict rule as
 // AddHistory.
-func (b *gormBackend) ImportHistory(ctx context.Context, records []InvocationHistory) error {
+func (b *gormBackend) ImportHistory(ctx context.Context, records []InvocationHistory) (err error) {
+	ctx, c := b.tel.start(ctx, opImportHistory)
+	defer c.end(&err)
+	c.batch(len(records))
 	type key struct {
 		id     InvocationID
 		ts     int64

@@ -105,12 +105,12 @@ func (b *gormBackend) pruneOnce(ctx context.Context, name string, r Retention) {
 	release, ok, err := b.tryLock(ctx, name)
 	if err != nil {
 		if ctx.Err() == nil {
-			b.log.Warn("background prune: taking the pruning lock failed", "err", err)
+			b.log.Warn("background prune: taking the pruning lock failed", "operation", "Prune", "err", err)
 		}
 		return
 	}
 	if !ok {
-		b.log.Debug("background prune: another process holds the pruning lock")
+		b.log.Debug("background prune: another process holds the pruning lock", "operation", "Prune")
 		return
 	}
 	defer release()
@@ -118,7 +118,7 @@ func (b *gormBackend) pruneOnce(ctx context.Context, name string, r Retention) {
 	rep.Stats, rep.Err = b.Prune(ctx, PruneOptions{OlderThan: r.OlderThan, BatchSize: r.BatchSize, BatchTimeout: r.BatchTimeout})
 	rep.Finished = time.Now()
 	s := rep.Stats
-	attrs := []any{"units", s.Units, "invocations", s.Invocations, "history", s.History, "results", s.Results,
+	attrs := []any{"operation", "Prune", "units", s.Units, "invocations", s.Invocations, "history", s.History, "results", s.Results,
 		"exceptions", s.Exceptions, "workflow_runs", s.WorkflowRuns, "workflow_data", s.WorkflowData,
 		"sub_invocations", s.SubInvocations, "kept", s.Kept, "batches", s.Batches, "took", rep.Finished.Sub(rep.Started)}
 	switch {

@@ -50,7 +50,9 @@ var finalStatuses = func() []string {
 }()
 
 // Prune implements state.Pruner.
-func (b *gormBackend) Prune(ctx context.Context, opts PruneOptions) (PruneStats, error) {
+func (b *gormBackend) Prune(ctx context.Context, opts PruneOptions) (_ PruneStats, err error) {
+	ctx, c := b.tel.start(ctx, opPrune)
+	defer c.end(&err)
 	if err := opts.Validate(); err != nil {
 		return PruneStats{}, err
 	}
@@ -62,11 +64,23 @@ func (b *gormBackend) Prune(ctx context.Context, opts PruneOptions) (PruneStats,
 		batch: cmp.Or(opts.BatchSize, state.DefaultPruneBatchSize), timeout: cmp.Or(opts.BatchTimeout, state.DefaultPruneBatchTimeout),
 		seen: map[string]bool{},
 	}
-	err := p.run(ctx)
+	err = p.run(ctx)
+	if !opts.DryRun {
+		c.pruned(prunedPerTable(p.stats, b.repo.Tables))
+	}
 	if err != nil {
 		return p.stats, fmt.Errorf("statebackend: Prune: %w", err)
 	}
 	return p.stats, nil
+}
+
+// prunedPerTable returns the rows s counts as deleted, by table name.
+func prunedPerTable(s PruneStats, t entities.Tables) map[string]int64 {
+	return map[string]int64{
+		t.Name("Invocation"): s.Invocations, t.Name("History"): s.History, t.Name("Result"): s.Results,
+		t.Name("Exception"): s.Exceptions, t.Name("Workflow"): s.WorkflowRuns, t.Name("WorkflowData"): s.WorkflowData,
+		t.Name("WorkflowSubInvocation"): s.SubInvocations,
+	}
 }
 
 // pruneRun is one call of Prune.
@@ -174,7 +188,7 @@ func (p *pruneRun) shrink(ctx context.Context, err error) bool {
 		return false
 	}
 	p.batch = max(1, p.batch/2)
-	p.b.log.Warn("prune batch timed out, retrying smaller", "timeout", p.timeout, "batch_size", p.batch)
+	p.b.log.Warn("prune batch timed out, retrying smaller", "operation", "Prune", "timeout", p.timeout, "batch_size", p.batch)
 	return true
 }
 
@@ -254,7 +268,7 @@ func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
 			return err
 		}
 		if live {
-			p.b.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "root", u.root)
+			p.b.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", "Prune", "root", u.root)
 			p.stats.Kept++
 			return nil
 		}

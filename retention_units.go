@@ -46,7 +46,7 @@ func (p *pruneRun) rootsOf(db *gorm.DB, ids []string) ([]string, error) {
 	}
 	for depth := 0; len(pending) > 0; depth++ {
 		if depth > maxWorkflowDepth {
-			p.b.log.Warn("workflows nested deeper than the prune follows are kept", "depth", maxWorkflowDepth)
+			p.b.log.Warn("workflows nested deeper than the prune follows are kept", "operation", "Prune", "depth", maxWorkflowDepth)
 			break
 		}
 		parents, err := p.parentsOf(db, keys(pending))

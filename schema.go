@@ -153,7 +153,7 @@ func NewMigrator(d gorm.Dialector, opts ...Option) (*Migrator, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Migrator{s: c.schema(o.logger), close: c.sqlDB.Close}, nil
+	return &Migrator{s: c.schema(o.logger, "Migrate"), close: c.sqlDB.Close}, nil
 }
 
 // Status reads the schema version and what migrating to the latest version

@@ -21,6 +21,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -373,4 +374,75 @@ func orEmpty(m metricdata.Metrics) metricdata.Metrics {
 		m.Data = metricdata.Sum[int64]{}
 	}
 	return m
+}
+
+// TestTelemetryPrune checks that a prune is one span named
+// statebackend.Prune and that the rows it deleted count in
+// statebackend.rows.pruned, per table; a dry run counts nothing.
+func TestTelemetryPrune(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	rec := newRecorder(t)
+	appID := "prune_" + randomSuffix()
+	b := sqlitetest.Open(t, sqlitetest.Path(t), appID, rec.options()...)
+	task := statebackend.TaskID{Module: "m", FuncName: "f"}
+	old := time.Now().Add(-48 * time.Hour)
+	for i := range 3 {
+		id := statebackend.InvocationID(fmt.Sprintf("inv-%d", i))
+		inv := statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: statebackend.NoArgs},
+			Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}
+		if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+			t.Fatal(err)
+		}
+		for k, st := range []statebackend.Status{statebackend.StatusRunning, statebackend.StatusSuccess} {
+			at := old.Add(time.Duration(k) * time.Second)
+			if err := b.AddHistory(ctx, []statebackend.InvocationID{id}, statebackend.InvocationHistory{
+				Timestamp: at, StatusRecord: statebackend.StatusRecord{Status: st, Timestamp: at},
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pruner := b.(statebackend.Pruner)
+	if _, err := pruner.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, DryRun: true}); err != nil {
+		t.Fatal(err)
+	}
+	if m, ok := rec.collect(t)["statebackend.rows.pruned"]; ok && len(points(t, m)) > 0 {
+		t.Fatalf("a dry run counted pruned rows: %v", points(t, m))
+	}
+	stats, err := pruner.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stats.Invocations != 3 || stats.History != 6 {
+		t.Fatalf("pruned %+v, want 3 invocations and 6 history records", stats)
+	}
+	tables, err := entities.NewTables(appID, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := points(t, rec.collect(t)["statebackend.rows.pruned"])
+	for model, want := range map[string]float64{"Invocation": 3, "History": 6} {
+		found := false
+		for key, n := range got {
+			if strings.Contains(key, "db.collection.name="+tables.Name(model)) && strings.Contains(key, "db.operation.name=Prune") {
+				found = true
+				if n != want {
+					t.Errorf("rows.pruned of %s: %v, want %v", model, n, want)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("rows.pruned has no point for %s: %v", model, got)
+		}
+	}
+	var spans int
+	for _, s := range rec.spans.Ended() {
+		if s.Name() == "statebackend.Prune" {
+			spans++
+		}
+	}
+	if spans != 2 {
+		t.Errorf("%d statebackend.Prune spans, want 2", spans)
+	}
 }

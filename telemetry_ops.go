@@ -33,6 +33,8 @@ const (
 	opRunnerContexts
 	opMatchRunnerContexts
 	opPurge
+	opPrune
+	opImportHistory
 	numOperations
 )
 
@@ -69,4 +71,6 @@ var operations = [numOperations]struct{ name, model string }{
 	opRunnerContexts:             {"RunnerContexts", "RunnerContext"},
 	opMatchRunnerContexts:        {"MatchRunnerContexts", "RunnerContext"},
 	opPurge:                      {"Purge", ""},
+	opPrune:                      {"Prune", ""},
+	opImportHistory:              {"ImportHistory", "History"},
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/taskstate/statebackend/entities"
 	sbmysql "github.com/taskstate/statebackend/mysql"
 	sbpostgres "github.com/taskstate/statebackend/postgres"
+	"github.com/taskstate/statebackend/state"
 )
 
 // recorder is an OpenTelemetry SDK that keeps every span and metric in
@@ -430,19 +431,26 @@ func randomSuffix() string {
 }
 
 // TestTelemetryCoversEveryMethod checks that every method of Backend but
-// Close has an operation name in telemetry, each once: a method added to
-// the interface without telemetry fails here.
+// Close, and of the optional interfaces the GORM backend implements, has an
+// operation name in telemetry, each once: a method added without telemetry
+// fails here.
 func TestTelemetryCoversEveryMethod(t *testing.T) {
 	t.Parallel()
 	names := statebackend.OperationNames()
 	var methods []string
-	bt := reflect.TypeFor[statebackend.Backend]()
-	for i := range bt.NumMethod() {
-		if m := bt.Method(i).Name; m != "Close" {
-			methods = append(methods, m)
+	for _, bt := range []reflect.Type{
+		reflect.TypeFor[statebackend.Backend](),
+		reflect.TypeFor[statebackend.Pruner](),
+		reflect.TypeFor[state.HistoryImporter](),
+	} {
+		for i := range bt.NumMethod() {
+			if m := bt.Method(i).Name; m != "Close" {
+				methods = append(methods, m)
+			}
 		}
 	}
 	slices.Sort(names)
+	slices.Sort(methods)
 	if !slices.Equal(names, methods) {
 		t.Errorf("operations %v\nBackend methods %v", names, methods)
 	}
