@@ -32,7 +32,8 @@ import (
 // takes no lock. Open fails with ErrSchemaMismatch for tables it does not
 // recognize and with ErrSchemaNewer for a database a newer, incompatible
 // library migrated; WithoutAutoMigrate makes it check the version only.
-// A read-only database (see Dialect.ReadOnly) is checked, never migrated.
+// A read-only database (WithReadOnly, or see Dialect.ReadOnly) is checked,
+// never migrated.
 // Close the backend when done: Close waits for the writes in flight to
 // settle, fails those still queued with ErrClosed, stops the background
 // pruner, and leaves no goroutine behind.
@@ -99,6 +100,9 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 		d = ld.WithLogger(o.logger)
 	}
 	dl := dialectOf(d)
+	if o.readOnly {
+		dl.ReadOnly = true
+	}
 	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())

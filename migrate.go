@@ -154,9 +154,10 @@ func (s *schemaManager) status(st schemaState) SchemaStatus {
 }
 
 // readable checks, without changing anything, that a read-only database's
-// schema can be read by this library: any version it knows (the tables of
-// every version have the columns reads use), or a newer one that declares
-// itself compatible.
+// schema can be read by this library: no tables yet (DiscoverAppInfos
+// still works; reading the app's data then fails with the database's
+// error), any version it knows (the tables of every version have the
+// columns reads use), or a newer one that declares itself compatible.
 func (s *schemaManager) readable() error {
 	ctx, cancel := context.WithTimeout(context.Background(), openMigrateTimeout)
 	defer cancel()
@@ -164,10 +165,7 @@ func (s *schemaManager) readable() error {
 	if err != nil {
 		return err
 	}
-	switch {
-	case st.version == 0:
-		return fmt.Errorf("the read-only database has no tables of app %q: %w", s.appID, ErrSchemaOutdated)
-	case st.version > LatestSchemaVersion():
+	if st.version > LatestSchemaVersion() {
 		return s.newer(st)
 	}
 	return nil

@@ -14,6 +14,7 @@ type options struct {
 	appID         string
 	logger        *slog.Logger
 	noAutoMigrate bool
+	readOnly      bool
 	pool          Pool
 	poolSet       bool
 	retention     Retention
@@ -84,3 +85,14 @@ func applyPool(db *sql.DB, p Pool) {
 		db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
 	}
 }
+
+// WithReadOnly opens the database for reading only, as a dashboard, an
+// inspection tool or a read-only database user needs: every write call
+// fails at once with ErrReadOnly, and Open creates, migrates and locks
+// nothing. It accepts a schema at any version this library knows, older
+// ones included (every version has the columns reads use), a newer one
+// that declares itself compatible, and an app without tables (so that
+// DiscoverAppInfos works on any database; reading that app's data then
+// fails with the database's error). sqlite.ReadOnly does the same and
+// also opens the file read-only.
+func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }

@@ -33,6 +33,17 @@ type (
 	PruneStats   = state.PruneStats
 )
 
+// Defaults of PruneOptions; see state.DefaultPruneBatchSize.
+const (
+	DefaultPruneBatchSize    = state.DefaultPruneBatchSize
+	DefaultPruneBatchTimeout = state.DefaultPruneBatchTimeout
+)
+
+// HistoryImporter is the optional interface of backends that store many
+// history records in one call; see state.HistoryImporter. The backend Open
+// returns implements it.
+type HistoryImporter = state.HistoryImporter
+
 // Statuses of an invocation; see state.Status.
 const (
 	StatusRegistered                 = state.StatusRegistered

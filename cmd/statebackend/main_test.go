@@ -51,6 +51,8 @@ func TestScripts(t *testing.T) {
 		Setup: func(env *testscript.Env) error {
 			env.Setenv("STATEBACKEND_DB", "")
 			env.Setenv("FIXTURES", mustAbs(filepath.Join("testdata", "pynenc")))
+			// The schema v0.1.0 created, as DDL: an old database to migrate.
+			env.Setenv("V010", mustAbs(filepath.Join("..", "..", "internal", "schematest", "testdata", "v0.1.0")))
 			return nil
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){

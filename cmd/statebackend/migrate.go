@@ -2,18 +2,19 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"strconv"
 
 	"github.com/spf13/cobra"
+
+	"github.com/taskstate/statebackend"
 )
 
 // migrate upgrades the app's schema to the newest version the library
 // knows, or to --to; --dry-run prints the plan and changes nothing.
-//
-// Everything but the library call is here: flags, checks, output.
-// WIRE (schema versions): implement applyMigrations with the library's
-// schema-versions API (read the current version, list the pending
-// migrations up to `to`, apply them unless dryRun).
+// It runs statebackend.Migrator: under the database's migration lock,
+// each migration in a transaction where the database allows it.
 
 func (c *cli) migrateCommand() *cobra.Command {
 	var to string
@@ -33,7 +34,7 @@ migrations it would apply and changes nothing.`,
 			if err != nil {
 				return err
 			}
-			plan, err := applyMigrations(cmd.Context(), u, c.appID, to, dryRun)
+			plan, err := c.applyMigrations(cmd.Context(), u, to, dryRun)
 			if err != nil {
 				return fmt.Errorf("migrate %s in %s: %w", appName(c.appID), u.shown, err)
 			}
@@ -54,9 +55,40 @@ type migrationPlan struct {
 	DryRun bool     `json:"dry_run"`
 }
 
-// applyMigrations migrates appID on u to the version to ("" = newest).
-func applyMigrations(_ context.Context, _ dbURL, _ string, _ string, _ bool) (migrationPlan, error) {
-	return migrationPlan{}, fmt.Errorf("%w: the library of this build has no schema-versions API", errNotAvailable)
+// applyMigrations migrates the app of --app on u to the version to (""
+// = newest), or only plans it when dryRun.
+func (c *cli) applyMigrations(ctx context.Context, u dbURL, to string, dryRun bool) (migrationPlan, error) {
+	target := 0
+	if to != "" {
+		n, err := strconv.Atoi(to)
+		if err != nil || n < 1 {
+			return migrationPlan{}, usageErrorf("--to %q: give a schema version number (statebackend version lists them)", to)
+		}
+		target = n
+	}
+	if !u.exists() {
+		return migrationPlan{}, fmt.Errorf("no SQLite database at %s: check the path (migrate never creates one)", u.path)
+	}
+	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(c.appID), statebackend.WithLogger(c.log))
+	if err != nil {
+		return migrationPlan{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
+	}
+	defer m.Close()
+	res, err := m.Migrate(ctx, statebackend.MigrateOptions{To: target, DryRun: dryRun})
+	if errors.Is(err, statebackend.ErrInvalidArgument) {
+		return migrationPlan{}, usageErrorf("--to %s: %v", to, err)
+	}
+	if err != nil {
+		return migrationPlan{}, err
+	}
+	plan := migrationPlan{App: c.appID, From: strconv.Itoa(res.From), To: strconv.Itoa(res.To), Steps: []string{}, DryRun: dryRun}
+	if res.RecordVersion1 {
+		plan.Steps = append(plan.Steps, "record version 1 (tables created by v0.1.0; no row changes)")
+	}
+	for _, mg := range res.Applied {
+		plan.Steps = append(plan.Steps, fmt.Sprintf("%d %s: %s", mg.Version, mg.Name, mg.Description))
+	}
+	return plan, nil
 }
 
 func (c *cli) printMigration(p migrationPlan) error {

@@ -37,11 +37,14 @@ const (
 	// createMissing creates the database file and the app's tables when
 	// missing (the target of copy and import-pynenc).
 	createMissing
+	// writeExisting writes to an app whose tables exist at the library's
+	// schema version; it migrates nothing (prune, purge).
+	writeExisting
 )
 
 // open opens appID on the database u.
 func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*conn, error) {
-	if mode == readExisting && !u.exists() {
+	if mode != createMissing && !u.exists() {
 		return nil, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
 	}
 	c.log.Debug("opening database", "url", u.shown, "app", appID)
@@ -55,11 +58,18 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 		return nil, usageErrorf("--app %q: %v", appID, err)
 	}
 	opts := []statebackend.Option{statebackend.WithAppID(appID), statebackend.WithLogger(c.log)}
-	if mode == readExisting {
+	if mode != createMissing {
 		if err := checkApp(ctx, db, u, appID, tables); err != nil {
 			closeGorm(db)
 			return nil, err
 		}
+	}
+	switch mode {
+	case readExisting:
+		// Reading needs no schema change, and an older schema reads fine.
+		opts = append(opts, statebackend.WithReadOnly())
+	case writeExisting:
+		// An older schema fails, naming `statebackend migrate`.
 		opts = append(opts, statebackend.WithoutAutoMigrate())
 	}
 	b, err := statebackend.Open(u.dialector(), opts...)

@@ -33,7 +33,7 @@ func (c *cli) purge(ctx context.Context, yes bool) error {
 	if !yes {
 		return usageErrorf("purge deletes every record of %s in %s and cannot be undone: run it again with --yes", appName(c.appID), u.shown)
 	}
-	cn, err := c.open(ctx, u, c.appID, readExisting)
+	cn, err := c.open(ctx, u, c.appID, writeExisting)
 	if err != nil {
 		return err
 	}

@@ -3,16 +3,16 @@ package main
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/taskstate/statebackend"
 )
 
 // schema shows the app's schema version and the migrations pending.
-//
-// WIRE (schema versions): implement readSchema with the library's
-// schema-versions API (the current version of the app's tables and the
-// migrations newer than it).
+// It reads the catalog and the migrations table, and changes nothing.
 
 func (c *cli) schemaCommand() *cobra.Command {
 	return &cobra.Command{
@@ -24,7 +24,7 @@ func (c *cli) schemaCommand() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			rep, err := readSchema(cmd.Context(), u, c.appID)
+			rep, err := c.readSchema(cmd.Context(), u)
 			if err != nil {
 				return fmt.Errorf("schema of %s in %s: %w", appName(c.appID), u.shown, err)
 			}
@@ -53,7 +53,23 @@ type schemaReport struct {
 	Pending []string `json:"pending"`
 }
 
-// readSchema reads the schema version of appID on u.
-func readSchema(_ context.Context, _ dbURL, _ string) (schemaReport, error) {
-	return schemaReport{}, fmt.Errorf("%w: the library of this build has no schema-versions API", errNotAvailable)
+// readSchema reads the schema version of the app of --app on u.
+func (c *cli) readSchema(ctx context.Context, u dbURL) (schemaReport, error) {
+	if !u.exists() {
+		return schemaReport{}, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
+	}
+	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(c.appID), statebackend.WithLogger(c.log))
+	if err != nil {
+		return schemaReport{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
+	}
+	defer m.Close()
+	st, err := m.Status(ctx)
+	if err != nil {
+		return schemaReport{}, err
+	}
+	rep := schemaReport{App: c.appID, Current: describeVersion(st), Newest: strconv.Itoa(st.Latest), Pending: []string{}}
+	for _, p := range st.Pending {
+		rep.Pending = append(rep.Pending, fmt.Sprintf("%d %s", p.Version, p.Name))
+	}
+	return rep, nil
 }

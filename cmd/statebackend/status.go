@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -34,7 +35,8 @@ type statusReport struct {
 	Dialect  string `json:"dialect"`
 	// SizeBytes is null where the database cannot tell.
 	SizeBytes *int64 `json:"size_bytes"`
-	// SchemaVersion is null until the library reports schema versions.
+	// SchemaVersion is the schema version of the app of --app; null
+	// without --app (each app has its own, in Apps).
 	SchemaVersion *string       `json:"schema_version"`
 	Apps          []statusApp   `json:"apps"`
 	Tables        []statusTable `json:"tables"`
@@ -43,6 +45,8 @@ type statusReport struct {
 type statusApp struct {
 	AppID  string `json:"app_id"`
 	Module string `json:"module"`
+	// SchemaVersion is null when it cannot be read.
+	SchemaVersion *string `json:"schema_version"`
 }
 
 type statusTable struct {
@@ -74,7 +78,7 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 			return err
 		}
 	}
-	b, err := statebackend.Open(u.dialector(), statebackend.WithoutAutoMigrate(), statebackend.WithLogger(c.log))
+	b, err := statebackend.Open(u.dialector(), statebackend.WithReadOnly(), statebackend.WithLogger(c.log))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", u.shown, err)
 	}
@@ -87,9 +91,11 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 	if n, ok := databaseSize(ctx, db, u.kind); ok {
 		rep.SizeBytes = &n
 	}
-	rep.SchemaVersion = schemaVersion(ctx, u)
+	if appGiven {
+		rep.SchemaVersion = c.schemaVersion(ctx, u, c.appID)
+	}
 	for id, info := range infos {
-		rep.Apps = append(rep.Apps, statusApp{AppID: id, Module: info.Module})
+		rep.Apps = append(rep.Apps, statusApp{AppID: id, Module: info.Module, SchemaVersion: c.schemaVersion(ctx, u, id)})
 	}
 	sort.Slice(rep.Apps, func(i, j int) bool { return rep.Apps[i].AppID < rep.Apps[j].AppID })
 
@@ -139,11 +145,9 @@ func printStatus(c *cli, rep statusReport) error {
 		size = fmt.Sprintf("%s (%d bytes)", humanBytes(*rep.SizeBytes), *rep.SizeBytes)
 	}
 	t.row("size", size)
-	schema := "not reported by this build"
 	if rep.SchemaVersion != nil {
-		schema = *rep.SchemaVersion
+		t.row("schema version", *rep.SchemaVersion)
 	}
-	t.row("schema version", schema)
 	if err := t.flush(); err != nil {
 		return err
 	}
@@ -151,9 +155,13 @@ func printStatus(c *cli, rep statusReport) error {
 	if len(rep.Apps) == 0 {
 		fmt.Fprintln(c.stdout, "no app info registered")
 	} else {
-		t = newTable(c.stdout, "APP", "MODULE")
+		t = newTable(c.stdout, "APP", "MODULE", "SCHEMA VERSION")
 		for _, a := range rep.Apps {
-			t.row(a.AppID, orDash(a.Module))
+			version := "unknown"
+			if a.SchemaVersion != nil {
+				version = *a.SchemaVersion
+			}
+			t.row(a.AppID, orDash(a.Module), version)
 		}
 		if err := t.flush(); err != nil {
 			return err
@@ -175,12 +183,43 @@ func printStatus(c *cli, rep statusReport) error {
 	return t.flush()
 }
 
-// schemaVersion returns the schema version of the database, or nil when
-// this build cannot tell.
-//
-// WIRE (schema versions): read the database's version through the
-// library's schema-versions API and return it.
-func schemaVersion(context.Context, dbURL) *string { return nil }
+// schemaVersion returns the schema version of appID, with what an operator
+// should do about it, or nil when it cannot be read.
+func (c *cli) schemaVersion(ctx context.Context, u dbURL, appID string) *string {
+	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(appID), statebackend.WithLogger(c.log))
+	if err != nil {
+		c.log.Debug("read the schema version", "err", err)
+		return nil
+	}
+	defer m.Close()
+	st, err := m.Status(ctx)
+	if err != nil {
+		c.log.Debug("read the schema version", "err", err)
+		return nil
+	}
+	v := describeVersion(st)
+	return &v
+}
+
+// describeVersion says what version st is at and whether it is current.
+func describeVersion(st statebackend.SchemaStatus) string {
+	v := strconv.Itoa(st.Version)
+	switch {
+	case st.Version == 0:
+		return "none (the app has no tables)"
+	case !st.Recorded:
+		v += " (created by v0.1.0, not yet recorded)"
+	}
+	switch {
+	case st.Version < st.Latest:
+		v += fmt.Sprintf(", %d pending: run statebackend migrate", st.Latest-st.Version)
+	case st.Version > st.Latest:
+		v += fmt.Sprintf(", newer than this build's %d", st.Latest)
+	default:
+		v += " (current)"
+	}
+	return v
+}
 
 // tableSets groups the state tables among names by app prefix ("" for the
 // default app); other tables are left out.

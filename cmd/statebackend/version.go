@@ -3,20 +3,26 @@ package main
 import (
 	"runtime"
 	"runtime/debug"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
+
+	"github.com/taskstate/statebackend"
 )
 
 // modulePath is the library's module, whose version the binary reports.
 const modulePath = "github.com/taskstate/statebackend"
 
 // knownSchemaVersions lists the schema versions this build can migrate to,
-// oldest first.
-//
-// WIRE (schema versions): return the versions of the library's migrations
-// here once it has them; version, schema and migrate print this list.
-func knownSchemaVersions() []string { return nil }
+// oldest first, as "N name".
+func knownSchemaVersions() []string {
+	var out []string
+	for _, m := range statebackend.Migrations() {
+		out = append(out, strconv.Itoa(m.Version)+" "+m.Name)
+	}
+	return out
+}
 
 func (c *cli) versionCommand() *cobra.Command {
 	return &cobra.Command{
