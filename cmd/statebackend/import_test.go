@@ -150,9 +150,24 @@ func TestImportPynencTwoAppsToPostgres(t *testing.T) {
 	if err != nil || len(ids) != 4 {
 		t.Errorf("invocations: %v, %v", ids, err)
 	}
-	// The other app of the file stayed out.
-	other := openURL(t, dsn, "")
-	if _, err := other.AppInfo(ctx, "orders"); err == nil {
+	// The other app of the file stayed out: no tables, no app info.
+	u, err := parseDBURL("--db", dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID("orders"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	if st, err := m.Status(ctx); err != nil || st.Version != 0 {
+		t.Errorf("app orders: schema %+v, %v; want no tables", st, err)
+	}
+	infos, err := b.DiscoverAppInfos(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := infos["orders"]; ok {
 		t.Error("app orders was imported too")
 	}
 }
