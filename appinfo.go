@@ -49,7 +49,7 @@ func (b *gormBackend) AppInfo(ctx context.Context, appID string) (AppInfo, error
 // DiscoverAppInfos implements Backend.
 func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (map[string]AppInfo, error) {
 	var rows []entities.AppInfo
-	err := b.read(ctx, "DiscoverAppInfos", func(db *gorm.DB) (err error) {
+	err := b.readReplica(ctx, "DiscoverAppInfos", nil, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.DiscoverAppInfos(db)
 		return err
 	})

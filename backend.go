@@ -38,6 +38,10 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		}
 	}
 	dl := dialectOf(d)
+	replicaSettings, err := replicaSettingsOf(dl, o)
+	if err != nil {
+		return nil, err
+	}
 	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())
@@ -82,6 +86,12 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 			return nil, err
 		}
 	}
+	if len(o.replicas) > 0 {
+		if b.replicas, err = openReplicas(b, o, replicaSettings); err != nil {
+			_ = sqlDB.Close()
+			return nil, err
+		}
+	}
 	return b, nil
 }
 
@@ -111,7 +121,9 @@ type gormBackend struct {
 	// committer, when the dialect wants one writer per process, serializes
 	// writes and commits those that arrive together at once.
 	committer *committer
-	closed    atomic.Bool
+	// replicas, when there are read replicas, serve some reads.
+	replicas *replicaSet
+	closed   atomic.Bool
 }
 
 var _ Backend = (*gormBackend)(nil)
@@ -142,6 +154,7 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	if err := b.check(ctx); err != nil {
 		return err
 	}
+	defer b.replicas.wrote()
 	if b.committer != nil {
 		return b.committer.do(ctx, op, fn)
 	}
@@ -185,8 +198,9 @@ func (b *gormBackend) Close() error {
 	if b.closed.Swap(true) {
 		return nil
 	}
+	replicasErr := b.replicas.close()
 	b.repo.Close()
-	if err := b.sqlDB.Close(); err != nil {
+	if err := errors.Join(b.sqlDB.Close(), replicasErr); err != nil {
 		return fmt.Errorf("statebackend: close: %w", err)
 	}
 	return nil

@@ -2,7 +2,9 @@ package statebackend_test
 
 // The GORM implementation's own conformance run: the whole suite on SQLite,
 // and on Postgres and MySQL/MariaDB when a DSN or Docker is there (see
-// conformance/pgtest and conformance/mysqltest).
+// conformance/pgtest and conformance/mysqltest); through read replicas and
+// on a Galera cluster when their packages are installed (replicas_test.go,
+// galera_test.go).
 
 import (
 	"fmt"
@@ -10,15 +12,18 @@ import (
 	"testing"
 
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
+	"github.com/taskstate/statebackend/conformance/pgreplicatest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
 
-// TestMain removes the database containers the tests of this package started.
+// TestMain removes the database containers and servers the tests of this
+// package started.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate} {
+	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, pgreplicatest.Terminate, galeratest.Terminate} {
 		if err := terminate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = max(code, 1)

@@ -62,6 +62,9 @@ type Dialect struct {
 	Transient func(err error) string
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
+	// Replication reads replication positions, which reading from replicas
+	// needs (see WithReadReplicas); the zero value refuses replicas.
+	Replication Replication
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may

@@ -69,9 +69,10 @@ func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Ti
 		}
 		lo, hi := state.ToMicros(start), state.ToMicros(end)
 		var cur repository.HistoryCursor
+		var rt route
 		for {
 			var rows []entities.History
-			err := b.read(ctx, "HistoryInTimeRange", func(db *gorm.DB) (err error) {
+			err := b.readReplica(ctx, "HistoryInTimeRange", &rt, func(db *gorm.DB) (err error) {
 				rows, err = b.repo.HistoryPage(db, lo, hi, cur, batchSize)
 				return err
 			})
@@ -105,9 +106,10 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 		}
 		lo, hi := state.ToMicros(start), state.ToMicros(end)
 		after, started := "", false
+		var rt route
 		for {
 			var ids []string
-			err := b.read(ctx, "InvocationIDsInTimeRange", func(db *gorm.DB) (err error) {
+			err := b.readReplica(ctx, "InvocationIDsInTimeRange", &rt, func(db *gorm.DB) (err error) {
 				ids, err = b.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
 				return err
 			})

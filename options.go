@@ -4,6 +4,8 @@ import (
 	"database/sql"
 	"log/slog"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Option configures Open.
@@ -15,6 +17,9 @@ type options struct {
 	skipMigrations bool
 	pool           Pool
 	poolSet        bool
+
+	replicas        []gorm.Dialector
+	replicaSettings ReplicaSettings
 }
 
 // Pool sets the connection pool of the underlying *sql.DB. Zero fields keep

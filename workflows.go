@@ -28,7 +28,7 @@ func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity)
 // WorkflowTypes implements Backend.
 func (b *gormBackend) WorkflowTypes(ctx context.Context) ([]TaskID, error) {
 	var keys []string
-	err := b.read(ctx, "WorkflowTypes", func(db *gorm.DB) (err error) {
+	err := b.readReplica(ctx, "WorkflowTypes", nil, func(db *gorm.DB) (err error) {
 		keys, err = b.repo.WorkflowTypes(db)
 		return err
 	})
@@ -61,7 +61,7 @@ func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) ([]Wor
 
 func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]WorkflowIdentity, error) {
 	var rows []entities.Workflow
-	err := b.read(ctx, op, func(db *gorm.DB) (err error) {
+	err := b.readReplica(ctx, op, nil, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.WorkflowRuns(db, typeKey)
 		return err
 	})
