@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math/rand/v2"
 	"sync/atomic"
 	"time"
 
@@ -129,7 +130,11 @@ type gormBackend struct {
 var _ Backend = (*gormBackend)(nil)
 
 // maxAttempts bounds how often an operation is tried on transient errors.
-const maxAttempts = 8
+// Certification conflicts between the nodes of a Galera cluster under heavy
+// contention took up to 10 attempts (TestGaleraContention); the backoff
+// between attempts doubles from 5 ms to 1 s, so the last attempt comes at
+// most about 8 s after the first.
+const maxAttempts = 16
 
 // check fails fast on a closed backend or a done context.
 func (b *gormBackend) check(ctx context.Context) error {
@@ -174,7 +179,9 @@ func (b *gormBackend) run(ctx context.Context, op string, fn func(db *gorm.DB) e
 		}
 		b.log.Warn("retrying after transient error", "op", op, "attempt", attempt, "err", err)
 		select {
-		case <-time.After(backoff):
+		// Half the backoff plus a random part: writers that conflicted
+		// retry at different times instead of conflicting again.
+		case <-time.After(backoff/2 + rand.N(backoff/2+1)):
 		case <-ctx.Done():
 			return ctx.Err()
 		}

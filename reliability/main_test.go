@@ -1,8 +1,8 @@
 // Package reliability_test holds the tests that try to make the GORM backend
 // lose data or surface errors callers should never see: several OS processes
-// writing one SQLite file, goroutines contending on Postgres and MySQL, a
-// writer killed with SIGKILL mid-transaction, fuzzed payloads, hostile app
-// ids and leaked passwords.
+// writing one SQLite file, goroutines contending on Postgres, MySQL and the
+// three nodes of a Galera cluster, a writer killed with SIGKILL
+// mid-transaction, fuzzed payloads, hostile app ids and leaked passwords.
 //
 // The multi-process tests re-execute this test binary: the parent starts
 // children with -test.run naming a child test (TestChild...) and the
@@ -36,6 +36,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 )
@@ -44,6 +45,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = pgtest.Terminate()
 	_ = mysqltest.Terminate()
+	_ = galeratest.Terminate()
 	os.Exit(code)
 }
 
