@@ -363,7 +363,7 @@ func (b *gormBackend) readReplica(ctx context.Context, op string, rt *route, fn 
 		}
 		s.readFailed(r, op, err)
 		if rt != nil {
-			rt.replica = nil
+			rt.replica, rt.horizon = nil, s.clock.now()
 		}
 		return fn(db)
 	})
