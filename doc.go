@@ -120,6 +120,20 @@ another. Lock contention, deadlocks and serialization failures are retried
 with backoff. Batches are written in ascending key order, so concurrent
 writers do not deadlock each other.
 
+# Beyond one server
+
+Range scans, app discovery and workflow listings can be served by Postgres
+streaming replicas, within a lag bound, while every other read and every
+write goes to the primary; a backend always reads its own writes, and a
+replica that is down or behind sends its reads back to the primary:
+
+	backend, err := statebackend.Open(postgres.Open(primaryDSN),
+		statebackend.WithReadReplicas(postgres.Open(replicaDSN)))
+
+CheckReplicas reports each replica's lag. On a MariaDB Galera cluster,
+open each process's backend on any node with mysql.Open(nodeDSN):
+conflicts between nodes are retried like deadlocks.
+
 # Your own backend
 
 The contract is the Backend interface (declared in package state, which

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -152,4 +153,33 @@ func ExampleBackend_historyInTimeRange() {
 	// Output:
 	// inv-1 inv-2 (end of batch)
 	// inv-3 (end of batch)
+}
+
+// Open a backend whose range scans and listings may read from two streaming
+// replicas of the primary, then see how far behind they are. (Not run: it
+// needs the servers.)
+func ExampleWithReadReplicas() {
+	ctx := context.Background()
+	backend, err := statebackend.Open(postgres.Open("postgres://app:secret@primary:5432/state"),
+		statebackend.WithAppID("orders"),
+		statebackend.WithReadReplicas(
+			postgres.Open("postgres://app:secret@replica-1:5432/state"),
+			postgres.Open("postgres://app:secret@replica-2:5432/state"),
+		),
+		// Range scans may miss other processes' writes of the last 10 s,
+		// never the backend's own.
+		statebackend.WithReplicaSettings(statebackend.ReplicaSettings{MaxLag: 10 * time.Second}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backend.Close()
+
+	replicas, err := statebackend.CheckReplicas(ctx, backend)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range replicas {
+		fmt.Printf("replica %d: serving=%v lag=%v behind=%d bytes err=%v\n", r.Replica, r.Serving, r.Lag, r.Behind, r.Err)
+	}
 }
