@@ -2,9 +2,8 @@ package statebackend_test
 
 // The GORM implementation's own conformance run: the whole suite on SQLite,
 // and on Postgres and MySQL/MariaDB when a DSN or Docker is there (see
-// conformance/pgtest and conformance/mysqltest); through read replicas and
-// on a Galera cluster when their packages are installed (replicas_test.go,
-// galera_test.go).
+// conformance/pgtest and conformance/mysqltest). The suite through read
+// replicas and through the nodes of a Galera cluster is in package scaleout.
 
 import (
 	"fmt"
@@ -14,7 +13,6 @@ import (
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
-	"github.com/taskstate/statebackend/conformance/pgreplicatest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
@@ -23,7 +21,7 @@ import (
 // package started.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, pgreplicatest.Terminate, galeratest.Terminate} {
+	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, galeratest.Terminate} {
 		if err := terminate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = max(code, 1)

@@ -1,8 +1,8 @@
 package statebackend_test
 
-// A multi-primary cluster: the conformance suite against each node of a
-// real three-node MariaDB Galera cluster (conformance/galeratest), and a
-// certification conflict at COMMIT retried inside the backend.
+// A certification conflict at COMMIT on a real three-node MariaDB Galera
+// cluster (conformance/galeratest), retried inside the backend; the
+// conformance suite through each node is in package scaleout.
 
 import (
 	"database/sql"
@@ -20,26 +20,6 @@ import (
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/mysql"
 )
-
-// TestGalera runs the conformance suite against every node of the cluster
-// at once, each node's backends writing and reading through that node.
-func TestGalera(t *testing.T) {
-	t.Parallel()
-	c := galeratest.Shared(t)
-	for i, dsn := range c.NodeDSNs() {
-		t.Run(fmt.Sprintf("node%d", i), func(t *testing.T) {
-			t.Parallel()
-			conformance.Run(t, conformance.Harness{Open: func(tb testing.TB, appID string) statebackend.Backend {
-				b, err := statebackend.Open(mysql.Open(dsn), statebackend.WithAppID(appID))
-				if err != nil {
-					tb.Fatalf("node %d: open app %q: %v", i, appID, err)
-				}
-				tb.Cleanup(func() { _ = b.Close() })
-				return b
-			}})
-		})
-	}
-}
 
 // TestGaleraCommitConflictRetried makes the COMMIT of a two-statement
 // write transaction on node 0 lose a certification conflict to a commit
