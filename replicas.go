@@ -100,8 +100,8 @@ type ReplicaSettings struct {
 const (
 	defaultMaxReplicaLag    = 5 * time.Second
 	maxReplicaCheckInterval = time.Second
-	// replicaCheckTimeout bounds each query of a check, so that a replica
-	// that hangs delays its own status, not the next check of the others.
+	// replicaCheckTimeout bounds each query of a check: a server that hangs
+	// is taken for unavailable after it, rather than holding the checks up.
 	replicaCheckTimeout = 2 * time.Second
 	// replicaCatchUpWait bounds how long the check at Open waits for a
 	// replica to replay the position the primary had then, so that the

@@ -8,6 +8,7 @@ package scaleout_test
 import (
 	"context"
 	"log/slog"
+	"runtime"
 	"slices"
 	"strings"
 	"sync"
@@ -332,4 +333,60 @@ func TestPostgresReplicaStopped(t *testing.T) {
 			t.Fatalf("%s backend after the restart: the replica served no read", name)
 		}
 	}
+}
+
+// TestReplicaGoroutinesStopAtClose checks that Close stops the backend's
+// replica checks and closes its pools: the goroutines of both are gone
+// after Close. It does not run in parallel, so no other backend's
+// goroutines are counted.
+func TestReplicaGoroutinesStopAtClose(t *testing.T) {
+	c := pgreplicatest.Shared(t)
+	const checker, opener = "statebackend.(*replicaSet).start", "database/sql.(*DB).connectionOpener"
+	before := goroutines(checker, opener)
+	b, err := statebackend.Open(postgres.Open(c.PrimaryDSN()), statebackend.WithAppID(conformance.NewAppID()),
+		statebackend.WithReadReplicas(postgres.Open(c.ReplicaDSN()), postgres.Open(c.ReplicaDSN())),
+		statebackend.WithReplicaSettings(statebackend.ReplicaSettings{CheckInterval: time.Millisecond}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	open := goroutines(checker, opener)
+	if open[checker] != before[checker]+1 || open[opener] != before[opener]+3 {
+		t.Fatalf("with the backend open: %v, before: %v; want one more checker and three more pools", open, before)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		after := goroutines(checker, opener)
+		if after[checker] == before[checker] && after[opener] == before[opener] {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("10 s after Close: %v goroutines, before Open: %v", after, before)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// goroutines counts the goroutines whose stack holds each of the functions.
+func goroutines(funcs ...string) map[string]int {
+	buf := make([]byte, 1<<20)
+	for {
+		n := runtime.Stack(buf, true)
+		if n < len(buf) {
+			buf = buf[:n]
+			break
+		}
+		buf = make([]byte, 2*len(buf))
+	}
+	counts := map[string]int{}
+	for _, g := range strings.Split(string(buf), "\n\n") {
+		for _, f := range funcs {
+			if strings.Contains(g, f) {
+				counts[f]++
+			}
+		}
+	}
+	return counts
 }
