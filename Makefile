@@ -1,10 +1,10 @@
-# Developer targets. Nothing here installs anything: tools run with `go run`
-# at pinned versions, and the database legs of the tests run when Docker or a
-# DSN is there (see CONTRIBUTING.md).
+# Developer targets. Only ci and scale-out install anything: tools run with
+# `go run` at pinned versions, and the database legs of the tests run when
+# Docker or a DSN is there (see CONTRIBUTING.md).
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: check fmt vet staticcheck test race ci quickstart bench
+.PHONY: check fmt vet staticcheck test race ci scale-out quickstart bench
 
 ## check: gofmt, go vet, staticcheck and the tests with the race detector
 check: fmt vet staticcheck race
@@ -29,6 +29,14 @@ race:
 ## ci: what CI runs on a fresh machine (installs and starts Docker and the database images)
 ci:
 	bash .ci/run
+
+## scale-out: installs Postgres 15, MariaDB and Galera from Debian (as root;
+## no service is started), then runs only the read-replica and Galera tests,
+## which start their own servers on loopback
+scale-out:
+	bash .ci/scaleout.sh
+	STATEBACKEND_TEST_REQUIRE=pgreplica,galera go test -race -count=1 ./conformance/pgreplicatest ./conformance/galeratest ./scaleout
+	STATEBACKEND_TEST_REQUIRE=pgreplica,galera go test -race -count=1 -run 'Replica|Galera|WriteClock' . ./reliability
 
 quickstart:
 	go run ./examples/quickstart

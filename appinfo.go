@@ -55,7 +55,7 @@ func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (_ map[string]AppInf
 	ctx, c := b.tel.start(ctx, opDiscoverAppInfos)
 	defer c.end(&err)
 	var rows []entities.AppInfo
-	err = b.read(ctx, "DiscoverAppInfos", func(db *gorm.DB) (err error) {
+	err = b.readReplica(ctx, "DiscoverAppInfos", nil, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.DiscoverAppInfos(db)
 		return err
 	})

@@ -46,6 +46,11 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if err != nil {
 		return nil, err
 	}
+	replicaSettings, err := replicaSettingsOf(c.dialect, o)
+	if err != nil {
+		_ = c.sqlDB.Close()
+		return nil, err
+	}
 	tel := newTelemetry(o.telemetry, c.dialect, c.appID, c.tables)
 	b := &gormBackend{
 		holder:  holderID(),
@@ -74,6 +79,12 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if err != nil {
 		_ = c.sqlDB.Close()
 		return nil, fmt.Errorf("statebackend: open: %w", err)
+	}
+	if len(o.replicas) > 0 {
+		if b.replicas, err = openReplicas(b, o, replicaSettings); err != nil {
+			_ = c.sqlDB.Close()
+			return nil, err
+		}
 	}
 	tel.watch(c.db, c.sqlDB)
 	b.startPruner(o.retention)
@@ -188,6 +199,8 @@ type gormBackend struct {
 	// stopPruner stops the background pruner and waits for it; nil when
 	// there is none.
 	stopPruner func()
+	// replicas, when there are read replicas, serve some reads.
+	replicas *replicaSet
 }
 
 var _ Backend = (*gormBackend)(nil)
@@ -219,6 +232,7 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 		return fmt.Errorf("statebackend: %s: %w", op, ErrReadOnly)
 	}
 	fn = b.tel.counted(ctx, fn)
+	defer b.replicas.wrote()
 	if b.committer != nil {
 		return b.committer.do(ctx, op, fn)
 	}
@@ -283,8 +297,9 @@ func (b *gormBackend) Close() error {
 		b.committer.wait()
 	}
 	b.tel.close()
+	replicasErr := b.replicas.close()
 	b.repo.Close()
-	if err := b.sqlDB.Close(); err != nil {
+	if err := errors.Join(b.sqlDB.Close(), replicasErr); err != nil {
 		return fmt.Errorf("statebackend: close: %w", err)
 	}
 	return nil

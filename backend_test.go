@@ -2,7 +2,8 @@ package statebackend_test
 
 // The GORM implementation's own conformance run: the whole suite on SQLite,
 // and on Postgres and MySQL/MariaDB when a DSN or Docker is there (see
-// conformance/pgtest and conformance/mysqltest).
+// conformance/pgtest and conformance/mysqltest). The suite through read
+// replicas and through the nodes of a Galera cluster is in package scaleout.
 
 import (
 	"fmt"
@@ -12,18 +13,19 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
 )
 
-// TestMain removes the database containers the tests of this package
+// TestMain removes the database containers and servers the tests of this package
 // started, and fails the run if a goroutine is left over: every backend
 // the tests opened is closed by then. The Docker client's idle HTTP
 // connections (kept by testcontainers) are the test machinery's own.
 func TestMain(m *testing.M) {
 	code := m.Run()
-	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate} {
+	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, galeratest.Terminate} {
 		if err := terminate(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = max(code, 1)

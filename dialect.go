@@ -126,6 +126,9 @@ type Dialect struct {
 	// margin (a minute), and a killed holder blocks the others until its
 	// lease expires.
 	TryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
+	// Replication reads replication positions, which reading from replicas
+	// needs (see WithReadReplicas); the zero value refuses replicas.
+	Replication Replication
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may

@@ -156,8 +156,9 @@ time, a process's writes go through one committer that commits the writes
 arriving together in one transaction (group commit); each call still returns
 only after its own write is committed, and a write that fails never fails
 another. Deadlocks and serialization failures are retried with backoff,
-and a lock another process holds is waited for under the caller's context. Batches are written in ascending key order, so concurrent
-writers do not deadlock each other.
+and a lock another process holds is waited for under the caller's
+context. Batches are written in ascending key order, so concurrent writers
+do not deadlock each other.
 
 # Observability
 
@@ -171,6 +172,20 @@ WithMeterProvider say otherwise, so nothing is recorded until the
 application installs an SDK; WithoutTelemetry leaves the instrumentation
 out. A missing entity (ErrNotFound) is an ordinary answer, not an error
 status. The README's "Observability" section lists every name.
+
+# Beyond one server
+
+Range scans, app discovery and workflow listings can be served by Postgres
+streaming replicas, within a lag bound, while every other read and every
+write goes to the primary; a backend always reads its own writes, and a
+replica that is down or behind sends its reads back to the primary:
+
+	backend, err := statebackend.Open(postgres.Open(primaryDSN),
+		statebackend.WithReadReplicas(postgres.Open(replicaDSN)))
+
+CheckReplicas reports each replica's lag. On a MariaDB Galera cluster,
+open each process's backend on any node with mysql.Open(nodeDSN):
+conflicts between nodes are retried like deadlocks.
 
 # Your own backend
 

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -197,4 +198,33 @@ func ExampleMigrator() {
 	// would apply 0001_initial
 	// would apply 0002_retention
 	// version 2 of 2, usable: true
+}
+
+// Open a backend whose range scans and listings may read from two streaming
+// replicas of the primary, then see how far behind they are. (Not run: it
+// needs the servers.)
+func ExampleWithReadReplicas() {
+	ctx := context.Background()
+	backend, err := statebackend.Open(postgres.Open("postgres://app:secret@primary:5432/state"),
+		statebackend.WithAppID("orders"),
+		statebackend.WithReadReplicas(
+			postgres.Open("postgres://app:secret@replica-1:5432/state"),
+			postgres.Open("postgres://app:secret@replica-2:5432/state"),
+		),
+		// Range scans may miss other processes' writes of the last 10 s,
+		// never the backend's own.
+		statebackend.WithReplicaSettings(statebackend.ReplicaSettings{MaxLag: 10 * time.Second}),
+	)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer backend.Close()
+
+	replicas, err := statebackend.CheckReplicas(ctx, backend)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, r := range replicas {
+		fmt.Printf("replica %d: serving=%v lag=%v behind=%d bytes err=%v\n", r.Replica, r.Serving, r.Lag, r.Behind, r.Err)
+	}
 }

@@ -76,8 +76,9 @@ func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Ti
 		}
 		lo, hi := firstMicro(start), state.ToMicros(end)
 		var cur repository.HistoryCursor
+		var rt route
 		for page := 1; ; page++ {
-			batch, last, err := b.historyPage(ctx, page, lo, hi, cur, batchSize)
+			batch, last, err := b.historyPage(ctx, &rt, page, lo, hi, cur, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -94,13 +95,14 @@ func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Ti
 }
 
 // historyPage reads page number page of HistoryInTimeRange, after cur,
-// and returns its records and its last row.
-func (b *gormBackend) historyPage(ctx context.Context, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
+// and returns its records and its last row; rt routes the iteration's
+// pages among the read replicas.
+func (b *gormBackend) historyPage(ctx context.Context, rt *route, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
 	ctx, c := b.tel.start(ctx, opHistoryInTimeRange)
 	defer c.end(&err)
 	c.page(page, batchSize)
 	var rows []entities.History
-	err = b.read(ctx, "HistoryInTimeRange", func(db *gorm.DB) (err error) {
+	err = b.readReplica(ctx, "HistoryInTimeRange", rt, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.HistoryPage(db, lo, hi, cur, batchSize)
 		return err
 	})
@@ -125,8 +127,9 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 		}
 		lo, hi := firstMicro(start), state.ToMicros(end)
 		after, started := "", false
+		var rt route
 		for page := 1; ; page++ {
-			ids, err := b.invocationIDsPage(ctx, page, lo, hi, after, started, batchSize)
+			ids, err := b.invocationIDsPage(ctx, &rt, page, lo, hi, after, started, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -143,13 +146,14 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 }
 
 // invocationIDsPage reads page number page of InvocationIDsInTimeRange,
-// after the id after (when started).
-func (b *gormBackend) invocationIDsPage(ctx context.Context, page int, lo, hi int64, after string, started bool, batchSize int) (_ []InvocationID, err error) {
+// after the id after (when started); rt routes the iteration's pages among
+// the read replicas.
+func (b *gormBackend) invocationIDsPage(ctx context.Context, rt *route, page int, lo, hi int64, after string, started bool, batchSize int) (_ []InvocationID, err error) {
 	ctx, c := b.tel.start(ctx, opInvocationIDsInTimeRange)
 	defer c.end(&err)
 	c.page(page, batchSize)
 	var ids []string
-	err = b.read(ctx, "InvocationIDsInTimeRange", func(db *gorm.DB) (err error) {
+	err = b.readReplica(ctx, "InvocationIDsInTimeRange", rt, func(db *gorm.DB) (err error) {
 		ids, err = b.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
 		return err
 	})

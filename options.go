@@ -5,6 +5,8 @@ import (
 	"io"
 	"log/slog"
 	"time"
+
+	"gorm.io/gorm"
 )
 
 // Option configures Open.
@@ -19,6 +21,9 @@ type options struct {
 	poolSet       bool
 	retention     Retention
 	telemetry     telemetryOptions
+
+	replicas        []gorm.Dialector
+	replicaSettings ReplicaSettings
 }
 
 // newOptions applies opts to the defaults.

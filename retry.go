@@ -19,7 +19,12 @@ const TransientBusy = "busy"
 const (
 	// maxAttempts bounds how often an operation is tried on a transient
 	// error other than TransientBusy (deadlocks, serialization failures).
-	maxAttempts = 8
+	// Certification conflicts between the nodes of a Galera cluster under
+	// heavy contention took up to 10 attempts (TestGaleraContention); the
+	// backoff between attempts doubles from 5 ms to 1 s, so the last
+	// attempt comes at most about 8 s after the first, or at the caller's
+	// deadline.
+	maxAttempts = 16
 	// lockWait bounds how long a call without a deadline waits for a lock
 	// held by another connection (TransientBusy errors). It replaces the
 	// long busy timeout SQLite used to wait in, where no context could
@@ -62,7 +67,9 @@ func (p *retryPolicy) next(reason string, deadline bool) (time.Duration, bool) {
 	if p.attempts >= maxAttempts {
 		return 0, false
 	}
-	pause := p.backoff
+	// Half the backoff plus a random part: writers that conflicted retry
+	// at different times instead of conflicting again.
+	pause := p.backoff/2 + rand.N(p.backoff/2+1)
 	p.backoff = min(p.backoff*2, time.Second)
 	return pause, true
 }

@@ -32,7 +32,7 @@ func (b *gormBackend) WorkflowTypes(ctx context.Context) (_ []TaskID, err error)
 	ctx, c := b.tel.start(ctx, opWorkflowTypes)
 	defer c.end(&err)
 	var keys []string
-	err = b.read(ctx, "WorkflowTypes", func(db *gorm.DB) (err error) {
+	err = b.readReplica(ctx, "WorkflowTypes", nil, func(db *gorm.DB) (err error) {
 		keys, err = b.repo.WorkflowTypes(db)
 		return err
 	})
@@ -74,7 +74,7 @@ func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) (_ []W
 
 func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]WorkflowIdentity, error) {
 	var rows []entities.Workflow
-	err := b.read(ctx, op, func(db *gorm.DB) (err error) {
+	err := b.readReplica(ctx, op, nil, func(db *gorm.DB) (err error) {
 		rows, err = b.repo.WorkflowRuns(db, typeKey)
 		return err
 	})

@@ -28,6 +28,33 @@
 // least 128 MiB and give InnoDB a redo log large enough for rows that size
 // (innodb_log_file_size=256M).
 //
+// # Galera
+//
+// A MariaDB Galera cluster works as one database whose every node takes
+// writes: open each process's backend on any node (mysql.Open(nodeDSN)).
+// The nodes need, besides the settings above:
+//
+//	binlog_format=ROW
+//	default_storage_engine=InnoDB
+//	innodb_autoinc_lock_mode=2
+//	wsrep_on=ON
+//	wsrep_provider=/usr/lib/galera/libgalera_smm.so
+//	wsrep_cluster_name=...
+//	wsrep_cluster_address=gcomm://node1,node2,node3
+//	wsrep_node_address=...
+//	wsrep_sst_method=mariabackup (or rsync)
+//
+// and a primary key on every table, which the schema has (the history
+// table's is its id column). Two transactions that change the same rows
+// through different nodes conflict when they are certified; Galera fails
+// the later one with error 1213, at its COMMIT or its next statement, and
+// the backend retries it like any deadlock. A node applies the others'
+// commits a moment after they return: a process reads its own writes on its
+// node at once, and reads what others wrote through other nodes once their
+// calls have returned when its DSN sets wsrep_sync_wait=1. History ids come
+// from per-node auto-increment offsets: unique, not in insertion order
+// across nodes.
+//
 // The Dialector implements statebackend.Database, which is how Open learns
 // these settings.
 package mysql

@@ -20,6 +20,11 @@
 //   - A pool of 16 connections, each reopened after an hour.
 //   - Errors never hold the DSN's password, not even when the DSN does not
 //     parse.
+//   - Streaming replicas can serve range scans and listings
+//     (statebackend.WithReadReplicas(postgres.Open(replicaDSN))): the
+//     dialect reads the primary's WAL position (pg_current_wal_lsn) and each
+//     replica's replay position (pg_last_wal_replay_lsn), which any user may
+//     call, to bound their lag. A server not in recovery is no replica.
 //
 // The Dialector implements statebackend.Database, which is how Open learns
 // these settings.

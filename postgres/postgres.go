@@ -1,6 +1,8 @@
 package postgres
 
 import (
+	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"time"
@@ -57,6 +59,10 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		Lock:           lock,
 		TryLock:        tryLock,
 		PartialIndexes: true,
+		Replication: statebackend.Replication{
+			PrimaryPosition: primaryPosition,
+			ReplicaPosition: replicaPosition,
+		},
 	}
 }
 
@@ -65,6 +71,35 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 func readOnly(err error) bool {
 	var e *pgconn.PgError
 	return errors.As(err, &e) && e.Code == "25006"
+}
+
+// primaryPosition returns how far the primary has written its write-ahead
+// log, in bytes: a transaction whose COMMIT has returned lies before it
+// (with synchronous_commit off, a COMMIT may return up to wal_writer_delay
+// before its record is written).
+func primaryPosition(ctx context.Context, db *sql.DB) (int64, error) {
+	var pos int64
+	err := db.QueryRowContext(ctx, "SELECT (pg_current_wal_lsn() - '0/0'::pg_lsn)::bigint").Scan(&pos)
+	return pos, err
+}
+
+// errNotReplica is the error of replicaPosition on a server that is not
+// replaying a primary's log: a primary, or a replica since promoted.
+var errNotReplica = errors.New("postgres: the server is not a replica (not in recovery)")
+
+// replicaPosition returns how far a replica has replayed the primary's
+// write-ahead log, in bytes.
+func replicaPosition(ctx context.Context, db *sql.DB) (int64, error) {
+	var pos sql.NullInt64
+	err := db.QueryRowContext(ctx,
+		"SELECT CASE WHEN pg_is_in_recovery() THEN (pg_last_wal_replay_lsn() - '0/0'::pg_lsn)::bigint END").Scan(&pos)
+	if err != nil {
+		return 0, err
+	}
+	if !pos.Valid {
+		return 0, errNotReplica
+	}
+	return pos.Int64, nil
 }
 
 // Initialize implements gorm.Dialector. An error never holds the DSN's

@@ -6,16 +6,22 @@ import (
 	"log/slog"
 	"math/rand/v2"
 	"reflect"
+	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	gomysql "github.com/go-sql-driver/mysql"
+
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/mysql"
 )
 
 // TestPostgresContention proves that concurrent writers on Postgres never
@@ -23,7 +29,7 @@ import (
 // id wins; see runContention. Skipped without Postgres (pgtest.DSN).
 func TestPostgresContention(t *testing.T) {
 	t.Parallel()
-	runContention(t, func(t *testing.T, appID string, opts ...statebackend.Option) statebackend.Backend {
+	runContention(t, 2, func(t *testing.T, _ int, appID string, opts ...statebackend.Option) statebackend.Backend {
 		return pgtest.Open(t, appID, opts...)
 	})
 }
@@ -32,17 +38,49 @@ func TestPostgresContention(t *testing.T) {
 // gap locks make deadlocks likelier. Skipped without one (mysqltest.DSN).
 func TestMySQLContention(t *testing.T) {
 	t.Parallel()
-	runContention(t, func(t *testing.T, appID string, opts ...statebackend.Option) statebackend.Backend {
+	runContention(t, 2, func(t *testing.T, _ int, appID string, opts ...statebackend.Option) statebackend.Backend {
 		return mysqltest.Open(t, appID, opts...)
 	})
 }
 
+// TestGaleraContention is TestPostgresContention through the three nodes
+// of a MariaDB Galera cluster at once, one backend per node: writes of the
+// same rows through different nodes conflict at certification, which
+// Galera reports as deadlocks (1213) at COMMIT or at the next statement,
+// and the backend retries. The checks read with wsrep_sync_wait=1, so that
+// a node has applied every write made through the others before it
+// answers. Skipped without the cluster's packages (galeratest).
+func TestGaleraContention(t *testing.T) {
+	t.Parallel()
+	dsns := galeratest.Shared(t).NodeDSNs()
+	runContention(t, len(dsns), func(t *testing.T, node int, appID string, opts ...statebackend.Option) statebackend.Backend {
+		cfg, err := gomysql.ParseDSN(dsns[node])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if cfg.Params == nil {
+			cfg.Params = map[string]string{}
+		}
+		cfg.Params["wsrep_sync_wait"] = "1"
+		opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
+		b, err := statebackend.Open(mysql.Open(cfg.FormatDSN()), opts...)
+		if err != nil {
+			t.Fatalf("node %d: %v", node, err)
+		}
+		t.Cleanup(func() { _ = b.Close() })
+		return b
+	})
+}
+
+// attemptRE finds the attempt number in the backend's "retrying" log lines.
+var attemptRE = regexp.MustCompile(`retrying.* attempt=(\d+)`)
+
 // contentionPool is how many invocation ids the workers fight over.
 const contentionPool = 64
 
-// runContention runs RELIABILITY_CONTENTION_WORKERS (16) goroutines, half on
-// each of two backends (two connection pools, as two processes would have)
-// over one app, for RELIABILITY_CONTENTION_ROUNDS (6) rounds separated by a
+// runContention runs RELIABILITY_CONTENTION_WORKERS (16) goroutines, spread
+// over pools backends (connection pools, as that many processes would have;
+// open opens the i-th) of one app, for RELIABILITY_CONTENTION_ROUNDS (6) rounds separated by a
 // barrier. In each round every worker, in a random order, makes three
 // UpsertInvocations calls of 20 to 120 invocations drawn with repetition
 // from 64 shared ids (shuffled, so one call holds an id several times and
@@ -63,16 +101,16 @@ const contentionPool = 64
 //     an id, every id holds exactly that value;
 //   - every history is exactly the records written: the shared record once
 //     per round, each worker's own record, in timestamp order.
-func runContention(t *testing.T, open func(t *testing.T, appID string, opts ...statebackend.Option) statebackend.Backend) {
+func runContention(t *testing.T, pools int, open func(t *testing.T, pool int, appID string, opts ...statebackend.Option) statebackend.Backend) {
 	sd := seed(t)
 	workers := envInt(t, "RELIABILITY_CONTENTION_WORKERS", 16)
 	rounds := envInt(t, "RELIABILITY_CONTENTION_ROUNDS", 6)
 	var logs syncBuffer
 	logger := slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	app := conformance.NewAppID()
-	backends := []statebackend.Backend{
-		open(t, app, statebackend.WithLogger(logger)),
-		open(t, app, statebackend.WithLogger(logger)),
+	backends := make([]statebackend.Backend, pools)
+	for i := range backends {
+		backends[i] = open(t, i, app, statebackend.WithLogger(logger))
 	}
 	ctx := t.Context()
 	begin := time.Now()
@@ -160,10 +198,11 @@ func runContention(t *testing.T, open func(t *testing.T, appID string, opts ...s
 		}
 		wg.Wait()
 		if t.Failed() {
+			t.Logf("the backends' log:\n%s", tail(logs.String(), 40))
 			return
 		}
 
-		got, err := backends[round%2].Invocations(ctx, ids)
+		got, err := backends[round%len(backends)].Invocations(ctx, ids)
 		if err != nil {
 			t.Fatalf("round %d: Invocations: %v", round, err)
 		}
@@ -188,7 +227,7 @@ func runContention(t *testing.T, open func(t *testing.T, appID string, opts ...s
 		for _, id := range ids {
 			history[id] = append(history[id], recorded[id]...)
 			slices.SortFunc(history[id], func(a, b statebackend.InvocationHistory) int { return a.Timestamp.Compare(b.Timestamp) })
-			h, err := backends[round%2].History(ctx, id)
+			h, err := backends[round%len(backends)].History(ctx, id)
 			if err != nil {
 				t.Fatalf("round %d: History(%s): %v", round, id, err)
 			}
@@ -201,8 +240,13 @@ func runContention(t *testing.T, open func(t *testing.T, appID string, opts ...s
 		}
 	}
 	retries := strings.Count(logs.String(), "retrying")
-	t.Logf("%d workers x %d rounds on %d ids in %v; %d transient errors retried inside the backend",
-		workers, rounds+1, contentionPool, time.Since(begin).Round(time.Millisecond), retries)
+	most := 0 // the most attempts a call failed before succeeding
+	for _, m := range attemptRE.FindAllStringSubmatch(logs.String(), -1) {
+		n, _ := strconv.Atoi(m[1])
+		most = max(most, n)
+	}
+	t.Logf("%d workers x %d rounds on %d ids in %v; %d transient errors retried inside the backend, at most %d for one call",
+		workers, rounds+1, contentionPool, time.Since(begin).Round(time.Millisecond), retries, most)
 }
 
 // contentionRecord returns worker w's history record of a round; w = -1 is
@@ -240,6 +284,12 @@ func mapValues[K comparable, V any](m map[K]V) []V {
 		out = append(out, v)
 	}
 	return out
+}
+
+// tail returns the last n lines of s.
+func tail(s string, n int) string {
+	lines := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
 // syncBuffer is a bytes.Buffer safe for concurrent writers (slog handlers

@@ -1,11 +1,12 @@
 // Package reliability_test holds the tests that try to make the GORM backend
 // lose data or surface errors callers should never see: several OS processes
-// writing one SQLite file, goroutines contending on Postgres and MySQL, a
-// writer killed with SIGKILL mid-transaction, fuzzed payloads, hostile app
-// ids and leaked passwords; and those that try to hold a call past its
-// deadline (a SQLite lock another process holds, writes queued in the group
-// committer, a server behind a proxy that stops answering), read-only
-// databases, and goroutines left behind by Close.
+// writing one SQLite file, goroutines contending on Postgres, MySQL and the
+// three nodes of a Galera cluster, a writer killed with SIGKILL
+// mid-transaction, fuzzed payloads, hostile app ids and leaked passwords;
+// and those that try to hold a call past its deadline (a SQLite lock another
+// process holds, writes queued in the group committer, a server behind a
+// proxy that stops answering), read-only databases, and goroutines left
+// behind by Close.
 //
 // The multi-process tests re-execute this test binary: the parent starts
 // children with -test.run naming a child test (TestChild...) and the
@@ -41,6 +42,7 @@ import (
 
 	"go.uber.org/goleak"
 
+	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 )
@@ -51,6 +53,7 @@ func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = pgtest.Terminate()
 	_ = mysqltest.Terminate()
+	_ = galeratest.Terminate()
 	if code == 0 {
 		if err := goleak.Find(leakOptions...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
