@@ -46,11 +46,6 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	replicaSettings, err := replicaSettingsOf(c.dialect, o)
-	if err != nil {
-		_ = c.sqlDB.Close()
-		return nil, err
-	}
 	tel := newTelemetry(o.telemetry, c.dialect, c.appID, c.tables)
 	b := &gormBackend{
 		holder:  holderID(),
@@ -81,7 +76,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		return nil, fmt.Errorf("statebackend: open: %w", err)
 	}
 	if len(o.replicas) > 0 {
-		if b.replicas, err = openReplicas(b, o, replicaSettings); err != nil {
+		if b.replicas, err = openReplicas(b, o, c.replicaSettings); err != nil {
 			_ = c.sqlDB.Close()
 			return nil, err
 		}
@@ -98,6 +93,9 @@ type connection struct {
 	dialect Dialect
 	tables  entities.Tables
 	appID   string
+	// replicaSettings are the read replicas' settings, checked before
+	// connecting.
+	replicaSettings ReplicaSettings
 }
 
 // connect opens d for the app of o, with the dialect's settings and pool.
@@ -113,6 +111,10 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 	dl := dialectOf(d)
 	if o.readOnly {
 		dl.ReadOnly = true
+	}
+	replicaSettings, err := replicaSettingsOf(dl, o)
+	if err != nil {
+		return nil, err
 	}
 	tables, err := entities.NewTables(o.appID, dl.MaxIdentifierLength)
 	if err != nil {
@@ -141,7 +143,7 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 	// Connected, a dialector may know its database better (MySQL's tells
 	// MariaDB apart).
 	dl.Name = dialectOf(d).Name
-	return &connection{db: db, sqlDB: sqlDB, dialect: dl, tables: tables, appID: o.appID}, nil
+	return &connection{db: db, sqlDB: sqlDB, dialect: dl, tables: tables, appID: o.appID, replicaSettings: replicaSettings}, nil
 }
 
 // log returns l with the connection's database and app.
@@ -225,6 +227,13 @@ func (b *gormBackend) read(ctx context.Context, op string, fn func(db *gorm.DB) 
 // dialect wants one, retrying transient errors. fn must be safe to run
 // again: it is when a shared transaction fails.
 func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB) error) error {
+	return b.writeRows(ctx, op, fn, nil)
+}
+
+// writeRows is write for a write that inserts history rows, and nothing
+// else, with fn: the group committer may insert them together with other
+// writes' (see committer). history is nil for other writes.
+func (b *gormBackend) writeRows(ctx context.Context, op string, fn func(db *gorm.DB) error, history []entities.History) error {
 	if err := b.check(ctx); err != nil {
 		return err
 	}
@@ -234,7 +243,7 @@ func (b *gormBackend) write(ctx context.Context, op string, fn func(db *gorm.DB)
 	fn = b.tel.counted(ctx, fn)
 	defer b.replicas.wrote()
 	if b.committer != nil {
-		return b.committer.do(ctx, op, fn)
+		return b.committer.do(ctx, op, fn, history)
 	}
 	return b.run(ctx, op, fn)
 }
