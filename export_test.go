@@ -24,7 +24,7 @@ func (b *gormBackend) Write(ctx context.Context, op string, fn func(*gorm.DB) er
 
 // CommitterDo queues fn in the group committer directly.
 func (b *gormBackend) CommitterDo(ctx context.Context, op string, fn func(*gorm.DB) error) error {
-	return b.committer.do(ctx, op, fn)
+	return b.committer.do(ctx, op, fn, nil)
 }
 
 // Repo returns the backend's repository.
@@ -54,6 +54,10 @@ func (b *gormBackend) Queued() int {
 	defer b.committer.mu.Unlock()
 	return len(b.committer.queue)
 }
+
+// Merged returns how many writes the group committer has inserted in a
+// merged statement with others.
+func (b *gormBackend) Merged() int64 { return b.committer.merged.Load() }
 
 // TryLease takes the lease called name as tryLease does.
 func (b *gormBackend) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {

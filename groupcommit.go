@@ -2,11 +2,15 @@ package statebackend
 
 import (
 	"context"
+	"runtime"
 	"slices"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"gorm.io/gorm"
+
+	"github.com/taskstate/statebackend/entities"
 )
 
 // maxGroup bounds how many writes share one transaction.
@@ -28,6 +32,11 @@ const maxGroup = 256
 // Each write is settled on its own: when a shared transaction fails on a
 // write's error, the writes are retried one by one, so one bad write
 // cannot fail another.
+//
+// Inside a group, consecutive AddHistory writes become one multi-row
+// insert (one per chunk of rows) instead of a statement each: with many
+// writers, most of a commit group is such writes, and SQLite's cost per
+// statement is what group commit does not share otherwise.
 type committer struct {
 	b  *gormBackend
 	mu sync.Mutex
@@ -37,6 +46,9 @@ type committer struct {
 	// idle is signalled when it is cleared.
 	leading bool
 	idle    *sync.Cond
+	// merged counts the writes whose rows went into a merged insert (see
+	// runGroup), for tests and debugging.
+	merged atomic.Int64
 }
 
 func newCommitter(b *gormBackend) *committer {
@@ -50,6 +62,10 @@ type writeReq struct {
 	ctx context.Context
 	op  string
 	fn  func(*gorm.DB) error
+	// history, when not nil, holds the rows of an AddHistory write (fn
+	// inserts them): a group inserts the rows of consecutive such writes
+	// together (see runGroup).
+	history []entities.History
 	// taken is set, under committer.mu, when the drain goroutine takes the
 	// write into a group: from then on it settles it.
 	taken bool
@@ -67,7 +83,7 @@ type writeReq struct {
 //   - only a context ending during the COMMIT itself (or during the last
 //     statement of a write run alone) returns the context's error for a
 //     write that may be committed: the rule for any failed call.
-func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error) error {
+func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error, history []entities.History) error {
 	if err := ctx.Err(); err != nil {
 		return c.b.fail(ctx, op, err)
 	}
@@ -84,7 +100,7 @@ func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error) 
 		c.handOff()
 		return err
 	}
-	r := &writeReq{ctx: ctx, op: op, fn: fn, done: make(chan struct{})}
+	r := &writeReq{ctx: ctx, op: op, fn: fn, history: history, done: make(chan struct{})}
 	c.queue = append(c.queue, r)
 	c.mu.Unlock()
 
@@ -128,6 +144,16 @@ func (c *committer) drain() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), maxGroup)
+		if n == 0 {
+			// The writers of the group just settled are runnable, and
+			// usually about to write again: yield once so that their next
+			// writes join one group instead of the first of them running
+			// alone and the others queueing behind it.
+			c.mu.Unlock()
+			runtime.Gosched()
+			c.mu.Lock()
+			n = min(len(c.queue), maxGroup)
+		}
 		if n == 0 {
 			c.leading = false
 			c.idle.Broadcast()
@@ -173,12 +199,8 @@ func (c *committer) commit(group []*writeReq) {
 			return
 		}
 		err := c.b.db.Transaction(func(tx *gorm.DB) error {
-			for _, r := range live {
-				// Each write's statements run under its own context, so a
-				// caller's deadline interrupts its own write.
-				if err := r.fn(tx.WithContext(r.ctx)); err != nil {
-					return err
-				}
+			if err := c.runGroup(tx, live); err != nil {
+				return err
 			}
 			// A caller that left while the others ran was told its write
 			// failed: the transaction must not commit it.
@@ -210,6 +232,45 @@ func (c *committer) commit(group []*writeReq) {
 		}
 		return
 	}
+}
+
+// runGroup runs the writes of group, in order, in the transaction tx.
+// Each write's statements run under its own context, so a caller's
+// deadline interrupts its own write; the merged insert of several
+// AddHistory writes runs under the group's, and a caller that leaves
+// meanwhile is dropped from the group afterwards (see commit).
+func (c *committer) runGroup(tx *gorm.DB, group []*writeReq) error {
+	// The group's transaction is all the atomicity its writes need: a
+	// write of several statements would otherwise open a savepoint.
+	tx = tx.Session(&gorm.Session{DisableNestedTransaction: true})
+	for i := 0; i < len(group); {
+		j := i + 1
+		for j < len(group) && group[i].history != nil && group[j].history != nil {
+			j++
+		}
+		if j-i == 1 {
+			if err := group[i].fn(tx.WithContext(group[i].ctx)); err != nil {
+				return err
+			}
+			i = j
+			continue
+		}
+		n := 0
+		for _, r := range group[i:j] {
+			n += len(r.history)
+		}
+		rows := make([]entities.History, 0, n)
+		for _, r := range group[i:j] {
+			rows = append(rows, r.history...)
+			c.b.tel.merged(r.ctx, len(r.history))
+		}
+		if err := c.b.repo.AddHistory(tx, rows); err != nil {
+			return err
+		}
+		c.merged.Add(int64(j - i))
+		i = j
+	}
+	return nil
 }
 
 // settleGone settles the writes of group whose context has ended (their

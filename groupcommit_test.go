@@ -258,3 +258,169 @@ func TestGroupCommitLeaverInsideSharedTransaction(t *testing.T) {
 	}
 	checkResults(t, be, map[string]bool{"first": true, "a": true, "b": false, "c": true})
 }
+
+// queueHistory starts AddHistory of one record for each of ids, one call
+// per id from its own goroutine, once each call before it is queued in
+// the group committer, and returns the calls' errors by id.
+func queueHistory(t *testing.T, be statebackend.Backend, b interface{ Queued() int }, ctxOf func(id string) context.Context, ids ...string) map[string]chan error {
+	t.Helper()
+	errs := map[string]chan error{}
+	for i, id := range ids {
+		ch := make(chan error, 1)
+		errs[id] = ch
+		at := time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC)
+		h := statebackend.InvocationHistory{
+			Timestamp:    at,
+			StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusRunning, Timestamp: at},
+		}
+		go func() { ch <- be.AddHistory(ctxOf(id), []statebackend.InvocationID{statebackend.InvocationID(id)}, h) }()
+		// A call refused before it queues would never be counted.
+		deadline := time.Now().Add(10 * time.Second)
+		for b.Queued() < i+1 {
+			select {
+			case err := <-ch:
+				t.Fatalf("AddHistory of %s returned before queueing: %v", id, err)
+			default:
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%d writes queued, want %d", b.Queued(), i+1)
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return errs
+}
+
+// checkHistoryOf fails t unless each id in want has exactly the given
+// number of history records.
+func checkHistoryOf(t *testing.T, be statebackend.Backend, want map[string]int) {
+	t.Helper()
+	for id, n := range want {
+		hs, err := be.History(context.Background(), statebackend.InvocationID(id))
+		if err != nil || len(hs) != n {
+			t.Errorf("history of %s: %d records, %v; want %d", id, len(hs), err, n)
+		}
+	}
+}
+
+// TestGroupCommitMergesHistoryKeepingOutcomes checks that the AddHistory
+// writes of a commit group go into one insert, and that a write the
+// database refuses fails only its own caller: the group is run again one
+// write at a time.
+func TestGroupCommitMergesHistoryKeepingOutcomes(t *testing.T) {
+	t.Parallel()
+	be, b := openCommitter(t)
+	in := statebackend.Internals(be)
+	ctx := context.Background()
+	// The database refuses history for invocation "poison".
+	table := b.Repo().Tables.Name("History")
+	if err := in.DB().Exec(`CREATE TRIGGER refuse_poison BEFORE INSERT ON "` + table + `"
+		WHEN NEW.invocation_id = 'poison' BEGIN SELECT RAISE(ABORT, 'poison refused'); END`).Error; err != nil {
+		t.Fatal(err)
+	}
+
+	// A group of eight good writes: one statement.
+	started, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan error, 1)
+	go func() {
+		leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
+	}()
+	<-started
+	good := []string{"g0", "g1", "g2", "g3", "g4", "g5", "g6", "g7"}
+	errs := queueHistory(t, be, b, func(string) context.Context { return ctx }, good...)
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	for id, ch := range errs {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", id, err)
+		}
+	}
+	if got := in.Merged(); got != int64(len(good)) {
+		t.Fatalf("%d writes merged, want %d", got, len(good))
+	}
+
+	// A group with a write the database refuses among good ones.
+	started, release = make(chan struct{}), make(chan struct{})
+	go func() {
+		leader <- b.Write(ctx, "SetResult", setResult(b, "second", func() { close(started); <-release }))
+	}()
+	<-started
+	errs = queueHistory(t, be, b, func(string) context.Context { return ctx }, "m0", "m1", "poison", "m2")
+	close(release)
+	if err := <-leader; err != nil {
+		t.Fatal(err)
+	}
+	for id, ch := range errs {
+		err := <-ch
+		switch {
+		case id == "poison" && (err == nil || !strings.Contains(err.Error(), "poison refused") || !strings.HasPrefix(err.Error(), "statebackend: AddHistory: ")):
+			t.Errorf("poison: %v, want statebackend: AddHistory: ... poison refused", err)
+		case id != "poison" && err != nil:
+			t.Errorf("%s failed with the poisoned write: %v", id, err)
+		}
+	}
+	checkHistoryOf(t, be, map[string]int{"g0": 1, "g7": 1, "m0": 1, "m1": 1, "m2": 1, "poison": 0})
+}
+
+// TestGroupCommitMergedHistoryLeaver checks that a caller whose deadline
+// passes while its merged history insert waits in the group's open
+// transaction gets its context's error, and its record is not committed;
+// the other writes of the group are.
+func TestGroupCommitMergedHistoryLeaver(t *testing.T) {
+	t.Parallel()
+	be, b := openCommitter(t)
+	in := statebackend.Internals(be)
+	ctx := context.Background()
+	started, release := make(chan struct{}), make(chan struct{})
+	leader := make(chan error, 1)
+	go func() {
+		leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
+	}()
+	<-started
+	const timeout = 300 * time.Millisecond
+	lctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	start := time.Now()
+	errs := queueHistory(t, be, b, func(id string) context.Context {
+		if id == "leaver" {
+			return lctx
+		}
+		return ctx
+	}, "h0", "leaver", "h1")
+	// A write after the merged ones holds the group's transaction open
+	// until the leaver's deadline has passed.
+	blocked, unblock := make(chan struct{}), make(chan struct{})
+	var runs atomic.Int32
+	last := make(chan error, 1)
+	go func() {
+		last <- b.Write(ctx, "SetResult", setResult(b, "last", func() {
+			if runs.Add(1) == 1 {
+				close(blocked)
+				<-unblock
+			}
+		}))
+	}()
+	waitQueued(t, b, 4)
+	close(release)
+	<-blocked
+	err := <-errs["leaver"]
+	if elapsed := time.Since(start); elapsed > timeout+250*time.Millisecond {
+		t.Errorf("leaver returned after %v, deadline %v", elapsed, timeout)
+	}
+	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: AddHistory: ") {
+		t.Errorf("leaver: %v, want statebackend: AddHistory: ... wrapping context.DeadlineExceeded", err)
+	}
+	close(unblock)
+	for name, ch := range map[string]chan error{"first": leader, "h0": errs["h0"], "h1": errs["h1"], "last": last} {
+		if err := <-ch; err != nil {
+			t.Errorf("%s: %v", name, err)
+		}
+	}
+	if in.Merged() < 3 {
+		t.Errorf("%d writes merged, want the three history writes merged at first", in.Merged())
+	}
+	checkHistoryOf(t, be, map[string]int{"h0": 1, "h1": 1, "leaver": 0})
+	checkResults(t, be, map[string]bool{"first": true, "last": true})
+}

@@ -42,9 +42,9 @@ func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h Invo
 			HistoryJSON:      entities.Text(h.AppendJSON(make([]byte, 0, 256))),
 		}
 	}
-	return b.write(ctx, "AddHistory", func(db *gorm.DB) error {
+	return b.writeRows(ctx, "AddHistory", func(db *gorm.DB) error {
 		return b.repo.AddHistory(db, rows)
-	})
+	}, rows)
 }
 
 // History implements Backend.

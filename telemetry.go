@@ -300,6 +300,19 @@ func (t *telemetry) counted(ctx context.Context, fn func(*gorm.DB) error) func(*
 	}
 }
 
+// merged records an attempt of the call in ctx whose rows the group
+// committer inserted together with other calls': rows rows changed.
+func (t *telemetry) merged(ctx context.Context, rows int) {
+	if t == nil {
+		return
+	}
+	if s := stateOf(ctx); s != nil {
+		s.attempts.Add(1)
+		s.rows.Store(int64(rows))
+		s.wrote.Store(true)
+	}
+}
+
 // retrying reports that op failed on a transient error and runs again: a
 // log record, the retries counter, and an event on the call's span.
 func (b *gormBackend) retrying(ctx context.Context, op string, attempt int, reason string, err error) {
