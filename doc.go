@@ -153,9 +153,9 @@ the iteration never make it skip or repeat one that existed when it began.
 A Backend is safe for concurrent use by many goroutines, and several
 processes may share one database. On SQLite, which takes one writer at a
 time, a process's writes go through one committer that commits the writes
-arriving together in one transaction (group commit); each call still returns
-only after its own write is committed, and a write that fails never fails
-another. Deadlocks and serialization failures are retried with backoff,
+arriving together in one transaction (group commit), with their history
+records in one insert; each call still returns only after its own write is
+committed, and a write that fails never fails another. Deadlocks and serialization failures are retried with backoff,
 and a lock another process holds is waited for under the caller's
 context. Batches are written in ascending key order, so concurrent writers
 do not deadlock each other.
