@@ -57,7 +57,7 @@
 //	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
 //	           [-workloads W1,W2,...] [-impl gorm,raw,...|both|telemetry]
 //	           [-runs 1] [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
-//	           [-server-cpu FILE]
+//	           [-server-cpu FILE] [-max-conns 0]
 //	           [-w11-n 500000] [-w11-base-n 0] [-cpuprofile PREFIX] [-keep]
 //
 // -impl telemetry measures the library's OpenTelemetry instrumentation:
@@ -108,6 +108,10 @@ type config struct {
 	// serverCPU is the CPU accounting file of the database server's
 	// control group, read before and after each W10 level ("" for none).
 	serverCPU string
+	// maxConns, when positive, is the connection pool size of every store
+	// (the library's WithPool, raw's SetMaxOpenConns) instead of the
+	// dialect's default.
+	maxConns int
 	// w11N is the number of invocations of W11's large tables.
 	w11N int
 	// w11BaseN, when positive, adds W11 tables of that many invocations,
@@ -170,6 +174,7 @@ func parseFlags(args []string) (*config, error) {
 	fs.DurationVar(&cfg.w10Duration, "w10-duration", 10*time.Second, "W10: how long each (mode, writers) level runs")
 	fs.IntVar(&cfg.w10Ops, "w10-ops", 0, "W10: calls per (mode, writers) level in all, rounded up to a multiple of the writers, instead of -w10-duration (0: use the duration)")
 	fs.StringVar(&cfg.serverCPU, "server-cpu", "", "W10: the server's cgroup CPU accounting file (cgroup v1 cpuacct.usage or v2 cpu.stat), to report its CPU seconds per level")
+	fs.IntVar(&cfg.maxConns, "max-conns", 0, "connection pool size of every store, library and raw (0: the dialect's default, 16 on servers, 8 on SQLite)")
 	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
 	fs.IntVar(&cfg.w11BaseN, "w11-base-n", 0, "W11: also load tables of this many invocations and run each workload on both sizes one after the other (0: only -w11-n)")
 	err := fs.Parse(args)
@@ -206,6 +211,9 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.w11N < 1 {
 		return nil, errors.New("-w11-n must be at least 1")
+	}
+	if cfg.maxConns < 0 {
+		return nil, errors.New("-max-conns must not be negative")
 	}
 	if cfg.w11BaseN < 0 {
 		return nil, errors.New("-w11-base-n must not be negative")
