@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"time"
@@ -129,11 +130,14 @@ type cpuFigures struct {
 	// 0 to 1 (every process on the machine counts); absent where
 	// /proc/stat is missing.
 	MachineBusy *float64 `json:"machine_busy,omitempty"`
+	// Cores is the number of logical CPUs of the machine, which
+	// MachineBusy is a fraction of.
+	Cores int `json:"cores"`
 }
 
 // stop takes the second reading and returns the figures.
 func (w *cpuWatch) stop() (cpuFigures, error) {
-	f := cpuFigures{ClientCPUs: round((processCPU() - w.process).Seconds(), 3)}
+	f := cpuFigures{ClientCPUs: round((processCPU() - w.process).Seconds(), 3), Cores: runtime.NumCPU()}
 	if w.machine.total > 0 {
 		if m, err := readMachineTicks(); err == nil {
 			busy := round(m.busySince(w.machine), 3)
