@@ -1,7 +1,9 @@
 // Command benchtable summarizes the JSON lines of cmd/statebench: for each
 // dialect and N, a Markdown table of gorm against raw per workload (median
 // seconds and ops/s over the runs, the ratio gorm seconds / raw seconds of
-// the medians, and the median of the per-run ratios), the performance targets that the medians meet or miss, and the
+// the medians, the median of the per-run ratios of wall and of CPU time,
+// and, where lines of the Python baseline are given, gorm's rate as a
+// multiple of the baseline's), the performance targets that the medians meet or miss, and the
 // scaling of each workload measured at two values of N; and for runs of
 // statebench -impl telemetry, the cost of the OpenTelemetry instrumentation.
 //
@@ -173,8 +175,8 @@ func printTables(stats map[key]stat) {
 	})
 	for _, t := range tables {
 		fmt.Printf("### %s, N = %d (medians)\n\n", t.dialect, t.n)
-		fmt.Println("| workload | gorm s | raw s | gorm/raw | paired | gorm ops/s | raw ops/s | runs | gorm x baseline |")
-		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| workload | gorm s | raw s | gorm/raw | paired | CPU paired | gorm ops/s | raw ops/s | runs | gorm x baseline |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		var misses []string
 		for _, w := range workloadsOf(stats, t.dialect, t.n) {
 			g, gok := stats[key{t.dialect, w, "gorm", t.n}]
@@ -187,8 +189,12 @@ func printTables(stats map[key]stat) {
 			if b, ok := stats[key{t.dialect, w, baselineImpl, t.n}]; ok && b.opsPerSec > 0 {
 				vsBaseline = fmt.Sprintf("%.1f", g.opsPerSec/b.opsPerSec)
 			}
-			fmt.Printf("| %s | %.3f | %.3f | %.2f | %s | %.0f | %.0f | %d/%d | %s |\n",
-				w, g.seconds, r.seconds, ratio, pairedRatio(g, r), g.opsPerSec, r.opsPerSec, g.runs, r.runs, vsBaseline)
+			cpu := "-"
+			if v := runRatio(g.cpuByRun, r.cpuByRun); v > 0 {
+				cpu = fmt.Sprintf("%.2f", v)
+			}
+			fmt.Printf("| %s | %.3f | %.3f | %.2f | %s | %s | %.0f | %.0f | %d/%d | %s |\n",
+				w, g.seconds, r.seconds, ratio, pairedRatio(g, r), cpu, g.opsPerSec, r.opsPerSec, g.runs, r.runs, vsBaseline)
 			if limit := ratioTarget(w); ratio > limit {
 				misses = append(misses, fmt.Sprintf("%s gorm/raw %.2f > %.1f", w, ratio, limit))
 			}
