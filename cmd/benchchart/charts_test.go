@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"fmt"
 	"image/png"
 	"os"
 	"path/filepath"
@@ -123,5 +124,41 @@ func TestRun(t *testing.T) {
 	}
 	if err := run([]string{"-out", dir, "-"}, strings.NewReader("\n# nothing\n"), &out); err == nil {
 		t.Error("empty input: no error")
+	}
+}
+
+// TestDrawWritersCPU covers W10 lines with CPU figures: the writers chart
+// gets its third panel and is wider.
+func TestDrawWritersCPU(t *testing.T) {
+	t.Parallel()
+	var input strings.Builder
+	for _, level := range []int{1, 8, 32} {
+		fmt.Fprintf(&input, `{"workload":"W10","dialect":"postgres","impl":"gorm","n":100,"ops":%d,"seconds":10,"writers":%d,"mode":"shared","p99_ms":%d,"client_cpu_s":%g,"server_cpu_s":%g,"machine_busy":0.9,"cores":2}`+"\n",
+			100*level, level, level, 0.5*float64(level), float64(level))
+	}
+	samples, err := parse("cpu.jsonl", strings.NewReader(input.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := samples[1].coresUsed(); got != 1.2 {
+		t.Errorf("cores used at 8 writers = %v, want (4 + 8) / 10", got)
+	}
+	files, err := drawAll(t.TempDir(), samples)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(files) != 1 {
+		t.Fatalf("wrote %v, want the writers chart only", files)
+	}
+	b, err := os.ReadFile(files[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	img, err := png.Decode(bytes.NewReader(b))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := img.Bounds().Size().X, int(16*dpi); got != want {
+		t.Errorf("writers chart with CPU is %d px wide, want %d (three panels)", got, want)
 	}
 }

@@ -27,6 +27,23 @@ type sample struct {
 	Mode    string  `json:"mode"`
 	P50ms   float64 `json:"p50_ms"`
 	P99ms   float64 `json:"p99_ms"`
+	// W10's CPU figures, where measured: the CPU seconds of the benchmark
+	// process and of the database server, the busy fraction of the whole
+	// machine's cores, and their number.
+	ClientCPUs  float64  `json:"client_cpu_s"`
+	ServerCPUs  *float64 `json:"server_cpu_s"`
+	MachineBusy *float64 `json:"machine_busy"`
+	Cores       int      `json:"cores"`
+}
+
+// coresUsed returns the cores the benchmark (process and server) kept
+// busy on average during s.
+func (s sample) coresUsed() float64 {
+	c := s.ClientCPUs
+	if s.ServerCPUs != nil {
+		c += *s.ServerCPUs
+	}
+	return c / s.Seconds
 }
 
 // opsPerInvocation is the ops a workload counts per invocation, from which a

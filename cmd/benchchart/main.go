@@ -11,7 +11,9 @@
 //     log-log, one line per impl, for W3, W4, W6 and W8 where some impl was
 //     measured at two or more N (W11/W3 counts as W3 at N = its n);
 //   - writers-<dialect>.png: W10's throughput and p99 latency against the
-//     number of writers, one line per impl and mode.
+//     number of writers, one line per impl and mode, and where the lines
+//     carry CPU figures (client_cpu_s, server_cpu_s, machine_busy, cores)
+//     the cores the benchmark kept busy next to the whole machine's.
 //
 // Charts with the same input are byte for byte the same. Every value is a
 // median over the runs of its group.

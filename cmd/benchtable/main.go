@@ -1,7 +1,9 @@
 // Command benchtable summarizes the JSON lines of cmd/statebench: for each
 // dialect and N, a Markdown table of gorm against raw per workload (median
 // seconds and ops/s over the runs, the ratio gorm seconds / raw seconds of
-// the medians, and the median of the per-run ratios), the performance targets that the medians meet or miss, and the
+// the medians, the median of the per-run ratios of wall and of CPU time,
+// and, where lines of the Python baseline are given, gorm's rate as a
+// multiple of the baseline's), the performance targets that the medians meet or miss, and the
 // scaling of each workload measured at two values of N; and for runs of
 // statebench -impl telemetry, the cost of the OpenTelemetry instrumentation.
 //
@@ -105,10 +107,40 @@ func read(name string, groups map[key][]line) error {
 		if l.Writers > 0 {
 			continue
 		}
+		if !normalize(&l) {
+			continue
+		}
 		k := key{l.Dialect, l.Workload, l.Impl, l.N}
 		groups[k] = append(groups[k], l)
 	}
 	return sc.Err()
+}
+
+// baselineImpl is the impl name of the lines printed by the Python script
+// that measures the access pattern of pynenc's SQLite state backend
+// (workloads named like "W1_upsert", no "n").
+const baselineImpl = "seed-python"
+
+// opsPerInvocation is the ops a workload counts per invocation, from which a
+// line without "n" gets it.
+var opsPerInvocation = map[string]int{
+	"W1": 1, "W2": 4, "W3": 1, "W4": 1, "W5": 2, "W6": 4, "W7": 4, "W8": 1,
+}
+
+// normalize makes a baseline line look like statebench's: the workload
+// name without its suffix ("W1_upsert" is W1), n from ops. It reports
+// false for a line that cannot be placed.
+func normalize(l *line) bool {
+	l.Workload, _, _ = strings.Cut(l.Workload, "_")
+	if l.N > 0 {
+		return true
+	}
+	k, ok := opsPerInvocation[l.Workload]
+	if !ok || l.Ops%k != 0 {
+		return false
+	}
+	l.N = l.Ops / k
+	return true
 }
 
 func median(ls []line, f func(line) float64) float64 {
@@ -143,8 +175,8 @@ func printTables(stats map[key]stat) {
 	})
 	for _, t := range tables {
 		fmt.Printf("### %s, N = %d (medians)\n\n", t.dialect, t.n)
-		fmt.Println("| workload | gorm s | raw s | gorm/raw | paired | gorm ops/s | raw ops/s | runs |")
-		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|")
+		fmt.Println("| workload | gorm s | raw s | gorm/raw | paired | CPU paired | gorm ops/s | raw ops/s | runs | gorm x baseline |")
+		fmt.Println("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 		var misses []string
 		for _, w := range workloadsOf(stats, t.dialect, t.n) {
 			g, gok := stats[key{t.dialect, w, "gorm", t.n}]
@@ -153,8 +185,16 @@ func printTables(stats map[key]stat) {
 				continue
 			}
 			ratio := g.seconds / r.seconds
-			fmt.Printf("| %s | %.3f | %.3f | %.2f | %s | %.0f | %.0f | %d/%d |\n",
-				w, g.seconds, r.seconds, ratio, pairedRatio(g, r), g.opsPerSec, r.opsPerSec, g.runs, r.runs)
+			vsBaseline := "-"
+			if b, ok := stats[key{t.dialect, w, baselineImpl, t.n}]; ok && b.opsPerSec > 0 {
+				vsBaseline = fmt.Sprintf("%.1f", g.opsPerSec/b.opsPerSec)
+			}
+			cpu := "-"
+			if v := runRatio(g.cpuByRun, r.cpuByRun); v > 0 {
+				cpu = fmt.Sprintf("%.2f", v)
+			}
+			fmt.Printf("| %s | %.3f | %.3f | %.2f | %s | %s | %.0f | %.0f | %d/%d | %s |\n",
+				w, g.seconds, r.seconds, ratio, pairedRatio(g, r), cpu, g.opsPerSec, r.opsPerSec, g.runs, r.runs, vsBaseline)
 			if limit := ratioTarget(w); ratio > limit {
 				misses = append(misses, fmt.Sprintf("%s gorm/raw %.2f > %.1f", w, ratio, limit))
 			}
@@ -237,7 +277,11 @@ func throughputMisses(stats map[key]stat, dialect string, n int) []string {
 
 // printScaling compares, per dialect, workload and impl, the median time at
 // the largest N with the time at the smallest: linear scaling gives the
-// ratio of the Ns; the issue allows 1.2 times that (12 for 10 x N).
+// ratio of the Ns; the bound is 1.2 times that (12 for 10 x N), and 1.5
+// times for W11's workloads on large tables, whose cost per call or per
+// item may grow by half from 200,000 to 2,000,000 history records. The CPU
+// ratio is the same for the process's CPU time, which a busy machine
+// moves less than the wall time.
 func printScaling(stats map[key]stat) {
 	type series struct{ dialect, workload, impl string }
 	ns := map[series][]int{}
@@ -259,19 +303,27 @@ func printScaling(stats map[key]stat) {
 	})
 	fmt.Println("### Scaling (median time at the larger N / at the smaller N)")
 	fmt.Println()
-	fmt.Println("| dialect | workload | impl | N small | N large | s small | s large | time ratio | limit | met |")
-	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---|")
+	fmt.Println("| dialect | workload | impl | N small | N large | s small | s large | time ratio | CPU ratio | limit | met |")
+	fmt.Println("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|")
 	for _, s := range keys {
 		v := ns[s]
 		lo, hi := slices.Min(v), slices.Max(v)
 		a, b := stats[key{s.dialect, s.workload, s.impl, lo}], stats[key{s.dialect, s.workload, s.impl, hi}]
-		ratio, limit := b.seconds/a.seconds, 1.2*float64(hi)/float64(lo)
+		factor := 1.2
+		if strings.HasPrefix(s.workload, "W11/") {
+			factor = 1.5
+		}
+		ratio, limit := b.seconds/a.seconds, factor*float64(hi)/float64(lo)
 		met := "yes"
 		if ratio > limit {
 			met = "no"
 		}
-		fmt.Printf("| %s | %s | %s | %d | %d | %.3f | %.3f | %.1f | %.1f | %s |\n",
-			s.dialect, s.workload, s.impl, lo, hi, a.seconds, b.seconds, ratio, limit, met)
+		cpu := "-"
+		if ca, cb := medianOf(a.cpuByRun), medianOf(b.cpuByRun); ca > 0 && cb > 0 {
+			cpu = fmt.Sprintf("%.1f", cb/ca)
+		}
+		fmt.Printf("| %s | %s | %s | %d | %d | %.3f | %.3f | %.1f | %s | %.1f | %s |\n",
+			s.dialect, s.workload, s.impl, lo, hi, a.seconds, b.seconds, ratio, cpu, limit, met)
 	}
 	fmt.Println()
 }

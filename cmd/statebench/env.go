@@ -77,7 +77,11 @@ func (e *env) openLibrary(opts ...statebackend.Option) (statebackend.Backend, er
 	case "mysql":
 		d = mysql.Open(e.cfg.dsn)
 	}
-	return statebackend.Open(d, append([]statebackend.Option{statebackend.WithAppID(e.appID)}, opts...)...)
+	base := []statebackend.Option{statebackend.WithAppID(e.appID)}
+	if n := e.cfg.maxConns; n > 0 {
+		base = append(base, statebackend.WithPool(statebackend.Pool{MaxOpenConns: n, MaxIdleConns: n}))
+	}
+	return statebackend.Open(d, append(base, opts...)...)
 }
 
 // openSQL opens a database/sql handle with the same settings the library
@@ -87,8 +91,12 @@ func (e *env) openSQL() (*sql.DB, error) {
 	if err != nil {
 		return nil, err
 	}
-	db.SetMaxOpenConns(e.sql.maxConns)
-	db.SetMaxIdleConns(e.sql.maxConns)
+	n := e.sql.maxConns
+	if e.cfg.maxConns > 0 {
+		n = e.cfg.maxConns
+	}
+	db.SetMaxOpenConns(n)
+	db.SetMaxIdleConns(n)
 	if err := db.Ping(); err != nil {
 		_ = db.Close()
 		return nil, err

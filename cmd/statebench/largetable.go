@@ -27,64 +27,84 @@ type largeW6Result struct {
 }
 
 // runW11 loads the large tables and returns the lines of W11/W3, W11/W4,
-// W11/W6 and W11/W8.
+// W11/W6 and W11/W8. With -w11-base-n, it also loads tables of that many
+// invocations and runs each workload on both, the smaller first, one right
+// after the other, so that the two sizes are compared under the same load
+// of the machine; the lines of the smaller tables come first.
 func runW11(ctx context.Context, b *bench, r int) ([]any, error) {
-	n := b.cfg.w11N
-	d := newDataset(n)
-	e, err := newEnv(ctx, b.cfg)
-	if err != nil {
-		return nil, err
+	sizes := []int{b.cfg.w11N}
+	if base := b.cfg.w11BaseN; base > 0 {
+		sizes = []int{base, b.cfg.w11N}
 	}
-	defer e.close(ctx)
-	st, err := openStore(ctx, e, b.impl)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	large := &bench{cfg: b.cfg, data: d, impl: b.impl, env: e, st: st}
-	if err := large.loadLarge(ctx); err != nil {
-		return nil, err
+	benches := make([]*bench, len(sizes))
+	for i, n := range sizes {
+		d := newDataset(n)
+		e, err := newEnv(ctx, b.cfg)
+		if err != nil {
+			return nil, err
+		}
+		defer e.close(ctx)
+		st, err := openStore(ctx, e, b.impl)
+		if err != nil {
+			return nil, err
+		}
+		defer st.Close()
+		benches[i] = &bench{cfg: b.cfg, data: d, impl: b.impl, env: e, st: st}
+		if err := benches[i].loadLarge(ctx); err != nil {
+			return nil, err
+		}
 	}
 
-	results := map[string]any{}
+	results := make([]map[string]any, len(sizes))
+	for i := range results {
+		results[i] = map[string]any{}
+	}
 	for _, w := range []struct {
 		name string
 		run  func(context.Context, *bench, *timer) (int, error)
 	}{{"W3", runW3}, {"W4", runW4}, {"W8", runW8}} {
-		res, err := large.timed(ctx, "W11/"+w.name, w.run, r)
-		if err != nil {
-			return nil, err
+		for i, large := range benches {
+			res, err := large.timed(ctx, "W11/"+w.name, w.run, r)
+			if err != nil {
+				return nil, err
+			}
+			results[i][w.name] = res
 		}
-		results[w.name] = res
 	}
 
-	// W6 last, with the dataset (hundreds of MiB at the default size)
+	// W6 last, with the datasets (hundreds of MiB at the default size)
 	// freed: otherwise the garbage collector, pacing itself to the live
 	// heap, would let the iteration's short-lived pages pile up to that
 	// size before collecting, and the growth would measure the dataset.
-	large.data = d.sizeOnly()
-	runtime.GC()
-	debug.FreeOSMemory()
-	watch, err := startRSSWatch()
-	if err != nil {
-		return nil, err
+	for _, large := range benches {
+		large.data = large.data.sizeOnly()
 	}
-	res, err := large.timed(ctx, "W11/W6", runW6, r)
-	growth, werr := watch.stop()
-	if err != nil {
-		return nil, err
+	for i, large := range benches {
+		runtime.GC()
+		debug.FreeOSMemory()
+		watch, err := startRSSWatch()
+		if err != nil {
+			return nil, err
+		}
+		res, err := large.timed(ctx, "W11/W6", runW6, r)
+		growth, werr := watch.stop()
+		if err != nil {
+			return nil, err
+		}
+		if werr != nil {
+			return nil, werr
+		}
+		if growth > rssTargetMiB {
+			logf("%s W11/W6 n=%d: resident set grew by %.1f MiB, more than %d MiB", b.impl, large.data.n, growth, rssTargetMiB)
+		}
+		results[i]["W6"] = largeW6Result{result: res, RSSGrowthMiB: round(growth, 1)}
 	}
-	if werr != nil {
-		return nil, werr
-	}
-	if growth > rssTargetMiB {
-		logf("%s W11/W6: resident set grew by %.1f MiB, more than %d MiB", b.impl, growth, rssTargetMiB)
-	}
-	results["W6"] = largeW6Result{result: res, RSSGrowthMiB: round(growth, 1)}
 
 	var lines []any
-	for _, w := range []string{"W3", "W4", "W6", "W8"} {
-		lines = append(lines, results[w])
+	for i := range sizes {
+		for _, w := range []string{"W3", "W4", "W6", "W8"} {
+			lines = append(lines, results[i][w])
+		}
 	}
 	return lines, nil
 }

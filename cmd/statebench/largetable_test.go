@@ -2,6 +2,8 @@ package main
 
 import (
 	"context"
+	"fmt"
+	"slices"
 	"testing"
 )
 
@@ -38,5 +40,35 @@ func TestW11(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestW11BaseN checks that -w11-base-n measures both sizes, the smaller
+// first, each workload's lines with their own n.
+func TestW11BaseN(t *testing.T) {
+	t.Parallel()
+	cfg := testConfig(t)
+	cfg.w11BaseN = 100
+	lines, err := runW11(context.Background(), testBench(t, cfg, "gorm"), 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, l := range lines {
+		var res result
+		switch v := l.(type) {
+		case result:
+			res = v
+		case largeW6Result:
+			res = v.result
+		}
+		got = append(got, fmt.Sprintf("%s/%d/%d", res.Workload, res.N, res.Ops))
+	}
+	want := []string{
+		"W11/W3/100/100", "W11/W4/100/100", "W11/W6/100/400", "W11/W8/100/100",
+		"W11/W3/300/300", "W11/W4/300/300", "W11/W6/300/1200", "W11/W8/300/300",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("lines %v, want %v", got, want)
 	}
 }

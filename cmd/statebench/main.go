@@ -32,8 +32,12 @@
 //     with a backend per goroutine on the same database (mode
 //     "per-goroutine"). One line per (mode, level), with the extra fields
 //     "writers", "mode", "p50_ms", "p99_ms" (latency of single calls) and
-//     "errors"; "ops" counts calls of both kinds, "n" the invocations
-//     written. Any failed call fails the workload (after its line is
+//     "errors", and the CPU they took: "client_cpu_s" (this process),
+//     "machine_busy" (the fraction of all cores' time busy, every process
+//     on the machine counted), and with -server-cpu FILE "server_cpu_s"
+//     (the server's control group, e.g. a Docker container's
+//     /sys/fs/cgroup/cpuacct/docker/<id>/cpuacct.usage); "ops" counts
+//     calls of both kinds, "n" the invocations written. Any failed call fails the workload (after its line is
 //     printed). Both impls run it; raw on SQLite with -raw-serialize
 //     serializes only the writes of one store, so per-goroutine raw writers
 //     contend in SQLite's busy handler.
@@ -43,14 +47,18 @@
 //     "W11/W6", "W11/W8" with "n" = -w11-n. The W11/W6 line also has
 //     "rss_growth_mib": how far the process's resident set grew above its
 //     size at the start of the iteration (the history iterators stream, so
-//     it stays small).
+//     it stays small). -w11-base-n M adds tables of M invocations and runs
+//     each workload on the two sizes one right after the other (lines of
+//     the smaller size first), so that the ratio of the two sizes is
+//     measured under the same load of a shared machine.
 //
 // Usage:
 //
 //	statebench [-dialect sqlite|postgres|mysql] [-dsn DSN] [-n 20000]
 //	           [-workloads W1,W2,...] [-impl gorm,raw,...|both|telemetry]
 //	           [-runs 1] [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
-//	           [-w11-n 500000] [-cpuprofile PREFIX] [-keep]
+//	           [-server-cpu FILE] [-max-conns 0]
+//	           [-w11-n 500000] [-w11-base-n 0] [-cpuprofile PREFIX] [-keep]
 //
 // -impl telemetry measures the library's OpenTelemetry instrumentation:
 // gorm-off (opened WithoutTelemetry), gorm (the default, no-op providers)
@@ -97,8 +105,18 @@ type config struct {
 	writers     []int
 	w10Duration time.Duration
 	w10Ops      int
+	// serverCPU is the CPU accounting file of the database server's
+	// control group, read before and after each W10 level ("" for none).
+	serverCPU string
+	// maxConns, when positive, is the connection pool size of every store
+	// (the library's WithPool, raw's SetMaxOpenConns) instead of the
+	// dialect's default.
+	maxConns int
 	// w11N is the number of invocations of W11's large tables.
 	w11N int
+	// w11BaseN, when positive, adds W11 tables of that many invocations,
+	// measured alternately with the large ones.
+	w11BaseN int
 	// pruneBatch is W9's PruneOptions.BatchSize (0: the default).
 	pruneBatch int
 }
@@ -155,7 +173,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.StringVar(&levels, "writers", "1,8,32,64", "W10: comma-separated numbers of writer goroutines")
 	fs.DurationVar(&cfg.w10Duration, "w10-duration", 10*time.Second, "W10: how long each (mode, writers) level runs")
 	fs.IntVar(&cfg.w10Ops, "w10-ops", 0, "W10: calls per (mode, writers) level in all, rounded up to a multiple of the writers, instead of -w10-duration (0: use the duration)")
+	fs.StringVar(&cfg.serverCPU, "server-cpu", "", "W10: the server's cgroup CPU accounting file (cgroup v1 cpuacct.usage or v2 cpu.stat), to report its CPU seconds per level")
+	fs.IntVar(&cfg.maxConns, "max-conns", 0, "connection pool size of every store, library and raw (0: the dialect's default, 16 on servers, 8 on SQLite)")
 	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
+	fs.IntVar(&cfg.w11BaseN, "w11-base-n", 0, "W11: also load tables of this many invocations and run each workload on both sizes one after the other (0: only -w11-n)")
 	err := fs.Parse(args)
 	if err != nil {
 		return nil, err
@@ -190,6 +211,12 @@ func parseFlags(args []string) (*config, error) {
 	}
 	if cfg.w11N < 1 {
 		return nil, errors.New("-w11-n must be at least 1")
+	}
+	if cfg.maxConns < 0 {
+		return nil, errors.New("-max-conns must not be negative")
+	}
+	if cfg.w11BaseN < 0 {
+		return nil, errors.New("-w11-base-n must not be negative")
 	}
 	if cfg.impls, err = parseImpls(impl); err != nil {
 		return nil, err

@@ -45,6 +45,7 @@ type writersResult struct {
 	P50ms   float64 `json:"p50_ms"`  // median latency of one call
 	P99ms   float64 `json:"p99_ms"`  // 99th percentile latency of one call
 	Errors  int     `json:"errors"`  // failed calls
+	cpuFigures
 }
 
 // runW10 runs every (mode, level) and returns their lines; it stops at the
@@ -97,6 +98,10 @@ func (b *bench) writersLevel(ctx context.Context, mode string, level, r int) (*w
 		perWriter = (b.cfg.w10Ops + level - 1) / level
 	}
 	runtime.GC() // as timer.start does
+	cpu, err := startCPUWatch(b.cfg.serverCPU)
+	if err != nil {
+		return nil, err
+	}
 	start := time.Now()
 	deadline := start.Add(b.cfg.w10Duration)
 	var wg sync.WaitGroup
@@ -105,6 +110,10 @@ func (b *bench) writersLevel(ctx context.Context, mode string, level, r int) (*w
 	}
 	wg.Wait()
 	elapsed := time.Since(start)
+	figures, err := cpu.stop()
+	if err != nil {
+		return nil, err
+	}
 
 	var lat []time.Duration
 	calls, invs, failed := 0, 0, 0
@@ -131,7 +140,7 @@ func (b *bench) writersLevel(ctx context.Context, mode string, level, r int) (*w
 		},
 		Writers: level, Mode: mode,
 		P50ms: round(ms(percentile(lat, 0.50)), 4), P99ms: round(ms(percentile(lat, 0.99)), 4),
-		Errors: failed,
+		Errors: failed, cpuFigures: figures,
 	}
 	if failed > 0 {
 		return res, fmt.Errorf("%d of %d calls failed, the first: %w", failed, calls, firstErr)

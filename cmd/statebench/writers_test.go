@@ -93,3 +93,40 @@ func TestWriterRecords(t *testing.T) {
 		}
 	}
 }
+
+func TestParseMachineTicks(t *testing.T) {
+	t.Parallel()
+	got, err := parseMachineTicks([]byte("cpu  100 5 50 800 40 3 2 0 7 0\ncpu0 1 2 3 4 5 6 7 8 9 10\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// busy: user, nice, system, irq, softirq, steal; idle and iowait not.
+	if got != (machineTicks{busy: 160, total: 1000}) {
+		t.Errorf("got %+v", got)
+	}
+	if f := got.busySince(machineTicks{busy: 60, total: 800}); f != 0.5 {
+		t.Errorf("busySince = %v, want 0.5", f)
+	}
+	if _, err := parseMachineTicks([]byte("intr 1 2\n")); err == nil {
+		t.Error("no error for a file without a cpu line")
+	}
+}
+
+func TestParseServerCPU(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+		ok   bool
+	}{
+		{"123456789\n", 123456789 * time.Nanosecond, true},                         // cgroup v1 cpuacct.usage
+		{"usage_usec 2500000\nuser_usec 2000000\n", 2500 * time.Millisecond, true}, // cgroup v2 cpu.stat
+		{"user_usec 2000000\n", 0, false},
+		{"", 0, false},
+	} {
+		got, err := parseServerCPU([]byte(tc.in))
+		if (err == nil) != tc.ok || got != tc.want {
+			t.Errorf("parseServerCPU(%q) = %v, %v", tc.in, got, err)
+		}
+	}
+}
