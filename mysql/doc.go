@@ -10,8 +10,13 @@
 // # Settings
 //
 //   - The connection is utf8mb4 with a binary collation, parseTime and UTC;
-//     parameters are interpolated by the driver, so no server-side
-//     statements count against max_prepared_stmt_count;
+//   - the backend's statements are prepared on the server once per
+//     connection and reused, so the server does not parse them on every
+//     call: at most MaxPreparedStatements per backend with the default
+//     pool, which counts against the server's max_prepared_stmt_count
+//     (16382 by default; see MaxPreparedStatements for sizing it, and
+//     Dialector.WithoutPreparedStatements for running without);
+//     everything else has its parameters interpolated by the driver;
 //   - identifiers are varbinary columns, so they compare byte for byte
 //     whatever the server's default collation (MariaDB's binary collations
 //     ignore trailing spaces; varbinary does not); text is utf8mb4;

@@ -13,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/repository"
 )
 
 // Dialector is the gorm.Dialector of one MySQL or MariaDB database, with
@@ -25,6 +26,9 @@ type Dialector struct {
 	cfg    *gomysql.Config
 	dsnErr error
 	logger *slog.Logger // nil: the driver's messages are discarded
+	// unprepared turns the backend's prepared statements off (see
+	// WithoutPreparedStatements).
+	unprepared bool
 }
 
 var _ statebackend.LoggingDatabase = (*Dialector)(nil)
@@ -53,11 +57,12 @@ func Open(dsn string) *Dialector {
 	cfg.ParseTime = true
 	cfg.Loc = time.UTC
 	cfg.MaxAllowedPacket = 0 // ask the server
-	// Parameters are interpolated by the driver (safe with utf8mb4):
-	// one round trip per statement and no server-side statements, which
-	// count against the server-wide max_prepared_stmt_count (16382 by
-	// default) and would run out with many processes. A statement too
-	// large to interpolate falls back to a server-side prepare.
+	// The backend's own statements are prepared once per connection (see
+	// Dialect). Anything else (maintenance, locks, statements run with
+	// prepared statements off) has its parameters interpolated by the
+	// driver (safe with utf8mb4): one round trip instead of prepare,
+	// execute and close. A statement too large to interpolate falls back
+	// to a server-side prepare.
 	cfg.InterpolateParams = true
 	_ = cfg.Apply(gomysql.Charset("utf8mb4", "utf8mb4_bin")) // cannot fail
 	if cfg.Params == nil {
@@ -87,6 +92,38 @@ func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
 	return &cp
 }
 
+// MaxPreparedStatements is how many server-side prepared statements one
+// backend opened on this package can hold at most, with the default pool:
+// each of its statements (at most repository.MaxStatements, 64) prepared
+// once on each of its connections (16). MySQL and MariaDB bound the
+// statements of the whole server with max_prepared_stmt_count (16382 by
+// default): 15 backends at most can reach this bound together. Size it
+// above MaxPreparedStatements times the number of backends (processes)
+// sharing the server, scaled by the pool size set with
+// statebackend.WithPool, or open the backends with
+// WithoutPreparedStatements. In practice a backend prepares only the
+// statements it runs (a few dozen) on the connections it uses, and its
+// statements are closed with its connections and at Close.
+const MaxPreparedStatements = repository.MaxStatements * poolSize
+
+// poolSize is the default size of the connection pool.
+const poolSize = 16
+
+// WithoutPreparedStatements returns the dialector with the backend's
+// prepared statements off: every statement then goes to the server as
+// text, with its parameters interpolated by the driver, and holds no
+// server-side statement. The server then parses every statement of every
+// call, which makes single-row calls measurably slower (BENCHMARKS.md has
+// the numbers); use it where max_prepared_stmt_count cannot be raised for
+// many processes. The receiver is left as it was.
+func (d *Dialector) WithoutPreparedStatements() *Dialector {
+	cp := *d
+	conf := *d.Config
+	cp.Dialector = &gormmysql.Dialector{Config: &conf}
+	cp.unprepared = true
+	return &cp
+}
+
 // Initialize implements gorm.Dialector: it connects through a connector
 // of its own, whose connections log through the backend's logger and whose
 // transactions end, COMMIT included, when their context ends (see tx).
@@ -106,7 +143,11 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 
 // Dialect implements statebackend.Database. Its Name is "mariadb" once
 // connected to a MariaDB server (GORM's dialector reads the server's
-// version when it connects), "mysql" otherwise.
+// version when it connects), "mysql" otherwise. It prepares the backend's
+// statements (server-side, once per connection; see MaxPreparedStatements)
+// unless WithoutPreparedStatements turned that off: the server then skips
+// parsing the statement on every call, which is most of the server's work
+// in a single-row read.
 func (d *Dialector) Dialect() statebackend.Dialect {
 	name := "mysql"
 	if strings.Contains(d.ServerVersion, "MariaDB") {
@@ -128,11 +169,12 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 			Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 			Blob: "longblob",
 		},
-		Pool:          statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
-		Transient:     transient,
-		ReadOnlyError: readOnly,
-		Lock:          lock,
-		TryLock:       tryLock,
+		Pool:              statebackend.Pool{MaxOpenConns: poolSize, MaxIdleConns: poolSize, ConnMaxLifetime: time.Hour},
+		PrepareStatements: !d.unprepared,
+		Transient:         transient,
+		ReadOnlyError:     readOnly,
+		Lock:              lock,
+		TryLock:           tryLock,
 	}
 }
 
