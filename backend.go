@@ -54,6 +54,7 @@ func Open(d gorm.Dialector, opts ...Option) (Backend, error) {
 		dialect: c.dialect,
 		repo: repository.New(c.tables, repository.Config{
 			Prepare:                   c.dialect.PrepareStatements,
+			PrepareRefused:            c.dialect.PrepareRefused,
 			DB:                        c.sqlDB,
 			UnindexedHistoryTimestamp: c.dialect.Hints.UnindexedHistoryTimestamp,
 			FinalPredicate:            migrations.FinalIndexPredicate,

@@ -69,6 +69,12 @@ type Dialect struct {
 	// driver caches statements itself (pgx) or where server-side statements
 	// are a scarce resource.
 	PrepareStatements bool
+	// PrepareRefused reports an error of preparing a statement that the
+	// database refused for lack of room (MySQL's max_prepared_stmt_count
+	// reached): the backend then runs that statement as text, unprepared,
+	// instead of failing the call, and tries preparing it again on the
+	// next call. Nil: no error is such a refusal.
+	PrepareRefused func(err error) bool
 	// SingleWriter says the database takes one writer at a time (SQLite):
 	// the backend then funnels a process's writes through one committer,
 	// which commits writes that arrive together in one transaction (group

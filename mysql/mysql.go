@@ -103,7 +103,9 @@ func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
 // statebackend.WithPool, or open the backends with
 // WithoutPreparedStatements. In practice a backend prepares only the
 // statements it runs (a few dozen) on the connections it uses, and its
-// statements are closed with its connections and at Close.
+// statements are closed with its connections and at Close. When the server
+// refuses to prepare one more (error 1461), the backend runs that
+// statement as text and the call succeeds.
 const MaxPreparedStatements = repository.MaxStatements * poolSize
 
 // poolSize is the default size of the connection pool.
@@ -171,11 +173,21 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		},
 		Pool:              statebackend.Pool{MaxOpenConns: poolSize, MaxIdleConns: poolSize, ConnMaxLifetime: time.Hour},
 		PrepareStatements: !d.unprepared,
+		PrepareRefused:    prepareRefused,
 		Transient:         transient,
 		ReadOnlyError:     readOnly,
 		Lock:              lock,
 		TryLock:           tryLock,
 	}
+}
+
+// prepareRefused reports a statement the server would not prepare because
+// it holds max_prepared_stmt_count statements already (1461): the backend
+// then runs it as text, so calls keep working on a server whose statement
+// budget other clients have used up.
+func prepareRefused(err error) bool {
+	var e *gomysql.MySQLError
+	return errors.As(err, &e) && e.Number == 1461
 }
 
 // readOnly reports a write refused by a read-only server (1290, with

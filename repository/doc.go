@@ -47,6 +47,10 @@ type Config struct {
 	Prepare bool
 	// DB is the pool statements are prepared on; needed when Prepare is set.
 	DB *sql.DB
+	// PrepareRefused reports a refusal to prepare a statement for lack of
+	// room on the server: the statement then runs as text (see
+	// statebackend.Dialect.PrepareRefused). Nil: never.
+	PrepareRefused func(err error) bool
 	// UnindexedHistoryTimestamp is an expression equal to history_timestamp
 	// that the planner cannot serve from an index; the invocation-id pages of
 	// a time range filter on it. Empty means the column itself.

@@ -36,6 +36,8 @@ type compiled struct {
 	db   *sql.DB
 	// observe is the Repo's Config.Observe.
 	observe Observer
+	// refused is the Repo's Config.PrepareRefused.
+	refused func(error) bool
 }
 
 // statements caches the compiled statements of a Repo.
@@ -104,10 +106,15 @@ func (r Repo) statement(db *gorm.DB, key stmtKey, build func(tx *gorm.DB) *gorm.
 	if tx.Error != nil {
 		return nil, fmt.Errorf("build statement %s/%d: %w", key.name, key.size, tx.Error)
 	}
-	c = &compiled{name: key.name, sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars), observe: r.cfg.Observe}
+	c = &compiled{name: key.name, sql: tx.Statement.SQL.String(), vars: slices.Clone(tx.Statement.Vars), observe: r.cfg.Observe, refused: r.cfg.PrepareRefused}
 	if r.cfg.Prepare {
 		stmt, err := r.cfg.DB.PrepareContext(db.Statement.Context, c.sql)
 		if err != nil {
+			if c.isRefused(err) {
+				// Run as text this time; not cached, so that a later
+				// call prepares it once the server has room.
+				return c, nil
+			}
 			return nil, err
 		}
 		c.stmt, c.db = stmt, r.cfg.DB
@@ -173,29 +180,57 @@ func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
 }
 
 func (c *compiled) execIn(ctx context.Context, db *gorm.DB, args []any) (sql.Result, error) {
+	var (
+		res sql.Result
+		err error
+	)
 	switch pool := db.Statement.ConnPool.(type) {
 	case *sql.DB:
 		if c.stmt != nil && pool == c.db {
-			return c.stmt.ExecContext(ctx, c.bind(args)...)
+			res, err = c.stmt.ExecContext(ctx, c.bind(args)...)
+			if !c.isRefused(err) {
+				return res, err
+			}
 		}
 	case *sql.Tx:
 		if c.stmt != nil {
-			return pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
+			res, err = pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
+			if !c.isRefused(err) {
+				return res, err
+			}
 		}
 	}
+	// Not prepared, or the connection could not prepare it (a refusal
+	// comes before the statement runs, so running it now is its only run).
 	return db.Statement.ConnPool.ExecContext(ctx, c.sql, c.bind(args)...)
+}
+
+// isRefused reports whether err is the database refusing to prepare the
+// statement for lack of room (see Config.PrepareRefused).
+func (c *compiled) isRefused(err error) bool {
+	return err != nil && c.refused != nil && c.refused(err)
 }
 
 // query runs the statement on db's connection or transaction.
 func (c *compiled) query(ctx context.Context, db *gorm.DB, args []any) (*sql.Rows, error) {
+	var (
+		rows *sql.Rows
+		err  error
+	)
 	switch pool := db.Statement.ConnPool.(type) {
 	case *sql.DB:
 		if c.stmt != nil && pool == c.db {
-			return c.stmt.QueryContext(ctx, c.bind(args)...)
+			rows, err = c.stmt.QueryContext(ctx, c.bind(args)...)
+			if !c.isRefused(err) {
+				return rows, err
+			}
 		}
 	case *sql.Tx:
 		if c.stmt != nil {
-			return pool.StmtContext(ctx, c.stmt).QueryContext(ctx, c.bind(args)...)
+			rows, err = pool.StmtContext(ctx, c.stmt).QueryContext(ctx, c.bind(args)...)
+			if !c.isRefused(err) {
+				return rows, err
+			}
 		}
 	}
 	return db.Statement.ConnPool.QueryContext(ctx, c.sql, c.bind(args)...)
