@@ -77,7 +77,7 @@ type HistoryDoc struct {
 // in doing so mark the invocation id as a parameter whose value may change
 // the plan; the SQLite driver clears a statement's bindings before every
 // execution, which then discards the compiled statement, so every call
-// would parse and plan the query again (twice the cost of the whole read).
+// would parse and plan the query again (about 40 % of the read's time).
 // Without the ORDER BY the plan is fixed: the (invocation, timestamp,
 // status) index, on every database.
 func (r Repo) History(db *gorm.DB, id string) ([]HistoryDoc, error) {
