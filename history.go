@@ -54,16 +54,22 @@ func (b *gormBackend) History(ctx context.Context, id InvocationID) (_ []Invocat
 	if err := id.Validate("id"); err != nil {
 		return nil, err
 	}
-	var rows []entities.History
+	var docs []repository.HistoryDoc
 	err = b.read(ctx, "History", func(db *gorm.DB) (err error) {
-		rows, err = b.repo.History(db, string(id))
+		docs, err = b.repo.History(db, string(id))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.returned(len(rows))
-	return historyFromRows(rows)
+	c.returned(len(docs))
+	out := make([]InvocationHistory, len(docs))
+	for i, d := range docs {
+		if err := out[i].UnmarshalJSON([]byte(d.JSON)); err != nil {
+			return nil, fmt.Errorf("statebackend: stored history record %d is malformed: %w", d.ID, err)
+		}
+	}
+	return out, nil
 }
 
 // HistoryInTimeRange implements Backend. Telemetry sees each page as a

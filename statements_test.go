@@ -4,8 +4,11 @@ import (
 	"context"
 	"fmt"
 	"path/filepath"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mattn/go-sqlite3"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/repository"
@@ -77,4 +80,92 @@ func TestStatementCacheIsBounded(t *testing.T) {
 		t.Errorf("statements grew from %d to %d with the batch size", after, got)
 	}
 	t.Logf("%d statements after sizes up to 20, %d after all", after, got)
+}
+
+// TestSQLiteHistoryReadIsNotRecompiled checks that reading an
+// invocation's history runs its prepared statement as compiled. SQLite
+// recompiles a statement whose plan it marked as depending on a bound
+// value as soon as the driver clears the bindings, which go-sqlite3 does
+// before every execution; a query shape that invites the mark (an ORDER BY
+// the index does not settle) would make every read parse and plan its SQL
+// again. SQLite consults the connection's authorizer only while compiling,
+// so the authorizer counts the compilations.
+func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "recompile.db")
+	writer, err := statebackend.Open(sqlite.Open(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)
+	ids := []statebackend.InvocationID{"inv-a", "inv-b", "inv-c"}
+	for k, status := range []statebackend.Status{statebackend.StatusRegistered, statebackend.StatusRunning, statebackend.StatusSuccess} {
+		ts := at.Add(time.Duration(k) * time.Millisecond)
+		h := statebackend.InvocationHistory{Timestamp: ts, StatusRecord: statebackend.StatusRecord{Status: status, Timestamp: ts}}
+		if err := writer.AddHistory(ctx, ids, h); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := writer.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A reader with one connection, so that every read runs where the
+	// authorizer is.
+	be, err := statebackend.Open(sqlite.Open(path), statebackend.WithPool(statebackend.Pool{MaxOpenConns: 1, MaxIdleConns: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+
+	// The pool's one connection: an authorizer registered on it stays for
+	// the backend's calls.
+	sqlDB, err := statebackend.Internals(be).DB().DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	conn, err := sqlDB.Conn(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var compiles atomic.Int64
+	history := statebackend.Internals(be).Repo().Tables.Name("History")
+	err = conn.Raw(func(c any) error {
+		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, table, _, _ string) int {
+			if op == sqlite3.SQLITE_READ && table == history {
+				compiles.Add(1)
+			}
+			return sqlite3.SQLITE_OK
+		})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	read := func(id statebackend.InvocationID) {
+		t.Helper()
+		hs, err := be.History(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hs) != 3 || hs[0].StatusRecord.Status != statebackend.StatusRegistered || hs[2].StatusRecord.Status != statebackend.StatusSuccess {
+			t.Fatalf("history of %s: %+v", id, hs)
+		}
+	}
+	read(ids[0]) // compiles the statement on this connection
+	if compiles.Load() == 0 {
+		t.Fatal("the authorizer saw no compilation: it cannot detect one")
+	}
+	before := compiles.Load()
+	for _, id := range ids {
+		read(id)
+		read(id)
+	}
+	if n := compiles.Load() - before; n != 0 {
+		t.Errorf("6 history reads compiled the statement again (%d table reads authorized)", n)
+	}
 }

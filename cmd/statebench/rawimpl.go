@@ -65,11 +65,11 @@ func openRaw(ctx context.Context, e *env) (*rawStore, error) {
 			"workflow_id, workflow_type_key, parent_workflow_id FROM " + r.invTable + " WHERE invocation_id = ?"},
 		{&r.addHist, e.sql.upsert(h, []string{"invocation_id", "history_timestamp", "history_status", "history_json"},
 			[]string{"invocation_id", "history_timestamp", "history_status"}, []string{"history_json"}, 1)},
-		// Ordered by timestamp only, which the (invocation_id,
-		// history_timestamp, history_status) index gives for free; ordering
-		// by (history_timestamp, id) in SQL costs SQLite a sorter per query
-		// (a third of the query's time), so ties are ordered by id in Go.
-		{&r.getHist, "SELECT id, history_timestamp, history_json FROM " + h + " WHERE invocation_id = ? ORDER BY history_timestamp"},
+		// Unordered: the records are ordered by (timestamp, id) in Go. An
+		// ORDER BY would make SQLite mark the id parameter as one that may
+		// change the plan, and recompile the statement on every call once
+		// go-sqlite3 clears its bindings (as the library's statement notes).
+		{&r.getHist, "SELECT id, history_timestamp, history_json FROM " + h + " WHERE invocation_id = ?"},
 		{&r.setRes, e.sql.upsert(r.resTable, []string{"invocation_id", "result_data"},
 			[]string{"invocation_id"}, []string{"result_data"}, 1)},
 		{&r.getRes, "SELECT result_data FROM " + r.resTable + " WHERE invocation_id = ?"},

@@ -84,9 +84,10 @@ func (r *rawStore) History(ctx context.Context, id state.InvocationID) ([]state.
 	if err := rows.Err(); err != nil {
 		return nil, err
 	}
-	// Rows come by timestamp; order equal timestamps by insertion (id).
+	// Order by timestamp, then insertion (id): an insertion sort, as rows
+	// mostly come in that order already.
 	for i := 1; i < len(keys); i++ {
-		for j := i; j > 0 && keys[j].ts == keys[j-1].ts && keys[j].id < keys[j-1].id; j-- {
+		for j := i; j > 0 && (keys[j].ts < keys[j-1].ts || keys[j].ts == keys[j-1].ts && keys[j].id < keys[j-1].id); j-- {
 			keys[j], keys[j-1] = keys[j-1], keys[j]
 			out[j], out[j-1] = out[j-1], out[j]
 		}
