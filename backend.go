@@ -141,6 +141,12 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 	if o.poolSet {
 		applyPool(sqlDB, o.pool)
 	}
+	if sqlDB.Stats().MaxOpenConnections == 1 {
+		// The backend prepares a statement on the pool the first time it
+		// runs it, which takes a connection: inside a transaction holding
+		// the only one, that would wait forever. Run statements as text.
+		dl.PrepareStatements = false
+	}
 	// Connected, a dialector may know its database better (MySQL's tells
 	// MariaDB apart).
 	dl.Name = dialectOf(d).Name

@@ -424,3 +424,55 @@ func TestGroupCommitMergedHistoryLeaver(t *testing.T) {
 	checkHistoryOf(t, be, map[string]int{"h0": 1, "h1": 1, "leaver": 0})
 	checkResults(t, be, map[string]bool{"first": true, "last": true})
 }
+
+// TestSQLiteOneConnectionPool checks that a SQLite backend limited to one
+// connection works: writes that share a transaction, writes of several
+// statements and reads, each under a deadline, none waiting for a second
+// connection (preparing a statement inside a transaction would).
+func TestSQLiteOneConnectionPool(t *testing.T) {
+	t.Parallel()
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "one.db")),
+		statebackend.WithPool(statebackend.Pool{MaxOpenConns: 1}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer be.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	task := statebackend.TaskID{Module: "m", FuncName: "f"}
+	invs := make([]statebackend.Invocation, 600) // several statements: one transaction
+	for i := range invs {
+		id := statebackend.InvocationID(fmt.Sprintf("inv-%03d", i))
+		invs[i] = statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: "a"},
+			Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}
+	}
+	if err := be.UpsertInvocations(ctx, invs); err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for w := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := range 20 {
+				at := time.Date(2026, 1, 1, 0, 0, i, 0, time.UTC)
+				h := statebackend.InvocationHistory{Timestamp: at,
+					StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusRunning, Timestamp: at}}
+				if err := be.AddHistory(ctx, []statebackend.InvocationID{invs[w].ID}, h); err != nil {
+					errs[w] = err
+					return
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for w, err := range errs {
+		if err != nil {
+			t.Fatalf("writer %d: %v", w, err)
+		}
+		if hs, err := be.History(ctx, invs[w].ID); err != nil || len(hs) != 20 {
+			t.Fatalf("history of %s: %d records, %v", invs[w].ID, len(hs), err)
+		}
+	}
+}

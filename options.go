@@ -72,7 +72,9 @@ func WithLogger(l *slog.Logger) Option { return func(o *options) { o.logger = l 
 // Migrator.Migrate).
 func WithoutAutoMigrate() Option { return func(o *options) { o.noAutoMigrate = true } }
 
-// WithPool overrides the connection pool settings.
+// WithPool overrides the connection pool settings. With a pool of one
+// connection (MaxOpenConns 1), the backend does not prepare statements
+// (Dialect.PrepareStatements): preparing takes a connection of its own.
 func WithPool(p Pool) Option { return func(o *options) { o.pool, o.poolSet = p, true } }
 
 // applyPool sets the non-zero fields of p on db.
