@@ -130,8 +130,21 @@ func setResult(b interface{ Repo() repository.Repo }, id string, hook func()) fu
 // waitQueued polls until n writes are queued.
 func waitQueued(t *testing.T, b interface{ Queued() int }, n int) {
 	t.Helper()
+	waitQueuedOr(t, b, n, nil)
+}
+
+// waitQueuedOr polls until n writes are queued, failing t if the call
+// whose outcome comes on returned (when not nil) returns first: a call
+// refused before it queues would never be counted.
+func waitQueuedOr(t *testing.T, b interface{ Queued() int }, n int, returned <-chan error) {
+	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
 	for b.Queued() < n {
+		select {
+		case err := <-returned:
+			t.Fatalf("a write returned before it was queued: %v", err)
+		default:
+		}
 		if time.Now().After(deadline) {
 			t.Fatalf("%d writes queued, want %d", b.Queued(), n)
 		}
@@ -274,19 +287,7 @@ func queueHistory(t *testing.T, be statebackend.Backend, b interface{ Queued() i
 			StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusRunning, Timestamp: at},
 		}
 		go func() { ch <- be.AddHistory(ctxOf(id), []statebackend.InvocationID{statebackend.InvocationID(id)}, h) }()
-		// A call refused before it queues would never be counted.
-		deadline := time.Now().Add(10 * time.Second)
-		for b.Queued() < i+1 {
-			select {
-			case err := <-ch:
-				t.Fatalf("AddHistory of %s returned before queueing: %v", id, err)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%d writes queued, want %d", b.Queued(), i+1)
-			}
-			time.Sleep(time.Millisecond)
-		}
+		waitQueuedOr(t, b, i+1, ch)
 	}
 	return errs
 }
