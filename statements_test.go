@@ -2,6 +2,7 @@ package statebackend_test
 
 import (
 	"context"
+	"database/sql"
 	"fmt"
 	"path/filepath"
 	"sync/atomic"
@@ -110,40 +111,44 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 	if err := writer.Close(); err != nil {
 		t.Fatal(err)
 	}
-	// A reader with one connection, so that every read runs where the
-	// authorizer is.
-	be, err := statebackend.Open(sqlite.Open(path), statebackend.WithPool(statebackend.Pool{MaxOpenConns: 1, MaxIdleConns: 1}))
+	// A reader with two connections (with one, the backend would not
+	// prepare statements), each with the authorizer: registered on a
+	// connection, it stays for the backend's calls.
+	be, err := statebackend.Open(sqlite.Open(path), statebackend.WithPool(statebackend.Pool{MaxOpenConns: 2, MaxIdleConns: 2}))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer be.Close()
-
-	// The pool's one connection: an authorizer registered on it stays for
-	// the backend's calls.
 	sqlDB, err := statebackend.Internals(be).DB().DB()
-	if err != nil {
-		t.Fatal(err)
-	}
-	conn, err := sqlDB.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
 	var compiles atomic.Int64
 	history := statebackend.Internals(be).Repo().Tables.Name("History")
-	err = conn.Raw(func(c any) error {
-		c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, table, _, _ string) int {
-			if op == sqlite3.SQLITE_READ && table == history {
-				compiles.Add(1)
-			}
-			return sqlite3.SQLITE_OK
+	var conns []*sql.Conn
+	for range 2 {
+		conn, err := sqlDB.Conn(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, conn)
+		err = conn.Raw(func(c any) error {
+			c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, table, _, _ string) int {
+				if op == sqlite3.SQLITE_READ && table == history {
+					compiles.Add(1)
+				}
+				return sqlite3.SQLITE_OK
+			})
+			return nil
 		})
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+		if err != nil {
+			t.Fatal(err)
+		}
 	}
-	if err := conn.Close(); err != nil {
-		t.Fatal(err)
+	for _, conn := range conns {
+		if err := conn.Close(); err != nil {
+			t.Fatal(err)
+		}
 	}
 
 	read := func(id statebackend.InvocationID) {
@@ -156,7 +161,10 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 			t.Fatalf("history of %s: %+v", id, hs)
 		}
 	}
-	read(ids[0]) // compiles the statement on this connection
+	// Compiles the statement, on each connection that runs it.
+	for _, id := range ids {
+		read(id)
+	}
 	if compiles.Load() == 0 {
 		t.Fatal("the authorizer saw no compilation: it cannot detect one")
 	}
