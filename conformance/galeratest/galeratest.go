@@ -45,7 +45,6 @@ import (
 	"os"
 	"os/exec"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -102,13 +101,7 @@ func Start(t testing.TB) *Cluster {
 }
 
 // shared is the cluster of Shared, one per test binary.
-var shared struct {
-	once    sync.Once
-	mu      sync.Mutex
-	cluster *Cluster
-	err     error
-	skip    string
-}
+var shared serverproc.Shared[*Cluster]
 
 // Shared returns the test binary's shared cluster, started on first use;
 // Terminate (or Main) removes it. It skips or fails t as Start does. A test
@@ -116,10 +109,10 @@ var shared struct {
 // and must start the node again.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
-	shared.once.Do(func() {
-		var bins binaries
-		if bins, shared.skip = findBinaries(); shared.skip != "" {
-			return
+	return shared.Get(t, "galeratest", requireName, title, func() (*Cluster, string, error) {
+		bins, skip := findBinaries()
+		if skip != "" {
+			return nil, skip, nil
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
@@ -128,43 +121,22 @@ func Shared(t testing.TB) *Cluster {
 		if err == nil {
 			c.logStarted(t, time.Since(began))
 		}
-		shared.mu.Lock()
-		shared.cluster, shared.err = c, err
-		shared.mu.Unlock()
+		return c, "", err
 	})
-	if shared.skip != "" {
-		serverproc.Unavailable(t, requireName, title, shared.skip)
-	}
-	if shared.err != nil {
-		t.Fatalf("galeratest: %v", shared.err)
-	}
-	return shared.cluster
 }
 
 // Terminate stops the shared cluster, if Shared started one, and removes
 // its directory. Call it after m.Run in TestMain (or use Main).
 func Terminate() error {
-	shared.mu.Lock()
-	c := shared.cluster
-	shared.cluster = nil
-	shared.mu.Unlock()
-	if c == nil {
+	c, ok := shared.Take()
+	if !ok || c == nil {
 		return nil
 	}
 	return c.close()
 }
 
 // Main runs the tests of m, terminates the shared cluster and exits.
-func Main(m *testing.M) {
-	code := m.Run()
-	if err := Terminate(); err != nil {
-		fmt.Fprintln(os.Stderr, "galeratest:", err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
+func Main(m *testing.M) { serverproc.Main(m, "galeratest", Terminate) }
 
 // binaries are the programs a cluster runs.
 type binaries struct {
