@@ -104,10 +104,20 @@ func (t Tables) Name(model string) string {
 }
 
 // Names returns every table name of the app: the data tables in creation
-// order, then the bookkeeping tables.
+// order (DataNames), then the bookkeeping tables (the migrations table and
+// the pruner's leases).
 func (t Tables) Names() []string {
-	var out []string
-	for _, m := range append(All(), Bookkeeping()...) {
+	return append(t.DataNames(), t.names(Bookkeeping())...)
+}
+
+// DataNames returns the names of the app's nine data tables, those of
+// pynenc's state backend, in creation order: what Purge empties and what
+// an export or a copy carries.
+func (t Tables) DataNames() []string { return t.names(All()) }
+
+func (t Tables) names(models []any) []string {
+	out := make([]string, 0, len(models))
+	for _, m := range models {
 		out = append(out, t.Name(modelName(m)))
 	}
 	return out

@@ -40,8 +40,8 @@ go build -o "$OUT/benchtable" ./cmd/benchtable
 "$OUT/statebench" -dialect "$DIALECT" -runs "$RUNS" -n "$N" >"$OUT/$DIALECT.jsonl"
 BASELINE_LINES=
 if [ "$BASELINE" = 1 ] && [ "$DIALECT" = sqlite ]; then
-	python3 scripts/pynenc_baseline.py "$N" >"$OUT/seed-python.jsonl"
-	BASELINE_LINES="$OUT/seed-python.jsonl"
+	python3 scripts/pynenc_baseline.py "$N" >"$OUT/pynenc-python.jsonl"
+	BASELINE_LINES="$OUT/pynenc-python.jsonl"
 fi
 if [ "$SCALE" = 1 ]; then
 	# W6 and W8 at N and at 10 x N (history preloaded in bulk, untimed).

@@ -2,7 +2,7 @@
 """The access pattern of pynenc's SQLite state backend, measured: its SQL, a
 new connection per call with its pragmas, OFFSET pagination. The workloads
 of cmd/statebench W1-W6 and W8 on the same data shape (BENCHMARKS.md).
-Prints one JSON object per workload, with "impl": "seed-python", which
+Prints one JSON object per workload, with "impl": "pynenc-python", which
 cmd/benchtable and cmd/benchchart read next to statebench's lines.
 
 Usage: python3 scripts/pynenc_baseline.py [N]   (default 20000)"""
@@ -40,7 +40,7 @@ def inv_row(i):
     return (ids[i], f"{task}:args{i}", task, f"args{i}", json.dumps({"x": str(i)}), parent, top, task, None)
 
 def emit(name, ops, secs):
-    print(json.dumps({"workload": name, "dialect": "sqlite", "impl": "seed-python", "ops": ops,
+    print(json.dumps({"workload": name, "dialect": "sqlite", "impl": "pynenc-python", "ops": ops,
                       "seconds": round(secs, 4), "ops_per_sec": round(ops / secs, 1)}), flush=True)
 
 t0 = time.perf_counter()

@@ -109,7 +109,9 @@ type Backend interface {
 	MatchRunnerContexts(ctx context.Context, substring string) ([]RunnerContext, error)
 
 	// Purge deletes every record of this app (app info, runner contexts and
-	// workflow data included). Other apps sharing the store are untouched.
+	// workflow data included). The tables stay, and so does what the
+	// schema keeps about itself (its version). Other apps sharing the store
+	// are untouched.
 	Purge(ctx context.Context) error
 	// Close releases the backend's resources. Later calls fail with
 	// ErrClosed; closing twice is not an error.

@@ -16,8 +16,8 @@ func TestParse(t *testing.T) {
 		t.Fatalf("%d samples, want %d", len(samples), want)
 	}
 	last := samples[len(samples)-1]
-	if last.Workload != "W6" || last.Impl != "seed-python" || last.N != 2000 {
-		t.Errorf("baseline line read as %+v, want W6 of seed-python at N 2000", last)
+	if last.Workload != "W6" || last.Impl != "pynenc-python" || last.N != 2000 {
+		t.Errorf("baseline line read as %+v, want W6 of pynenc-python at N 2000", last)
 	}
 	w10 := samples[len(samples)-3]
 	if w10.Writers != 64 || w10.Mode != "per-goroutine" || w10.P99ms != 128 {

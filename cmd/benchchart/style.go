@@ -61,7 +61,7 @@ func implColor(impl string, i int) color.Color {
 		return color.RGBA{R: 31, G: 119, B: 180, A: 255}
 	case "raw":
 		return color.RGBA{R: 255, G: 127, B: 14, A: 255}
-	case "seed-python":
+	case "pynenc-python":
 		return color.RGBA{R: 127, G: 127, B: 127, A: 255}
 	}
 	return plotutil.Color(i + 2)

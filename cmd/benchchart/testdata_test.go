@@ -34,7 +34,7 @@ func sampleLines() string {
 				5000*level, 500*level, level, mode, 2*level)
 		}
 	}
-	b.WriteString(`{"workload": "W1_upsert", "dialect": "sqlite", "impl": "seed-python", "ops": 2000, "seconds": 0.09, "ops_per_sec": 22130.9}` + "\n")
-	b.WriteString(`{"workload": "W6_history_range", "dialect": "sqlite", "impl": "seed-python", "ops": 8000, "seconds": 1.44, "ops_per_sec": 5553.5}` + "\n")
+	b.WriteString(`{"workload": "W1_upsert", "dialect": "sqlite", "impl": "pynenc-python", "ops": 2000, "seconds": 0.09, "ops_per_sec": 22130.9}` + "\n")
+	b.WriteString(`{"workload": "W6_history_range", "dialect": "sqlite", "impl": "pynenc-python", "ops": 8000, "seconds": 1.44, "ops_per_sec": 5553.5}` + "\n")
 	return b.String()
 }

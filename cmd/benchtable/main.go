@@ -119,7 +119,7 @@ func read(name string, groups map[key][]line) error {
 // baselineImpl is the impl name of the lines printed by the Python script
 // that measures the access pattern of pynenc's SQLite state backend
 // (workloads named like "W1_upsert", no "n").
-const baselineImpl = "seed-python"
+const baselineImpl = "pynenc-python"
 
 // opsPerInvocation is the ops a workload counts per invocation, from which a
 // line without "n" gets it.

@@ -29,7 +29,8 @@ func main() {
 }
 
 func run(ctx context.Context, dbPath string) error {
-	if dbPath == "" {
+	temporary := dbPath == ""
+	if temporary {
 		dir, err := os.MkdirTemp("", "statebackend-quickstart-")
 		if err != nil {
 			return err
@@ -110,7 +111,11 @@ func run(ctx context.Context, dbPath string) error {
 	}
 
 	// Read it back.
-	fmt.Printf("database: %s\n", dbPath)
+	if temporary {
+		fmt.Printf("database: %s (temporary, removed at exit; -db PATH keeps one)\n", dbPath)
+	} else {
+		fmt.Printf("database: %s\n", dbPath)
+	}
 	children, err := backend.ChildInvocations(ctx, "inv-build")
 	if err != nil {
 		return err
