@@ -48,6 +48,11 @@ func (d *Dialector) explainOpen(err error) error {
 	if errors.As(err, &se) && se.Code == sqlite3.ErrNotADB {
 		return fmt.Errorf("%s is not an SQLite database: %w", d.path, err)
 	}
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrReadonlyRollback {
+		return fmt.Errorf("%s has a hot journal (%s-journal: a writer stopped in the middle of a transaction), "+
+			"which a read-only open cannot roll back: open it once read-write, which rolls that transaction back: %w",
+			d.path, filepath.Base(d.path), err)
+	}
 	dir := filepath.Dir(d.path)
 	if _, statErr := os.Stat(d.path); errors.Is(statErr, fs.ErrNotExist) {
 		if d.cfg.readOnly {

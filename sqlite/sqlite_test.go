@@ -218,3 +218,47 @@ func journalMode(t *testing.T, path, mode string) {
 		t.Fatalf("journal mode %s: %q, %v", mode, got, err)
 	}
 }
+
+// TestHotJournal checks the error of reading a rollback-journal database
+// whose writer stopped in the middle of a transaction: a read-only open
+// cannot roll it back, and says so instead of "attempt to write a readonly
+// database". The pair is made by copying a database and its journal while
+// a transaction is open on the original.
+func TestHotJournal(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	orig, hot := filepath.Join(dir, "orig.db"), filepath.Join(dir, "hot.db")
+	db, err := sql.Open("sqlite3", "file:"+orig+"?_journal_mode=DELETE")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	db.SetMaxOpenConns(1)
+	for _, q := range []string{
+		"CREATE TABLE t (x BLOB)",
+		"INSERT INTO t SELECT randomblob(1000) FROM (WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i+1 FROM n WHERE i < 200) SELECT i FROM n)",
+		"PRAGMA cache_size = 1",
+		"BEGIN",
+		"DELETE FROM t",
+	} {
+		if _, err := db.Exec(q); err != nil {
+			t.Fatalf("%s: %v", q, err)
+		}
+	}
+	for _, suffix := range []string{"", "-journal"} {
+		data, err := os.ReadFile(orig + suffix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(hot+suffix, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := db.Exec("ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	_, err = statebackend.Open(Open(hot, ReadOnly()))
+	if err == nil || !strings.Contains(err.Error(), "hot.db has a hot journal") || !strings.Contains(err.Error(), "open it once read-write") {
+		t.Errorf("read-only open of a database with a hot journal: %v, want an error naming the journal and the fix", err)
+	}
+}
