@@ -34,7 +34,7 @@ type openMode int
 
 const (
 	// readExisting opens an app whose tables exist for reading only: a
-	// SQLite file read-only (see readDialector), so nothing is written,
+	// SQLite file read-only (see dialectorFor), so nothing is written,
 	// not the schema, not the journal mode, not a new file.
 	readExisting openMode = iota
 	// createMissing creates the database file and the app's tables when
