@@ -38,7 +38,10 @@ import (
 //
 //   - a file that nothing can write (on a read-only mount, or with no write
 //     permission for anyone) is opened immutable (see Immutable), and
-//     reading it creates no file;
+//     reading it creates no file. A read-only bind mount (a container's
+//     read-only volume) counts, though a process outside it may open the
+//     file for writing: this reader then does not see its commits, and
+//     its checkpoint may make a read fail, as Immutable says;
 //   - a file this process may write, in a directory it may write, is read
 //     with mode=ro, and SQLite creates the two files as it does for any
 //     reader (owned as the database when the process runs as root); the
