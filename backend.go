@@ -106,6 +106,9 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 			return nil, err
 		}
 	}
+	if rd, ok := d.(ReadOnlyDatabase); ok && o.readOnly {
+		d = rd.ReadOnly()
+	}
 	if ld, ok := d.(LoggingDatabase); ok {
 		d = ld.WithLogger(o.logger)
 	}

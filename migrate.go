@@ -254,6 +254,10 @@ func (s *schemaManager) migrate(ctx context.Context, target int, dryRun bool) (M
 	if err != nil || dryRun || (len(res.Applied) == 0 && !res.RecordVersion1) {
 		return res, err
 	}
+	if s.dialect.ReadOnly {
+		return MigrateResult{}, fmt.Errorf("app %q needs migrating from version %d to %d, and the database is open read-only: %w",
+			s.appID, res.From, res.To, ErrReadOnly)
+	}
 	name := "statebackend/schema/" + cmp.Or(s.tables.Prefix(), "default")
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {

@@ -100,6 +100,15 @@ func applyPool(db *sql.DB, p Pool) {
 // ones included (every version has the columns reads use), a newer one
 // that declares itself compatible, and an app without tables (so that
 // DiscoverAppInfos works on any database; reading that app's data then
-// fails with the database's error). sqlite.ReadOnly does the same and
-// also opens the file read-only.
+// fails with the database's error).
+//
+// A database whose dialector implements ReadOnlyDatabase is also opened
+// read-only by its driver. On SQLite that is sqlite.ReadOnly: the file is
+// opened read-only, so a file the process may not write (a 0444 file,
+// another user's, one on a read-only mount) can be read, and no byte of
+// it changes; sqlite.ReadOnly says what happens to the -wal and -shm files
+// of a database in WAL mode. On Postgres and MySQL the session is left as
+// it is: the backend refuses writes before they reach the server; a
+// database user without write privileges makes the server refuse them too
+// (those refusals also wrap ErrReadOnly).
 func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }

@@ -145,8 +145,11 @@ type Migrator struct {
 }
 
 // NewMigrator opens the database d for the app chosen by the options
-// (WithAppID, WithLogger, WithPool; the others are ignored). It reads and
-// changes nothing until a method is called.
+// (WithAppID, WithLogger, WithPool, WithReadOnly; the others are ignored).
+// It reads and changes nothing until a method is called. With WithReadOnly
+// the database is opened as Open opens it with that option: Status and a
+// dry run of Migrate work, and Migrate fails with ErrReadOnly when it has
+// something to do.
 func NewMigrator(d gorm.Dialector, opts ...Option) (*Migrator, error) {
 	o := newOptions(opts)
 	c, err := connect(d, o)

@@ -69,9 +69,13 @@ func (c *cli) applyMigrations(ctx context.Context, u dbURL, to string, dryRun bo
 	if !u.exists() {
 		return migrationPlan{}, fmt.Errorf("no SQLite database at %s: check the path (migrate never creates one)", u.path)
 	}
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(c.appID), statebackend.WithLogger(c.log))
+	mode := writeExisting
+	if dryRun {
+		mode = readExisting // a plan reads the schema only
+	}
+	m, err := c.openMigrator(u, c.appID, mode)
 	if err != nil {
-		return migrationPlan{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
+		return migrationPlan{}, err
 	}
 	defer m.Close()
 	res, err := m.Migrate(ctx, statebackend.MigrateOptions{To: target, DryRun: dryRun})

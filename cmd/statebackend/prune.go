@@ -109,7 +109,11 @@ type pruneStats struct {
 
 // runPrune prunes the app of --app on u.
 func (c *cli) runPrune(ctx context.Context, u dbURL, req pruneRequest) (pruneStats, error) {
-	cn, err := c.open(ctx, u, c.appID, writeExisting)
+	mode := writeExisting
+	if req.DryRun {
+		mode = readExisting // counting reads only
+	}
+	cn, err := c.open(ctx, u, c.appID, mode)
 	if err != nil {
 		return pruneStats{}, err
 	}
