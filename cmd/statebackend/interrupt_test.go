@@ -185,7 +185,7 @@ func TestCopyInterrupted(t *testing.T) {
 // and a rerun deletes the rest.
 func TestPruneInterrupted(t *testing.T) {
 	t.Parallel()
-	const n = 1500 // 300 workflow runs of 5 invocations
+	const n = 500 // 100 workflow runs of 5 invocations
 	db := seedSQLite(t, "shop", n)
 	path := strings.TrimPrefix(db, "sqlite:")
 	tables, _ := entities.NewTables("shop", 0)
@@ -219,7 +219,7 @@ func TestPruneInterrupted(t *testing.T) {
 // and continuing from there gives the rest.
 func TestHistoryInterrupted(t *testing.T) {
 	t.Parallel()
-	const n = 1500
+	const n = 500
 	db := seedSQLite(t, "shop", n)
 	out := filepath.Join(t.TempDir(), "history.jsonl")
 	lines := func() int {

@@ -69,8 +69,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 
 // interruptLine is the one line printed when a signal stopped cmd.
 func (c *cli) interruptLine(cmd *cobra.Command, in *interrupted) string {
-	name := strings.TrimPrefix(cmd.CommandPath(), "statebackend ")
-	msg := fmt.Sprintf("%s %v", name, in)
+	msg := fmt.Sprintf("interrupted by %s", signalName(in.sig))
+	if cmd != nil && cmd.HasParent() {
+		msg = cmd.Name() + " " + msg
+	}
 	if c.onInterrupt != nil {
 		msg += ": " + c.onInterrupt()
 	}
