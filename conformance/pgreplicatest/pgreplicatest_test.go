@@ -102,8 +102,9 @@ func TestPausedReplayHidesNewRows(t *testing.T) {
 		t.Fatal("WaitCaughtUp succeeded while replay is paused")
 	}
 
-	// The lag grows with the wall clock while replay stays paused.
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
+	// The lag grows with the wall clock while replay stays paused; the
+	// deadline is generous, for a machine short of CPU.
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
 	ticker := time.NewTicker(10 * time.Millisecond)
 	defer ticker.Stop()
@@ -118,7 +119,7 @@ func TestPausedReplayHidesNewRows(t *testing.T) {
 		}
 		select {
 		case <-ctx.Done():
-			t.Fatalf("lag stayed at %+v (first %+v) for 10s while replay was paused", lag, first)
+			t.Fatalf("lag stayed at %+v (first %+v) for 2 minutes while replay was paused", lag, first)
 		case <-ticker.C:
 		}
 	}
