@@ -17,6 +17,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/internal/leakcheck"
 )
 
 // TestMain removes the database containers and servers the tests of this package
@@ -32,7 +33,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		if err := goleak.Find(
+		if err := leakcheck.Find(
 			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
 			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 		); err != nil {

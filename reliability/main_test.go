@@ -45,6 +45,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/internal/leakcheck"
 )
 
 // TestMain removes the database containers the tests started and fails
@@ -55,7 +56,7 @@ func TestMain(m *testing.M) {
 	_ = mysqltest.Terminate()
 	_ = galeratest.Terminate()
 	if code == 0 {
-		if err := goleak.Find(leakOptions...); err != nil {
+		if err := leakcheck.Find(leakOptions...); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}

@@ -140,11 +140,19 @@ func TestCopyKilledAndRerun(t *testing.T) {
 			dst := "sqlite:" + filepath.Join(t.TempDir(), "dst.db")
 			args := []string{"--app", "shop", "--log-level", "debug", "copy", "--from", src, "--to", dst, "--batch", "50"}
 			cmd := exec.Command(bin, args...)
-			stderr, err := cmd.StderrPipe()
+			// The whole copy logs less than a pipe's usual buffer: a small
+			// one holds the copy back until this process, however slow,
+			// has read up to the page where it kills it.
+			stderr, w, err := os.Pipe()
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := cmd.Start(); err != nil {
+			defer stderr.Close()
+			limitPipe(t, stderr)
+			cmd.Stderr = w
+			err = cmd.Start()
+			w.Close()
+			if err != nil {
 				t.Fatal(err)
 			}
 			pages := 0
