@@ -247,8 +247,9 @@ func (p *pruneRun) deleteBatch(ctx context.Context, units []*unit) (done int, er
 	}
 	var rows repository.UnitRows
 	var whole, live []string
+	var partial string
 	err = p.batchTx(ctx, func(tx *gorm.DB) error {
-		done, whole = 0, nil
+		done, whole, partial = 0, nil, ""
 		fresh, alive, err := p.finishedUnits(tx, roots)
 		if err != nil {
 			return err
@@ -267,17 +268,10 @@ func (p *pruneRun) deleteBatch(ctx context.Context, units []*unit) (done int, er
 				continue
 			}
 			plan := u.plan()
-			n := 0
-			for ; n < len(plan); n++ {
-				if plan[n].counts {
-					if budget == 0 {
-						break
-					}
-					budget--
-				}
-			}
+			n := cut(plan, &budget)
 			take = append(take, plan[:n]...)
 			if n < len(plan) {
+				partial = r
 				break
 			}
 			whole = append(whole, r)
@@ -298,8 +292,8 @@ func (p *pruneRun) deleteBatch(ctx context.Context, units []*unit) (done int, er
 			p.b.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", pruneOp, "root", r)
 		}
 	}
-	if done < len(units) {
-		p.partial[units[done].root] = true
+	if partial != "" {
+		p.partial[partial] = true
 	}
 	for _, r := range whole {
 		p.pruned[r] = true

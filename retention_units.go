@@ -70,6 +70,21 @@ func (u *unit) plan() []step {
 	return out
 }
 
+// cut returns how many of steps fit in *budget members, taking them from
+// it: a step that does not count goes with the one before it.
+func cut(steps []step, budget *int) int {
+	n := 0
+	for ; n < len(steps); n++ {
+		if steps[n].counts {
+			if *budget == 0 {
+				break
+			}
+			*budget--
+		}
+	}
+	return n
+}
+
 // split returns the ids and the workflows of steps.
 func split(steps []step) (ids, workflows []string) {
 	for _, s := range steps {
