@@ -66,6 +66,12 @@ func (b *gormBackend) TryLease(ctx context.Context, name string) (release func()
 
 // FinalRecordsQuery returns the SQL and bind variables of a prune's
 // candidate page after a cursor (see repository.Repo.FinalRecordsQuery).
-func (b *gormBackend) FinalRecordsQuery(status string, cutoff, cursorUs int64, limit int) (repository.Query, error) {
-	return b.repo.FinalRecordsQuery(b.db, status, cutoff, cursorUs, limit)
+func (b *gormBackend) FinalRecordsQuery(status string, cutoff, mark, cursorUs int64, limit int) (repository.Query, error) {
+	return b.repo.FinalRecordsQuery(b.db, status, cutoff, mark, cursorUs, limit)
+}
+
+// OldRecordsQuery returns the SQL and bind variables of the page a prune
+// reads to count the units it kept (see repository.Repo.OldRecordsQuery).
+func (b *gormBackend) OldRecordsQuery(cutoff, mark, cursorUs int64, limit int) (repository.Query, error) {
+	return b.repo.OldRecordsQuery(b.db, cutoff, mark, cursorUs, limit)
 }

@@ -48,7 +48,10 @@ type PruneReport struct {
 // database (and app), one prunes at a time: the pruner runs only while it
 // holds the database's pruning lock (Dialect.TryLock: an advisory lock on
 // Postgres and MySQL, a lease row on SQLite), and a process that finds it
-// taken waits for its next turn. It stops when the backend is closed. A
+// taken waits for its next turn. Each run is one Prune, which deletes what
+// was prunable when the run started and leaves records written during it
+// to the next run, so a run ends (and lets the lock go) however fast old
+// records arrive. It stops when the backend is closed. A
 // zero r (OlderThan 0) leaves it off; negative durations or batch size
 // make Open fail with ErrInvalidArgument.
 func WithRetention(r Retention) Option {

@@ -27,6 +27,10 @@ func retentionTests() []Test {
 		{Name: "writers_during_prune", Run: testPruneWithWriters},
 		{Name: "other_apps_untouched", Run: testPruneIsolation},
 		{Name: "closed_and_cancelled", Run: testPruneLifecycle},
+		{Name: "batches_within_batch_size_any_shape", Run: testPruneBatchBound},
+		{Name: "interrupted_prunes_finish_nested_unit", Run: testPruneInterrupted},
+		{Name: "kept_counts_old_units_left", Run: testPruneKept},
+		{Name: "ends_beside_writer_of_old_records", Run: testPruneBesideOldWriter},
 	}
 	for i := range tests {
 		tests[i].Group = "retention"
