@@ -12,6 +12,7 @@ import (
 // driver only through the database package it imports.
 var drivers = []string{
 	"github.com/mattn/go-sqlite3",
+	"modernc.org/sqlite",
 	"github.com/jackc/pgx",
 	"github.com/go-sql-driver/mysql",
 	"gorm.io/driver/",
@@ -66,7 +67,7 @@ func main() {
 			goCmd(t, []string{"CGO_ENABLED=0"}, "build", "-o", filepath.Join(dir, "prog"), main)
 			// And nothing of SQLite came along.
 			out := goCmd(t, []string{"CGO_ENABLED=0"}, "list", "-deps", main)
-			if strings.Contains(out, "go-sqlite3") {
+			if strings.Contains(out, "go-sqlite3") || strings.Contains(out, "modernc.org/sqlite") {
 				t.Errorf("a %s-only program depends on go-sqlite3", db)
 			}
 		})

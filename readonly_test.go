@@ -155,7 +155,7 @@ func writeResult(t *testing.T, path string, id statebackend.InvocationID, value 
 // SQLite, as another program would.
 func setJournalMode(t *testing.T, path, mode string) {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
+	db, err := sql.Open(sqlite.DriverName, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}

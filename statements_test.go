@@ -9,8 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/sqlite"
@@ -133,13 +131,7 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 		}
 		conns = append(conns, conn)
 		err = conn.Raw(func(c any) error {
-			c.(*sqlite3.SQLiteConn).RegisterAuthorizer(func(op int, table, _, _ string) int {
-				if op == sqlite3.SQLITE_READ && table == history {
-					compiles.Add(1)
-				}
-				return sqlite3.SQLITE_OK
-			})
-			return nil
+			return countReads(c, history, &compiles)
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -285,7 +285,7 @@ func TestTelemetryRetries(t *testing.T) {
 	}
 	t.Cleanup(func() { _ = b.Close() })
 
-	lockDB, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	lockDB, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}

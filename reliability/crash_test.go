@@ -12,8 +12,6 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the driver for the direct integrity check
-
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/sqlite"
@@ -140,7 +138,7 @@ func verifyCrash(t *testing.T, run int, path string, size int, st crashState) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -255,7 +253,7 @@ func verifyCrash(t *testing.T, run int, path string, size int, st crashState) {
 // directly through database/sql.
 func journalMode(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}

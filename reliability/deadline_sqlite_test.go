@@ -13,8 +13,6 @@ import (
 	"testing"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // the "sqlite3" driver, for the locking child
-
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/sqlite"
 )
@@ -168,7 +166,7 @@ func TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock(t *testing.T) {
 // it until its parent writes a line (or closes stdin).
 func TestChildSQLiteLocker(t *testing.T) {
 	childRole(t, "sqlite-locker")
-	db, err := sql.Open("sqlite3", "file:"+os.Getenv("RELIABILITY_DB")+"?_busy_timeout=10000")
+	db, err := sql.Open(sqlite.DriverName, "file:"+os.Getenv("RELIABILITY_DB")+"?_busy_timeout=10000")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -280,7 +278,7 @@ func TestSQLiteWriteQueuedBehindLargeUpsert(t *testing.T) {
 // fails at once. When it succeeds, the lock is released at once.
 func writeLocked(t *testing.T, path string) bool {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=0")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=0")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -315,7 +313,7 @@ func BenchmarkSQLiteDeadlineOvershoot(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer be.Close()
-	lock, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	lock, err := sql.Open(sqlite.DriverName, "file:"+path+"?_busy_timeout=10000")
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -108,7 +108,7 @@ func TestHostileAppIDsOnSQLite(t *testing.T) {
 	openHostile(t, "sqlite", func(id string) (statebackend.Backend, error) {
 		return statebackend.Open(sqlite.Open(path), statebackend.WithAppID(id))
 	})
-	db, err := sql.Open("sqlite3", "file:"+path)
+	db, err := sql.Open(sqlite.DriverName, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}

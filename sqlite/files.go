@@ -8,8 +8,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/mattn/go-sqlite3"
-
 	"github.com/taskstate/statebackend"
 )
 
@@ -44,11 +42,10 @@ func (d *Dialector) explainOpen(err error) error {
 	if d.memory {
 		return err
 	}
-	var se sqlite3.Error
-	if errors.As(err, &se) && se.Code == sqlite3.ErrNotADB {
+	if isCode(err, codeNotADB) {
 		return fmt.Errorf("%s is not an SQLite database: %w", d.path, err)
 	}
-	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrReadonlyRollback {
+	if isCode(err, codeReadOnlyRollback) {
 		return fmt.Errorf("%s has a hot journal (%s-journal: a writer stopped in the middle of a transaction), "+
 			"which a read-only open cannot roll back: open it once read-write, which rolls that transaction back: %w",
 			d.path, filepath.Base(d.path), err)

@@ -1,22 +1,16 @@
-//go:build cgo
-
 package sqlite
 
 import (
 	"context"
 	"crypto/rand"
 	"database/sql"
-	"database/sql/driver"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"net/url"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
-	"github.com/mattn/go-sqlite3"
 	gormsqlite "gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 
@@ -52,6 +46,10 @@ type config struct {
 // longer by retrying (see statebackend.TransientBusy), and there the
 // caller's context is honoured.
 const busyTimeout = 20 * time.Millisecond
+
+// mmapSize is how much of the database file each connection memory-maps
+// (PRAGMA mmap_size): 256 MiB.
+const mmapSize = "268435456"
 
 // Open returns the dialector of the SQLite database file at path, created
 // if missing (unless ReadOnly). The path ":memory:" (or "") gives a
@@ -122,7 +120,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 		SingleWriter:      !d.cfg.readOnly,
 		Transient:         transient,
 		ReadOnly:          d.cfg.readOnly,
-		ReadOnlyError:     readOnlyErr,
+		ReadOnlyError:     d.readOnlyErr,
 		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 		Lock:              lock,
 		PartialIndexes:    true,
@@ -130,9 +128,9 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 }
 
 // Initialize implements gorm.Dialector: it opens the database through a
-// connector of its own, which memory-maps the database file on every
-// connection (reads and index updates then copy less), without registering
-// a driver in the process.
+// connector of its own (see newConnector), which memory-maps the database
+// file on every connection (reads and index updates then copy less),
+// without registering a driver in the process.
 //
 // When the file cannot be opened as asked, the error says why in terms of
 // the file (see explainOpen), not SQLite's "unable to open database file".
@@ -162,7 +160,11 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 			}
 		}
 	}
-	inner.Conn = sql.OpenDB(connector{dsn: inner.DSN, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}})
+	conn, err := newConnector(inner.DSN)
+	if err != nil {
+		return d.explainOpen(err)
+	}
+	inner.Conn = sql.OpenDB(conn)
 	if err := inner.Initialize(db); err != nil {
 		return d.explainOpen(err)
 	}
@@ -175,39 +177,6 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 		}
 	}
 	return nil
-}
-
-// setup runs on every new connection.
-func setup(c *sqlite3.SQLiteConn) error {
-	_, err := c.Exec("PRAGMA mmap_size = 268435456", nil)
-	return err
-}
-
-// connector opens connections to one DSN with one driver.
-type connector struct {
-	dsn    string
-	driver *sqlite3.SQLiteDriver
-}
-
-func (c connector) Connect(context.Context) (driver.Conn, error) { return c.driver.Open(c.dsn) }
-func (c connector) Driver() driver.Driver                        { return c.driver }
-
-// transient reports SQLITE_BUSY and SQLITE_LOCKED: another connection holds
-// the lock longer than the busy timeout, or SQLite refused to wait.
-func transient(err error) string {
-	var e sqlite3.Error
-	if errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked) {
-		return "busy"
-	}
-	return ""
-}
-
-// readOnlyErr reports SQLite's refusal to write: SQLITE_READONLY (the file
-// was opened read-only), or any error whose system cause is a read-only
-// file system (a mount turned read-only under an open database).
-func readOnlyErr(err error) bool {
-	var e sqlite3.Error
-	return errors.As(err, &e) && (e.Code == sqlite3.ErrReadonly || e.SystemErrno == syscall.EROFS)
 }
 
 // escapePath escapes the characters that would end a file URI's path.

@@ -11,6 +11,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // loadFixture writes a pynenc fixture (SQL text) to a new SQLite file.
@@ -176,7 +177,7 @@ func TestImportPynencTwoAppsToPostgres(t *testing.T) {
 // invocation's records in timestamp order, decoded from their JSON.
 func fixtureHistories(t *testing.T, path, table string) map[string][]statebackend.InvocationHistory {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

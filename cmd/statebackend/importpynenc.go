@@ -14,9 +14,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
-
-	// The "sqlite3" database/sql driver, for reading pynenc's file as it is.
-	_ "github.com/mattn/go-sqlite3"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 func (c *cli) importPynencCommand() *cobra.Command {
@@ -73,7 +71,7 @@ func (c *cli) importPynenc(ctx context.Context, path string, to dbURL, batch int
 	if _, err := os.Stat(path); err != nil {
 		return fmt.Errorf("no pynenc SQLite file at %s: check --from", path)
 	}
-	db, err := sql.Open("sqlite3", "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_busy_timeout=10000")
+	db, err := sql.Open(sqlite.DriverName, "file:"+(&url.URL{Path: path}).EscapedPath()+"?mode=ro&_busy_timeout=10000")
 	if err != nil {
 		return fmt.Errorf("open %s: %w", path, err)
 	}

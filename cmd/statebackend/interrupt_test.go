@@ -24,6 +24,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // The tests here run the command as a child process, wait until it has
@@ -124,7 +125,7 @@ func singleLine(t *testing.T, stderr, pattern string) []string {
 // writes, or returns -1 while the table is not there.
 func sqliteRows(t *testing.T, path, table string) int64 {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro&_busy_timeout=5000")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro&_busy_timeout=5000")
 	if err != nil {
 		t.Fatal(err)
 	}

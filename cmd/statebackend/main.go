@@ -20,9 +20,10 @@
 // to do; so is an interruption, which says what running the command again
 // does.
 //
-// The binary needs cgo (SQLite is compiled in through
-// github.com/mattn/go-sqlite3): build it with CGO_ENABLED=1 and a C
-// compiler.
+// The binary builds with or without cgo: with cgo (and a C compiler) SQLite
+// is github.com/mattn/go-sqlite3, without it (CGO_ENABLED=0) the pure-Go
+// modernc.org/sqlite, slower but with no C toolchain (see the sqlite
+// package).
 package main
 
 import (

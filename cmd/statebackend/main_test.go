@@ -102,7 +102,7 @@ func loadSQL(path, file string) error {
 	if err != nil {
 		return err
 	}
-	db, err := sql.Open("sqlite3", "file:"+path)
+	db, err := sql.Open(sqlite.DriverName, "file:"+path)
 	if err != nil {
 		return err
 	}

@@ -115,7 +115,7 @@ func seedFile(t *testing.T, path string) {
 // SQLite, as another program would.
 func setJournalMode(t *testing.T, path, mode string) {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path)
+	db, err := sql.Open(sqlite.DriverName, "file:"+path)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -130,7 +130,7 @@ func setJournalMode(t *testing.T, path, mode string) {
 // changing it.
 func journalMode(t *testing.T, path string) string {
 	t.Helper()
-	db, err := sql.Open("sqlite3", "file:"+path+"?mode=ro")
+	db, err := sql.Open(sqlite.DriverName, "file:"+path+"?mode=ro")
 	if err != nil {
 		t.Fatal(err)
 	}

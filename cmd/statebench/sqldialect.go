@@ -1,8 +1,6 @@
 package main
 
 import (
-	"database/sql"
-	"errors"
 	"net/url"
 	"strconv"
 	"strings"
@@ -10,7 +8,6 @@ import (
 
 	gomysql "github.com/go-sql-driver/mysql"
 	_ "github.com/jackc/pgx/v5/stdlib" // database/sql driver "pgx"
-	"github.com/mattn/go-sqlite3"
 )
 
 // sqlDialect is what the raw implementation must know about one database:
@@ -40,19 +37,6 @@ type sqlDialect struct {
 	busy func(error) bool
 }
 
-// sqliteMmapDriver is go-sqlite3 with the connection setup of
-// sqlite.Open (the database file memory-mapped), registered by main.
-const sqliteMmapDriver = "sqlite3_bench"
-
-func registerSQLiteDriver() {
-	sql.Register(sqliteMmapDriver, &sqlite3.SQLiteDriver{
-		ConnectHook: func(c *sqlite3.SQLiteConn) error {
-			_, err := c.Exec("PRAGMA mmap_size = 268435456", nil)
-			return err
-		},
-	})
-}
-
 var sqlDialects = map[string]*sqlDialect{
 	"sqlite": {
 		name: "sqlite", driver: sqliteMmapDriver, maxConns: 8, busy: sqliteBusy, timeNoIndex: "+",
@@ -66,7 +50,7 @@ var sqlDialects = map[string]*sqlDialect{
 			q.Set("_foreign_keys", "0")
 			q.Set("cache", "private")
 			p := strings.NewReplacer("%", "%25", "?", "%3f", "#", "%23").Replace(e.path)
-			return "file:" + p + "?" + q.Encode()
+			return "file:" + p + "?" + q.Encode() + sqliteDriverParams
 		},
 	},
 	"postgres": {
@@ -97,11 +81,6 @@ func mysqlDSN(dsn string) string {
 	cfg.Params["charset"] = "utf8mb4"
 	cfg.Params["time_zone"] = "'+00:00'"
 	return cfg.FormatDSN()
-}
-
-func sqliteBusy(err error) bool {
-	var e sqlite3.Error
-	return errors.As(err, &e) && (e.Code == sqlite3.ErrBusy || e.Code == sqlite3.ErrLocked)
 }
 
 // bind rewrites the ? placeholders of q for the dialect. Queries here hold

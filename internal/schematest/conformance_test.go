@@ -63,7 +63,7 @@ func TestConformanceOnUpgradedDatabase(t *testing.T) {
 				// write: it waits for their lock as SQLite does by itself
 				// (the backends' own short busy timeout is for callers with
 				// deadlines, and they retry; this handle does not).
-				rawDialector = gormsqlite.Open("file:" + dbPath + "?_busy_timeout=30000")
+				rawDialector = &gormsqlite.Dialector{DriverName: sqlite.DriverName, DSN: "file:" + dbPath + "?_busy_timeout=30000"}
 			}
 			raw, err := gorm.Open(rawDialector, &gorm.Config{Logger: logger.Discard})
 			if err != nil {
