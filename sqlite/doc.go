@@ -4,10 +4,25 @@
 //
 //	backend, err := statebackend.Open(sqlite.Open("state.db"), statebackend.WithAppID("myapp"))
 //
-// This package needs cgo: it uses github.com/mattn/go-sqlite3, which
-// compiles SQLite's C sources (set CGO_ENABLED=1 and have a C compiler).
-// Programs that only use Postgres or MySQL do not import it and build with
-// CGO_ENABLED=0.
+// # Drivers: with or without a C compiler
+//
+// With cgo (the default where a C compiler is installed) the package uses
+// github.com/mattn/go-sqlite3, SQLite's C sources compiled by the C
+// compiler. Without cgo (CGO_ENABLED=0, or no C compiler) it uses
+// modernc.org/sqlite, the same C sources translated to Go: no C toolchain,
+// static binaries, cross-compilation with GOOS and GOARCH alone. The build
+// tag statebackend_purego selects the pure-Go driver under cgo too.
+//
+// Both read and write the same file format with the same locks, settings
+// and read-only modes, and the backend classifies their errors alike
+// (lock contention retried, SQLITE_READONLY as statebackend.ErrReadOnly):
+// processes built either way share one database file. The pure-Go driver
+// is slower on writes and on some reads (see BENCHMARKS.md), and does not
+// report the system error behind an I/O error: a write that fails because
+// the database's mount turned read-only under it is recognized by the
+// mount's flags instead. DriverName names this build's database/sql
+// driver, for programs that open the file with database/sql beside the
+// backend.
 //
 // # Settings
 //
