@@ -20,9 +20,13 @@
 // is slower on writes and on some reads (see BENCHMARKS.md), and does not
 // report the system error behind an I/O error: a write that fails because
 // the database's mount turned read-only under it is recognized by the
-// mount's flags instead. DriverName names this build's database/sql
-// driver, for programs that open the file with database/sql beside the
-// backend.
+// mount's flags instead. One more difference concerns only files in
+// rollback-journal mode, which this package does not write: while another
+// database of the same process holds a write lock, the pure-Go driver
+// does not see a hot journal (left by a writer that stopped in the middle
+// of a transaction) and reads the file without rolling it back.
+// DriverName names this build's database/sql driver, for programs that
+// open the file with database/sql beside the backend.
 //
 // # Settings
 //
