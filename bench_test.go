@@ -24,7 +24,7 @@ const benchInvocations = 2000
 
 var benchStart = time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)
 
-func openBench(b *testing.B) statebackend.Backend {
+func openBench(b *testing.B) *statebackend.Store {
 	b.Helper()
 	be, err := statebackend.Open(sqlite.Open(filepath.Join(b.TempDir(), "bench.db")))
 	if err != nil {

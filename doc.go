@@ -183,7 +183,7 @@ replica that is down or behind sends its reads back to the primary:
 	backend, err := statebackend.Open(postgres.Open(primaryDSN),
 		statebackend.WithReadReplicas(postgres.Open(replicaDSN)))
 
-CheckReplicas reports each replica's lag. On a MariaDB Galera cluster,
+Store.Replicas reports each replica's lag. On a MariaDB Galera cluster,
 open each process's backend on any node with mysql.Open(nodeDSN):
 conflicts between nodes are retried like deadlocks.
 

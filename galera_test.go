@@ -60,7 +60,7 @@ func TestGaleraCommitConflictRetried(t *testing.T) {
 
 	var attempts int
 	var commitErrs []error
-	err = statebackend.Internals(b).Write(ctx, "ConflictingWrite", func(db *gorm.DB) error {
+	err = statebackend.Inside(b).Write(ctx, "SetResult", func(db *gorm.DB) error {
 		attempts++
 		bodyDone := false
 		err := db.Transaction(func(tx *gorm.DB) error {

@@ -29,7 +29,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := statebackend.Internals(be)
+	b := statebackend.Inside(be)
 	if !b.HasCommitter() {
 		t.Fatal("SQLite backend has no group committer")
 	}
@@ -45,7 +45,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			id := fmt.Sprintf("inv-%02d", i)
 			// Writes must be atomic on their own (every Backend write is);
 			// this one fails after writing, inside its own transaction.
-			errs[i] = b.Write(ctx, "test", func(db *gorm.DB) error {
+			errs[i] = b.Write(ctx, "SetResult", func(db *gorm.DB) error {
 				return db.Transaction(func(tx *gorm.DB) error {
 					row := entities.Result{InvocationID: entities.Key(id), ResultData: []byte(id)}
 					if err := b.Repo().SetResult(tx, row); err != nil {
@@ -90,11 +90,11 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := statebackend.Internals(be)
+	b := statebackend.Inside(be)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err = b.CommitterDo(ctx, "test", func(*gorm.DB) error { ran = true; return nil })
+	err = b.CommitterDo(ctx, "SetResult", func(*gorm.DB) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("cancelled write: err %v, ran %v", err, ran)
 	}
@@ -105,7 +105,7 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 }
 
 // openCommitter opens a SQLite backend for the group-commit tests.
-func openCommitter(t *testing.T) (statebackend.Backend, interface {
+func openCommitter(t *testing.T) (*statebackend.Store, interface {
 	Write(context.Context, string, func(*gorm.DB) error) error
 	Queued() int
 	Repo() repository.Repo
@@ -116,7 +116,7 @@ func openCommitter(t *testing.T) (statebackend.Backend, interface {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = be.Close() })
-	return be, statebackend.Internals(be)
+	return be, statebackend.Inside(be)
 }
 
 // setResult returns a write storing id's result, calling hook first.
@@ -275,7 +275,7 @@ func TestGroupCommitLeaverInsideSharedTransaction(t *testing.T) {
 // queueHistory starts AddHistory of one record for each of ids, one call
 // per id from its own goroutine, once each call before it is queued in
 // the group committer, and returns the calls' errors by id.
-func queueHistory(t *testing.T, be statebackend.Backend, b interface{ Queued() int }, ctxOf func(id string) context.Context, ids ...string) map[string]chan error {
+func queueHistory(t *testing.T, be *statebackend.Store, b interface{ Queued() int }, ctxOf func(id string) context.Context, ids ...string) map[string]chan error {
 	t.Helper()
 	errs := map[string]chan error{}
 	for i, id := range ids {
@@ -311,7 +311,7 @@ func checkHistoryOf(t *testing.T, be statebackend.Backend, want map[string]int) 
 func TestGroupCommitMergesHistoryKeepingOutcomes(t *testing.T) {
 	t.Parallel()
 	be, b := openCommitter(t)
-	in := statebackend.Internals(be)
+	in := statebackend.Inside(be)
 	ctx := context.Background()
 	// The database refuses history for invocation "poison".
 	table := b.Repo().Tables.Name("History")
@@ -372,7 +372,7 @@ func TestGroupCommitMergesHistoryKeepingOutcomes(t *testing.T) {
 func TestGroupCommitMergedHistoryLeaver(t *testing.T) {
 	t.Parallel()
 	be, b := openCommitter(t)
-	in := statebackend.Internals(be)
+	in := statebackend.Inside(be)
 	ctx := context.Background()
 	started, release := make(chan struct{}), make(chan struct{})
 	leader := make(chan error, 1)

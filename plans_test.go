@@ -27,7 +27,7 @@ func TestPostgresPagePlans(t *testing.T) {
 	t.Parallel()
 	appID := conformance.NewAppID()
 	b := pgtest.Open(t, appID)
-	gb := statebackend.Internals(b)
+	gb := statebackend.Inside(b)
 	tables, err := entities.NewTables(appID, 63)
 	if err != nil {
 		t.Fatal(err)
@@ -95,13 +95,13 @@ func TestPrunePlans(t *testing.T) {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
 			appID := conformance.NewAppID()
-			var b statebackend.Backend
+			var b *statebackend.Store
 			if kind == "sqlite" {
 				b = sqlitetest.Open(t, sqlitetest.Path(t), appID)
 			} else {
 				b = pgtest.Open(t, appID)
 			}
-			gb := statebackend.Internals(b)
+			gb := statebackend.Inside(b)
 			if kind == "postgres" {
 				tables, err := entities.NewTables(appID, 63)
 				if err != nil {

@@ -40,7 +40,7 @@ func TestMySQLPreparedStatements(t *testing.T) {
 			defer cancel()
 			// One connection, so that the session counters below count
 			// every statement the backend sends.
-			sqlDB, err := statebackend.Internals(b).DB().DB()
+			sqlDB, err := statebackend.Inside(b).DB().DB()
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -67,7 +67,7 @@ func TestMySQLPreparedStatements(t *testing.T) {
 					VariableName string `gorm:"column:Variable_name"`
 					Value        int64  `gorm:"column:Value"`
 				}
-				err := statebackend.Internals(b).DB().WithContext(ctx).
+				err := statebackend.Inside(b).DB().WithContext(ctx).
 					Raw("SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')").Scan(&rows).Error
 				if err != nil {
 					t.Fatal(err)

@@ -27,7 +27,7 @@ func TestStatementCacheIsBounded(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	repo := statebackend.Internals(be).Repo()
+	repo := statebackend.Inside(be).Repo()
 
 	task := statebackend.TaskID{Module: "m", FuncName: "f"}
 	var invs []statebackend.Invocation
@@ -119,12 +119,12 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	sqlDB, err := statebackend.Internals(be).DB().DB()
+	sqlDB, err := statebackend.Inside(be).DB().DB()
 	if err != nil {
 		t.Fatal(err)
 	}
 	var compiles atomic.Int64
-	history := statebackend.Internals(be).Repo().Tables.Name("History")
+	history := statebackend.Inside(be).Repo().Tables.Name("History")
 	var conns []*sql.Conn
 	for range 2 {
 		conn, err := sqlDB.Conn(ctx)

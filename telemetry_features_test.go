@@ -403,7 +403,7 @@ func TestTelemetryPrune(t *testing.T) {
 			}
 		}
 	}
-	pruner := b.(statebackend.Pruner)
+	pruner := b
 	if _, err := pruner.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, DryRun: true}); err != nil {
 		t.Fatal(err)
 	}

@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -28,7 +27,6 @@ import (
 	"github.com/taskstate/statebackend/entities"
 	sbmysql "github.com/taskstate/statebackend/mysql"
 	sbpostgres "github.com/taskstate/statebackend/postgres"
-	"github.com/taskstate/statebackend/state"
 )
 
 // recorder is an OpenTelemetry SDK that keeps every span and metric in
@@ -144,7 +142,7 @@ var telemetryDBs = []telemetryDB{
 			dsn := mysqltest.DSN(t)
 			b := mysqltest.Open(t, appID, opts...)
 			var version string
-			if err := statebackend.Internals(b).DB().Raw("SELECT VERSION()").Scan(&version).Error; err != nil {
+			if err := statebackend.Inside(b).DB().Raw("SELECT VERSION()").Scan(&version).Error; err != nil {
 				t.Fatal(err)
 			}
 			system := "mysql"
@@ -428,30 +426,4 @@ func randomSuffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
-}
-
-// TestTelemetryCoversEveryMethod checks that every method of Backend but
-// Close, and of the optional interfaces the GORM backend implements, has an
-// operation name in telemetry, each once: a method added without telemetry
-// fails here.
-func TestTelemetryCoversEveryMethod(t *testing.T) {
-	t.Parallel()
-	names := statebackend.OperationNames()
-	var methods []string
-	for _, bt := range []reflect.Type{
-		reflect.TypeFor[statebackend.Backend](),
-		reflect.TypeFor[statebackend.Pruner](),
-		reflect.TypeFor[state.HistoryImporter](),
-	} {
-		for i := range bt.NumMethod() {
-			if m := bt.Method(i).Name; m != "Close" {
-				methods = append(methods, m)
-			}
-		}
-	}
-	slices.Sort(names)
-	slices.Sort(methods)
-	if !slices.Equal(names, methods) {
-		t.Errorf("operations %v\nBackend methods %v", names, methods)
-	}
 }

@@ -24,7 +24,7 @@ import (
 
 // openReplicated opens a backend for appID on c's primary that reads from
 // c's replica, and closes it when t ends.
-func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settings statebackend.ReplicaSettings, opts ...statebackend.Option) statebackend.Backend {
+func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settings statebackend.ReplicaSettings, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	opts = append([]statebackend.Option{
 		statebackend.WithAppID(appID),
@@ -40,7 +40,7 @@ func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settin
 }
 
 // openPrimary opens a backend for appID on c's primary alone.
-func openPrimary(t testing.TB, c *pgreplicatest.Cluster, appID string) statebackend.Backend {
+func openPrimary(t testing.TB, c *pgreplicatest.Cluster, appID string) *statebackend.Store {
 	t.Helper()
 	b, err := statebackend.Open(postgres.Open(c.PrimaryDSN()), statebackend.WithAppID(appID))
 	if err != nil {
@@ -69,7 +69,7 @@ func TestPostgresReplicas(t *testing.T) {
 		})
 		backends.Add(1)
 		tb.Cleanup(func() { // runs before openReplicated's Close
-			st, err := statebackend.CheckReplicas(context.Background(), b)
+			st, err := b.Replicas(context.Background())
 			if err == nil && len(st) == 1 {
 				replicaReads.Add(st[0].Reads)
 			}
@@ -119,21 +119,21 @@ func rangeIDs(t *testing.T, b statebackend.Backend, batch int) []string {
 }
 
 // status returns the status of b's only replica, checked now.
-func status(t *testing.T, b statebackend.Backend) statebackend.ReplicaStatus {
+func status(t *testing.T, b *statebackend.Store) statebackend.ReplicaStatus {
 	t.Helper()
-	st, err := statebackend.CheckReplicas(t.Context(), b)
+	st, err := b.Replicas(t.Context())
 	if err != nil {
-		t.Fatalf("CheckReplicas: %v", err)
+		t.Fatalf("Store.Replicas: %v", err)
 	}
 	if len(st) != 1 {
-		t.Fatalf("CheckReplicas: %d statuses, want 1", len(st))
+		t.Fatalf("Store.Replicas: %d statuses, want 1", len(st))
 	}
 	return st[0]
 }
 
 // waitStatus polls b's replica until ok holds, failing t after timeout;
 // it returns the status that satisfied ok.
-func waitStatus(t *testing.T, b statebackend.Backend, what string, timeout time.Duration, ok func(statebackend.ReplicaStatus) bool) statebackend.ReplicaStatus {
+func waitStatus(t *testing.T, b *statebackend.Store, what string, timeout time.Duration, ok func(statebackend.ReplicaStatus) bool) statebackend.ReplicaStatus {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
 	for {
@@ -149,14 +149,14 @@ func waitStatus(t *testing.T, b statebackend.Backend, what string, timeout time.
 }
 
 // readsOf returns how many reads b's replica has served.
-func readsOf(t *testing.T, b statebackend.Backend) int64 { t.Helper(); return status(t, b).Reads }
+func readsOf(t *testing.T, b *statebackend.Store) int64 { t.Helper(); return status(t, b).Reads }
 
 // TestPostgresReplicaLag pauses the replica's replay and checks what
 // backends reading from it see: a replica within the lag bound serves
 // reads (and misses what the primary wrote since the pause), a backend
 // reads its own writes, a time-range iteration that started on the
 // primary does not move to the lagging replica, the lag shows in
-// CheckReplicas and the log, and once it passes the bound reads go to the
+// Store.Replicas and the log, and once it passes the bound reads go to the
 // primary and see everything.
 func TestPostgresReplicaLag(t *testing.T) {
 	t.Parallel()
@@ -175,7 +175,7 @@ func TestPostgresReplicaLag(t *testing.T) {
 	if err := c.WaitCaughtUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []statebackend.Backend{patient, strict} {
+	for _, b := range []*statebackend.Store{patient, strict} {
 		// Both read the record from the replica once they know it caught up.
 		waitStatus(t, b, "serving", 10*time.Second, func(st statebackend.ReplicaStatus) bool { return st.Serving })
 		before := readsOf(t, b)
@@ -280,7 +280,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 	}
 	// Both serve from the replica before it stops (the unaware backend
 	// checked at Open; its check now is the last for an hour).
-	for _, b := range []statebackend.Backend{unaware, watching} {
+	for _, b := range []*statebackend.Store{unaware, watching} {
 		waitStatus(t, b, "serving", 10*time.Second, func(st statebackend.ReplicaStatus) bool { return st.Serving })
 		if got := rangeIDs(t, b, 10); !slices.Equal(got, []string{"before-stop"}) {
 			t.Fatalf("before the stop: got %v", got)
@@ -323,7 +323,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 	if err := c.WaitCaughtUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string]statebackend.Backend{"unaware": unaware, "watching": watching} {
+	for name, b := range map[string]*statebackend.Store{"unaware": unaware, "watching": watching} {
 		waitStatus(t, b, "serving after the restart", 30*time.Second, func(st statebackend.ReplicaStatus) bool { return st.Serving })
 		before := readsOf(t, b)
 		if got := rangeIDs(t, b, 10); !slices.Equal(got, want) {

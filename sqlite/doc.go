@@ -25,7 +25,7 @@
 //     under contention;
 //   - the database file memory-mapped (256 MiB);
 //   - one writer per process: the backend group-commits writes that arrive
-//     together (see statebackend.Dialect.SingleWriter);
+//     together (see dialect.Dialect.SingleWriter);
 //   - a pool of 8 connections, or exactly one for ":memory:".
 //
 // # Read-only databases
@@ -37,7 +37,7 @@
 // these options fails at statebackend.Open with an error that names the
 // file and wraps statebackend.ErrReadOnly.
 //
-// The Dialector implements statebackend.Database, which is how Open learns
+// The Dialector implements dialect.Database, which is how Open learns
 // these settings; statebackend.Open also accepts any other gorm.Dialector,
 // with conservative defaults.
 package sqlite

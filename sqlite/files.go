@@ -10,7 +10,7 @@ import (
 
 	"github.com/mattn/go-sqlite3"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/state"
 )
 
 // The errors of this file replace SQLite's "unable to open database file"
@@ -35,7 +35,7 @@ func checkWritable(path string) error {
 // because of cause.
 func readOnlyError(path string, cause error) error {
 	return fmt.Errorf("%s cannot be written (open it with sqlite.ReadOnly(), or sqlite.Immutable() on read-only media): %w: %w",
-		path, statebackend.ErrReadOnly, cause)
+		path, state.ErrReadOnly, cause)
 }
 
 // explainOpen returns err, the error of opening the database or of its

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 // migrate upgrades the app's schema to the newest version the library
@@ -69,12 +70,12 @@ func (c *cli) applyMigrations(ctx context.Context, u dbURL, to string, dryRun bo
 	if !u.exists() {
 		return migrationPlan{}, fmt.Errorf("no SQLite database at %s: check the path (migrate never creates one)", u.path)
 	}
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(c.appID), statebackend.WithLogger(c.log))
+	m, closeDB, err := c.openMigrator(u, c.appID)
 	if err != nil {
 		return migrationPlan{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
 	}
-	defer m.Close()
-	res, err := m.Migrate(ctx, statebackend.MigrateOptions{To: target, DryRun: dryRun})
+	defer closeDB()
+	res, err := m.Migrate(ctx, migrations.Options{To: target, DryRun: dryRun})
 	if errors.Is(err, statebackend.ErrInvalidArgument) {
 		return migrationPlan{}, usageErrorf("--to %s: %v", to, err)
 	}

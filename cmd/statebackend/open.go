@@ -22,7 +22,7 @@ import (
 type conn struct {
 	url     dbURL
 	appID   string
-	backend statebackend.Backend
+	backend *statebackend.Store
 	db      *gorm.DB
 	tables  entities.Tables
 }

@@ -7,8 +7,6 @@ import (
 	"strings"
 
 	"github.com/spf13/cobra"
-
-	"github.com/taskstate/statebackend"
 )
 
 // schema shows the app's schema version and the migrations pending.
@@ -58,11 +56,11 @@ func (c *cli) readSchema(ctx context.Context, u dbURL) (schemaReport, error) {
 	if !u.exists() {
 		return schemaReport{}, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
 	}
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(c.appID), statebackend.WithLogger(c.log))
+	m, closeDB, err := c.openMigrator(u, c.appID)
 	if err != nil {
 		return schemaReport{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
 	}
-	defer m.Close()
+	defer closeDB()
 	st, err := m.Status(ctx)
 	if err != nil {
 		return schemaReport{}, err

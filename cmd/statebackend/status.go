@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 func (c *cli) statusCommand() *cobra.Command {
@@ -186,12 +187,12 @@ func printStatus(c *cli, rep statusReport) error {
 // schemaVersion returns the schema version of appID, with what an operator
 // should do about it, or nil when it cannot be read.
 func (c *cli) schemaVersion(ctx context.Context, u dbURL, appID string) *string {
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(appID), statebackend.WithLogger(c.log))
+	m, closeDB, err := c.openMigrator(u, appID)
 	if err != nil {
 		c.log.Debug("read the schema version", "err", err)
 		return nil
 	}
-	defer m.Close()
+	defer closeDB()
 	st, err := m.Status(ctx)
 	if err != nil {
 		c.log.Debug("read the schema version", "err", err)
@@ -202,7 +203,7 @@ func (c *cli) schemaVersion(ctx context.Context, u dbURL, appID string) *string 
 }
 
 // describeVersion says what version st is at and whether it is current.
-func describeVersion(st statebackend.SchemaStatus) string {
+func describeVersion(st migrations.Status) string {
 	v := strconv.Itoa(st.Version)
 	switch {
 	case st.Version == 0:

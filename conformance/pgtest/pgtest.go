@@ -71,7 +71,7 @@ func Main(m *testing.M) { testdb.Main(m, server) }
 
 // Open opens a backend for appID on the shared database and closes it when
 // t ends. It skips or fails t as DSN does.
-func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.Backend {
+func Open(t testing.TB, appID string, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	return server.Open(t, dialector, appID, opts...)
 }

@@ -231,7 +231,7 @@ func Main(m *testing.M, servers ...*Server) {
 // Open opens a backend for appID on the server's database through dialect
 // (postgres.Open or mysql.Open of this module) and closes it when t ends.
 // It skips or fails t as DSN does.
-func (s *Server) Open(t testing.TB, dialect func(dsn string) gorm.Dialector, appID string, opts ...statebackend.Option) statebackend.Backend {
+func (s *Server) Open(t testing.TB, dialect func(dsn string) gorm.Dialector, appID string, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	dsn := s.DSN(t)
 	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)

@@ -1,4 +1,4 @@
-package statebackend
+package replicas
 
 import (
 	"testing"
@@ -18,7 +18,7 @@ func TestReplicaSamplesBounded(t *testing.T) {
 	for _, every := range []time.Duration{time.Millisecond, 10 * time.Millisecond, 100 * time.Millisecond, 400 * time.Millisecond} {
 		t.Run(every.String(), func(t *testing.T) {
 			t.Parallel()
-			s := &replicaSet{settings: ReplicaSettings{MaxLag: maxLag}}
+			s := &Set{settings: Settings{MaxLag: maxLag}}
 			for i := int64(1); i <= 5000; i++ {
 				at := i * int64(every)
 				s.addSample(sample{at: at, pos: i})
@@ -51,23 +51,23 @@ func TestReplicaSamplesBounded(t *testing.T) {
 	}
 }
 
-// TestReplicaSettingsDefaults checks the defaults and the interval's
+// TestSettingsDefaults checks the defaults and the interval's
 // bound.
-func TestReplicaSettingsDefaults(t *testing.T) {
+func TestSettingsDefaults(t *testing.T) {
 	t.Parallel()
 	cases := []struct {
-		in       ReplicaSettings
+		in       Settings
 		lag, int time.Duration
 		invalid  bool
 	}{
-		{ReplicaSettings{}, 5 * time.Second, time.Second, false},
-		{ReplicaSettings{MaxLag: 100 * time.Millisecond}, 100 * time.Millisecond, 20 * time.Millisecond, false},
-		{ReplicaSettings{MaxLag: time.Hour}, time.Hour, time.Second, false},
-		{ReplicaSettings{CheckInterval: 10 * time.Millisecond}, 5 * time.Second, 10 * time.Millisecond, false},
-		{ReplicaSettings{MaxLag: time.Second, CheckInterval: 500 * time.Millisecond}, time.Second, 500 * time.Millisecond, false},
-		{ReplicaSettings{MaxLag: time.Second, CheckInterval: 501 * time.Millisecond}, 0, 0, true},
-		{ReplicaSettings{MaxLag: -1}, 0, 0, true},
-		{ReplicaSettings{CheckInterval: -1}, 0, 0, true},
+		{Settings{}, 5 * time.Second, time.Second, false},
+		{Settings{MaxLag: 100 * time.Millisecond}, 100 * time.Millisecond, 20 * time.Millisecond, false},
+		{Settings{MaxLag: time.Hour}, time.Hour, time.Second, false},
+		{Settings{CheckInterval: 10 * time.Millisecond}, 5 * time.Second, 10 * time.Millisecond, false},
+		{Settings{MaxLag: time.Second, CheckInterval: 500 * time.Millisecond}, time.Second, 500 * time.Millisecond, false},
+		{Settings{MaxLag: time.Second, CheckInterval: 501 * time.Millisecond}, 0, 0, true},
+		{Settings{MaxLag: -1}, 0, 0, true},
+		{Settings{CheckInterval: -1}, 0, 0, true},
 	}
 	for _, tc := range cases {
 		got, err := tc.in.withDefaults()
@@ -83,11 +83,11 @@ func TestReplicaSettingsDefaults(t *testing.T) {
 	}
 }
 
-// TestWriteClockOnlyAdvances: concurrent writes that return out of order
+// TestClockOnlyAdvances: concurrent writes that return out of order
 // never move the clock back.
-func TestWriteClockOnlyAdvances(t *testing.T) {
+func TestClockOnlyAdvances(t *testing.T) {
 	t.Parallel()
-	c := NewWriteClock()
+	c := NewClock()
 	c.last.Store(int64(time.Hour)) // a write "in the future"
 	c.wrote()
 	if got := c.last.Load(); got != int64(time.Hour) {

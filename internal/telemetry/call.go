@@ -1,4 +1,4 @@
-package statebackend
+package telemetry
 
 import (
 	"context"
@@ -11,6 +11,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+
+	"github.com/taskstate/statebackend/internal/op"
+	"github.com/taskstate/statebackend/state"
 )
 
 // outcome is how a call ended, for the outcome attribute of spans and of
@@ -39,11 +42,11 @@ func classify(err error) outcome {
 	switch {
 	case err == nil:
 		return outcomeOK
-	case errors.Is(err, ErrInvalidArgument):
+	case errors.Is(err, state.ErrInvalidArgument):
 		return outcomeInvalidArgument
-	case errors.Is(err, ErrNotFound):
+	case errors.Is(err, state.ErrNotFound):
 		return outcomeNotFound
-	case errors.Is(err, ErrClosed):
+	case errors.Is(err, state.ErrClosed):
 		return outcomeClosed
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return outcomeContext
@@ -56,11 +59,11 @@ func classify(err error) outcome {
 // ordinary, and an error status would make every such trace look broken.
 func (oc outcome) failed() bool { return oc != outcomeOK && oc != outcomeNotFound }
 
-// call observes one public call of the backend: its span and its duration.
-// The zero call (telemetry off) does nothing.
-type call struct {
-	t     *telemetry
-	op    operation
+// Call observes one public call of the backend: its span and its
+// duration. The zero Call (telemetry off) does nothing.
+type Call struct {
+	t     *Telemetry
+	op    op.Op
 	ctx   context.Context
 	span  trace.Span
 	start time.Time
@@ -95,19 +98,19 @@ func (s *callState) changed(rows int64, _ error) {
 	s.wrote.Store(true)
 }
 
-// start begins observing a call of op. The returned context carries the
-// call's span; pass it to the database layer, and end the call with its
-// error:
+// Start begins observing a call of the public operation o. The returned
+// context carries the call's span; pass it to the database layer, and end
+// the call with its error:
 //
-//	ctx, c := b.tel.start(ctx, opResult)
-//	defer c.end(&err)
-func (t *telemetry) start(ctx context.Context, op operation) (context.Context, call) {
-	if t == nil {
-		return ctx, call{}
+//	ctx, c := tel.Start(ctx, op.Result)
+//	defer c.End(&err)
+func (t *Telemetry) Start(ctx context.Context, o op.Op) (context.Context, Call) {
+	if t == nil || !o.Public() {
+		return ctx, Call{}
 	}
-	o := &t.ops[op]
-	ctx, span := t.tracer.Start(ctx, o.spanName, o.start...)
-	c := call{t: t, op: op, ctx: ctx, span: span}
+	ot := &t.ops[o]
+	ctx, span := t.tracer.Start(ctx, ot.spanName, ot.start...)
+	c := Call{t: t, op: o, ctx: ctx, span: span}
 	if span.IsRecording() {
 		c.state = &callState{span: span}
 		ctx = context.WithValue(ctx, callKey{}, c.state)
@@ -119,8 +122,8 @@ func (t *telemetry) start(ctx context.Context, op operation) (context.Context, c
 	return ctx, c
 }
 
-// end ends the call with the error *errp.
-func (c call) end(errp *error) {
+// End ends the call with the error *errp.
+func (c Call) End(errp *error) {
 	if c.t == nil {
 		return
 	}
@@ -150,31 +153,31 @@ func (c call) end(errp *error) {
 	c.span.End()
 }
 
-// batch notes the number of items the call was given.
-func (c call) batch(n int) {
+// Batch notes the number of items the call was given.
+func (c Call) Batch(n int) {
 	if c.state != nil {
 		c.span.SetAttributes(attrBatchSize.Int(n))
 	}
 }
 
-// returned notes the number of items the call returned.
-func (c call) returned(n int) {
+// Returned notes the number of items the call returned.
+func (c Call) Returned(n int) {
 	if c.state != nil {
 		c.span.SetAttributes(semconv.DBResponseReturnedRowsKey.Int(n))
 	}
 }
 
-// page notes which page of a time-range iteration the call reads, and the
+// Page notes which page of a time-range iteration the call reads, and the
 // page size asked for.
-func (c call) page(page, size int) {
+func (c Call) Page(page, size int) {
 	if c.state != nil {
 		c.span.SetAttributes(attrPage.Int(page), attrBatchSize.Int(size))
 	}
 }
 
-// pruned counts the rows an operation deleted, per table, and notes their
+// Pruned counts the rows an operation deleted, per table, and notes their
 // total as the rows it affected.
-func (c call) pruned(deleted map[string]int64) {
+func (c Call) Pruned(deleted map[string]int64) {
 	if c.t == nil {
 		return
 	}
@@ -182,7 +185,7 @@ func (c call) pruned(deleted map[string]int64) {
 	for table, n := range deleted {
 		total += n
 		attrs := append(append([]attribute.KeyValue{}, c.t.base...),
-			semconv.DBOperationNameKey.String(operations[c.op].name), semconv.DBCollectionNameKey.String(table))
+			semconv.DBOperationNameKey.String(c.op.String()), semconv.DBCollectionNameKey.String(table))
 		c.t.pruned.Add(c.ctx, n, metric.WithAttributeSet(attribute.NewSet(attrs...)))
 	}
 	if s := c.state; s != nil {

@@ -1,4 +1,4 @@
-package statebackend_test
+package migrations_test
 
 import (
 	"fmt"

@@ -1,4 +1,4 @@
-package statebackend
+package telemetry
 
 import (
 	"context"
@@ -18,7 +18,7 @@ import (
 // rows a write changed to its call and, with statement spans, wraps the
 // statement in a span of its own. Outside a recording call it does
 // nothing.
-func (t *telemetry) statement(ctx context.Context, st repository.Statement) (context.Context, func(int64, error)) {
+func (t *Telemetry) statement(ctx context.Context, st repository.Statement) (context.Context, func(int64, error)) {
 	s := stateOf(ctx)
 	if s == nil {
 		return ctx, nil
@@ -42,7 +42,7 @@ func (t *telemetry) statement(ctx context.Context, st repository.Statement) (con
 }
 
 // statementStart returns the start options of a statement span.
-func (t *telemetry) statementStart(sql string) []trace.SpanStartOption {
+func (t *Telemetry) statementStart(sql string) []trace.SpanStartOption {
 	attrs := append(append([]attribute.KeyValue{}, t.base...),
 		semconv.DBOperationNameKey.String(sqlVerb(sql)), semconv.DBQueryTextKey.String(sql))
 	return []trace.SpanStartOption{trace.WithSpanKind(trace.SpanKindClient), trace.WithAttributes(attrs...)}
@@ -74,7 +74,7 @@ const statementSpanKey = "statebackend:span"
 // registerGormCallbacks wraps the statements GORM builds at run time (the
 // maintenance operations: Purge, DiscoverAppInfos) in statement spans. The
 // compiled statements bypass GORM's callbacks; statement observes those.
-func (t *telemetry) registerGormCallbacks(db *gorm.DB) error {
+func (t *Telemetry) registerGormCallbacks(db *gorm.DB) error {
 	type registerer interface {
 		Register(name string, fn func(*gorm.DB)) error
 	}
@@ -98,7 +98,7 @@ func (t *telemetry) registerGormCallbacks(db *gorm.DB) error {
 }
 
 // gormBefore starts the span of a GORM statement inside a recording call.
-func (t *telemetry) gormBefore(db *gorm.DB) {
+func (t *Telemetry) gormBefore(db *gorm.DB) {
 	ctx := db.Statement.Context
 	if db.DryRun || ctx == nil || stateOf(ctx) == nil {
 		return
@@ -110,7 +110,7 @@ func (t *telemetry) gormBefore(db *gorm.DB) {
 }
 
 // gormAfter ends the span gormBefore started, naming it after its SQL.
-func (t *telemetry) gormAfter(db *gorm.DB) {
+func (t *Telemetry) gormAfter(db *gorm.DB) {
 	v, ok := db.InstanceGet(statementSpanKey)
 	if !ok {
 		return

@@ -1,4 +1,4 @@
-package statebackend
+package telemetry
 
 import (
 	"context"
@@ -28,7 +28,7 @@ const attrPoolCloseReason = attribute.Key("statebackend.pool.close_reason")
 // observePool registers observable instruments that read db.Stats() when,
 // and only when, a reader collects them: no goroutine, no work between
 // collections. close unregisters them.
-func (t *telemetry) observePool(db *sql.DB) error {
+func (t *Telemetry) observePool(db *sql.DB) error {
 	m := t.meter
 	conns, err1 := m.Int64ObservableUpDownCounter(metricPoolConnections, metric.WithUnit("{connection}"),
 		metric.WithDescription("Connections of the backend's pool, by state (idle or used)."))
@@ -74,7 +74,7 @@ func (t *telemetry) observePool(db *sql.DB) error {
 
 // poolName names the backend's pool (db.client.connection.pool.name):
 // "statebackend", with "/" and the app id when there is one.
-func (t *telemetry) poolName() string {
+func (t *Telemetry) poolName() string {
 	if t.appID == "" {
 		return "statebackend"
 	}

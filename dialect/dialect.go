@@ -1,17 +1,27 @@
-package statebackend
+// Package dialect is the contract between the state backend and a
+// database: what a GORM dialector tells statebackend.Open about its
+// database beyond what GORM knows (column types, pool, which errors are
+// worth a retry, group commit, locks, planner hints, replication).
+//
+// This module's database packages (statebackend/sqlite,
+// statebackend/postgres, statebackend/mysql) implement it, and so can a
+// dialector of yours, for a database those packages do not cover: wrap
+// the GORM dialector in a type with a Dialect method. The package imports
+// neither the backend nor any driver, so a database package depends on
+// this contract only.
+package dialect
 
 import (
 	"context"
+	"database/sql"
 	"log/slog"
 	"time"
 
 	"gorm.io/gorm"
-
-	"github.com/taskstate/statebackend/entities"
 )
 
-// Database is a gorm.Dialector that also tells Open how to use its
-// database well. The dialectors of this module's database packages
+// Database is a gorm.Dialector that also tells statebackend.Open how to
+// use its database well. The dialectors of this module's database packages
 // (statebackend/sqlite, statebackend/postgres, statebackend/mysql)
 // implement it; so can a dialector of yours, for a database those packages
 // do not cover.
@@ -23,14 +33,15 @@ import (
 // conservative settings (see Dialect).
 type Database interface {
 	gorm.Dialector
-	// Dialect returns the settings Open applies to this database.
+	// Dialect returns the settings statebackend.Open applies to this
+	// database.
 	Dialect() Dialect
 }
 
 // LoggingDatabase is a Database whose driver logs on its own (the MySQL
-// driver does, to stderr by default). Open calls WithLogger with the
-// logger given by WithLogger (one that discards, without it) and opens the
-// Database it returns, so that nothing the driver says bypasses the
+// driver does, to stderr by default). statebackend.Open calls WithLogger
+// with the logger given by statebackend.WithLogger (one that discards,
+// without it) and opens the Database it returns, so that nothing the driver says bypasses the
 // backend's logger, and two backends may log to two loggers.
 type LoggingDatabase interface {
 	Database
@@ -60,7 +71,8 @@ type Dialect struct {
 	// Columns gives the DDL of each column kind; empty fields leave the
 	// choice to the GORM dialector.
 	Columns ColumnTypes
-	// Pool is the default connection pool; WithPool overrides it field by
+	// Pool is the default connection pool; statebackend.WithPool overrides
+	// it field by
 	// field.
 	Pool Pool
 	// PrepareStatements makes the backend prepare each of its statements
@@ -88,13 +100,13 @@ type Dialect struct {
 	// reasons a few times, with backoff.
 	Transient func(err error) string
 	// ReadOnly says the database was opened read-only: Open creates no
-	// schema, and write calls fail at once with ErrReadOnly without
+	// schema, and write calls fail at once with state.ErrReadOnly without
 	// reaching the database.
 	ReadOnly bool
 	// ReadOnlyError reports errors that mean the database refuses writes
 	// (SQLite's SQLITE_READONLY, a read-only file system, a Postgres hot
 	// standby, MySQL's read_only): the backend returns them wrapping
-	// ErrReadOnly. Nil reports none.
+	// state.ErrReadOnly. Nil reports none.
 	ReadOnlyError func(err error) bool
 	// Hints shape queries for the database's planner.
 	Hints QueryHints
@@ -118,7 +130,7 @@ type Dialect struct {
 	// usually finds the work done, but two processes creating the same
 	// index at the same instant can still make one of them fail its Open.
 	// Give your own Database a Lock, or migrate before starting processes
-	// (see Migrator).
+	// (see migrations.Migrator).
 	Lock func(ctx context.Context, db *gorm.DB, name string, fn func(db *gorm.DB) error) error
 	// TryLock takes the lock called name if no session holds it, without
 	// waiting: ok is false when another one does. The lock is held until
@@ -133,7 +145,8 @@ type Dialect struct {
 	// lease expires.
 	TryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
 	// Replication reads replication positions, which reading from replicas
-	// needs (see WithReadReplicas); the zero value refuses replicas.
+	// needs (see statebackend.WithReadReplicas); the zero value refuses
+	// replicas.
 	Replication Replication
 }
 
@@ -165,9 +178,83 @@ type QueryHints struct {
 	UnindexedHistoryTimestamp string
 }
 
-// dialectOf returns the settings for d: its own when it implements
-// Database, conservative defaults otherwise, with the gaps filled.
-func dialectOf(d gorm.Dialector) Dialect {
+// MaxStatements bounds the statements one backend compiles, and so the
+// statements it prepares on each connection of its pool when
+// Dialect.PrepareStatements is set: a database that counts prepared
+// statements against a server-wide limit can size its pool with it.
+const MaxStatements = 64
+
+// TransientBusy is the reason Dialect.Transient gives for a lock another
+// connection holds, which the database refused to wait for any longer
+// (SQLite's SQLITE_BUSY once its short busy timeout has passed). The
+// backend retries such errors until the call's context ends, or for a
+// minute when the context has no deadline, rather than a fixed number of
+// times: waiting for the lock is the whole point, and only the context
+// knows how long the caller can wait.
+const TransientBusy = "busy"
+
+// Pool sets the connection pool of the underlying *sql.DB. Zero fields keep
+// the database's default (see Dialect.Pool).
+type Pool struct {
+	MaxOpenConns    int
+	MaxIdleConns    int
+	ConnMaxLifetime time.Duration
+	ConnMaxIdleTime time.Duration
+}
+
+// With returns p with the non-zero fields of q instead of its own.
+func (p Pool) With(q Pool) Pool {
+	if q.MaxOpenConns > 0 {
+		p.MaxOpenConns = q.MaxOpenConns
+	}
+	if q.MaxIdleConns > 0 {
+		p.MaxIdleConns = q.MaxIdleConns
+	}
+	if q.ConnMaxLifetime > 0 {
+		p.ConnMaxLifetime = q.ConnMaxLifetime
+	}
+	if q.ConnMaxIdleTime > 0 {
+		p.ConnMaxIdleTime = q.ConnMaxIdleTime
+	}
+	return p
+}
+
+// Apply sets the non-zero fields of p on db.
+func (p Pool) Apply(db *sql.DB) {
+	if p.MaxOpenConns > 0 {
+		db.SetMaxOpenConns(p.MaxOpenConns)
+	}
+	if p.MaxIdleConns > 0 {
+		db.SetMaxIdleConns(p.MaxIdleConns)
+	}
+	if p.ConnMaxLifetime > 0 {
+		db.SetConnMaxLifetime(p.ConnMaxLifetime)
+	}
+	if p.ConnMaxIdleTime > 0 {
+		db.SetConnMaxIdleTime(p.ConnMaxIdleTime)
+	}
+}
+
+// Replication reads replication positions: what a database declares (in
+// Dialect.Replication) to let statebackend.Open serve reads from its read
+// replicas. A position is an int64 that grows with every transaction committed on the
+// primary (for Postgres, the byte offset in the write-ahead log).
+type Replication struct {
+	// PrimaryPosition returns the current position of db, the primary: at
+	// least the position of every transaction that committed before the
+	// call.
+	PrimaryPosition func(ctx context.Context, db *sql.DB) (int64, error)
+	// ReplicaPosition returns the position db, a replica, has replayed up
+	// to: every transaction committed at or before it is visible to its
+	// queries. It fails when db is not a replica (a promoted one, say).
+	ReplicaPosition func(ctx context.Context, db *sql.DB) (int64, error)
+}
+
+// Of returns the settings the backend uses for d: its own when it
+// implements Database, conservative defaults otherwise (see Dialect), with
+// the gaps filled: a Name, a Pool, a Transient that retries nothing and a
+// Lock that locks nothing.
+func Of(d gorm.Dialector) Dialect {
 	var dl Dialect
 	if db, ok := d.(Database); ok {
 		dl = db.Dialect()
@@ -189,8 +276,4 @@ func dialectOf(d gorm.Dialector) Dialect {
 		}
 	}
 	return dl
-}
-
-func (c ColumnTypes) entities() entities.ColumnTypes {
-	return entities.ColumnTypes{Key: c.Key, Text: c.Text, Blob: c.Blob, Serial: c.Serial}
 }

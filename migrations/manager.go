@@ -1,4 +1,4 @@
-package statebackend
+package migrations
 
 import (
 	"cmp"
@@ -13,15 +13,10 @@ import (
 	"github.com/go-gormigrate/gormigrate/v2"
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
-	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/state"
 )
-
-// openMigrateTimeout bounds how long Open waits for the migration lock and
-// migrates: Open takes no context, and another process may hold the lock
-// while it builds an index on a large table.
-const openMigrateTimeout = 10 * time.Minute
 
 // migrateCommand is what an operator runs to migrate a database by hand.
 const migrateCommand = "statebackend migrate"
@@ -33,7 +28,7 @@ type schemaState struct {
 	// recorded reports that version comes from the migrations table.
 	recorded bool
 	// applied lists the recorded migrations in version order.
-	applied []AppliedMigration
+	applied []Applied
 	// minCompatible is the largest MinCompatible recorded (1 when none).
 	minCompatible int
 }
@@ -49,7 +44,7 @@ type schemaState struct {
 // migrations table exists (MySQL commits each CREATE TABLE on its own;
 // migration 1 creates the rest), and a mismatch otherwise: v0.1.0 created
 // them together.
-func (s *schemaManager) inspect(db *gorm.DB) (schemaState, error) {
+func (s *Migrator) inspect(db *gorm.DB) (schemaState, error) {
 	table := s.tables.Name("Migration")
 	hasTable := db.Migrator().HasTable(table)
 	if hasTable {
@@ -61,12 +56,12 @@ func (s *schemaManager) inspect(db *gorm.DB) (schemaState, error) {
 			return s.fromRecords(table, rows)
 		}
 	}
-	present, missing := migrations.Version1Tables(db, s.tables)
+	present, missing := Version1Tables(db, s.tables)
 	if len(present) == 0 {
 		return schemaState{minCompatible: 1}, nil
 	}
 	var diffs []string
-	for _, d := range migrations.DiffVersion1(db, s.tables) {
+	for _, d := range DiffVersion1(db, s.tables) {
 		if hasTable && strings.HasSuffix(d, " is missing") {
 			continue
 		}
@@ -85,8 +80,8 @@ func (s *schemaManager) inspect(db *gorm.DB) (schemaState, error) {
 // fromRecords checks the records of the migrations table against the
 // library's migrations: versions 1 to n, each once, each known one under
 // its known id. Versions past the library's are a newer library's.
-func (s *schemaManager) fromRecords(table string, rows []entities.Migration) (schemaState, error) {
-	known := migrations.All()
+func (s *Migrator) fromRecords(table string, rows []entities.Migration) (schemaState, error) {
+	known := All()
 	st := schemaState{recorded: true, minCompatible: 1}
 	var problems []string
 	for _, row := range rows {
@@ -102,16 +97,16 @@ func (s *schemaManager) fromRecords(table string, rows []entities.Migration) (sc
 		}
 		m := Migration{Version: num, Name: name, MinCompatible: int(row.MinCompatible)}
 		if num <= len(known) {
-			m = publicMigration(known[num-1])
+			m = known[num-1]
 		}
-		applied := AppliedMigration{Migration: m}
+		applied := Applied{Migration: m}
 		if row.AppliedAt > 0 {
 			applied.AppliedAt = state.FromMicros(row.AppliedAt)
 		}
 		st.applied = append(st.applied, applied)
 		st.minCompatible = max(st.minCompatible, int(row.MinCompatible))
 	}
-	slices.SortFunc(st.applied, func(a, b AppliedMigration) int { return cmp.Compare(a.Version, b.Version) })
+	slices.SortFunc(st.applied, func(a, b Applied) int { return cmp.Compare(a.Version, b.Version) })
 	for i, a := range st.applied {
 		if a.Version != i+1 {
 			problems = append(problems, fmt.Sprintf("migration %d is recorded but migration %d is not", a.Version, i+1))
@@ -140,48 +135,57 @@ func parseMigrationID(id string) (version int, name string, ok bool) {
 }
 
 // status describes st for callers.
-func (s *schemaManager) status(st schemaState) SchemaStatus {
-	out := SchemaStatus{
-		Version: st.version, Recorded: st.recorded, Latest: LatestSchemaVersion(),
+func (s *Migrator) status(st schemaState) Status {
+	out := Status{
+		Version: st.version, Recorded: st.recorded, Latest: Latest(),
 		MinCompatible: st.minCompatible, Applied: st.applied,
 	}
-	for _, m := range migrations.All() {
+	for _, m := range All() {
 		if m.Version > st.version {
-			out.Pending = append(out.Pending, publicMigration(m))
+			out.Pending = append(out.Pending, m)
 		}
 	}
 	return out
 }
 
-// readable checks, without changing anything, that a read-only database's
-// schema can be read by this library: no tables yet (DiscoverAppInfos
-// still works; reading the app's data then fails with the database's
-// error), any version it knows (the tables of every version have the
-// columns reads use), or a newer one that declares itself compatible.
-func (s *schemaManager) readable() error {
-	ctx, cancel := context.WithTimeout(context.Background(), openMigrateTimeout)
-	defer cancel()
+// CheckReadable checks, without changing anything, that this library can
+// read the schema as it is, as statebackend.Open does for a read-only
+// database: no tables yet (DiscoverAppInfos still works; reading the
+// app's data then fails with the database's error), any version it knows
+// (the tables of every version have the columns reads use), or a newer
+// one that declares itself compatible. Otherwise it fails with
+// ErrSchemaNewer or ErrSchemaMismatch.
+func (s *Migrator) CheckReadable(ctx context.Context) error {
 	st, err := s.inspect(s.db.WithContext(ctx))
 	if err != nil {
 		return err
 	}
-	if st.version > LatestSchemaVersion() {
+	if st.version > Latest() {
 		return s.newer(st)
 	}
 	return nil
 }
 
-// ensure makes the schema usable by this library at Open: it does nothing
-// when the schema is current (or newer and compatible), migrates it when
-// auto is set, and fails otherwise.
-func (s *schemaManager) ensure(auto bool) error {
-	ctx, cancel := context.WithTimeout(context.Background(), openMigrateTimeout)
-	defer cancel()
+// Ensure makes the schema usable by this library, as statebackend.Open
+// does by default: it does nothing when the schema is current (or newer
+// and declares itself compatible, which it logs), and migrates it to the
+// latest version otherwise (see Migrate).
+func (s *Migrator) Ensure(ctx context.Context) error { return s.ensure(ctx, true) }
+
+// Check fails with ErrSchemaOutdated, naming the command that migrates
+// it, when the schema is older than this library's or missing, as
+// statebackend.Open does with WithoutAutoMigrate; it changes nothing. A
+// current schema, or a newer one that declares itself compatible, passes.
+func (s *Migrator) Check(ctx context.Context) error { return s.ensure(ctx, false) }
+
+// ensure does nothing when the schema is current (or newer and
+// compatible), migrates it when auto is set, and fails otherwise.
+func (s *Migrator) ensure(ctx context.Context, auto bool) error {
 	st, err := s.inspect(s.db.WithContext(ctx))
 	if err != nil {
 		return err
 	}
-	latest := LatestSchemaVersion()
+	latest := Latest()
 	switch {
 	case st.version > latest:
 		if err := s.newer(st); err != nil {
@@ -201,7 +205,7 @@ func (s *schemaManager) ensure(auto bool) error {
 			what = "at version 1 (created by v0.1.0, not yet recorded)"
 		}
 		return fmt.Errorf("the schema of app %q is %s and this library needs version %d; automatic migration is off "+
-			"(WithoutAutoMigrate): run `%s` (or Migrator.Migrate) first: %w",
+			"(WithoutAutoMigrate): run `%s` (or migrations.Migrator.Migrate) first: %w",
 			s.appID, what, latest, migrateCommand, ErrSchemaOutdated)
 	}
 	_, err = s.migrate(ctx, latest, false)
@@ -210,8 +214,8 @@ func (s *schemaManager) ensure(auto bool) error {
 
 // newer reports why a database newer than the library cannot be used, or
 // nil when its migrations declare it compatible with the library.
-func (s *schemaManager) newer(st schemaState) error {
-	latest := LatestSchemaVersion()
+func (s *Migrator) newer(st schemaState) error {
+	latest := Latest()
 	if st.minCompatible <= latest {
 		return nil
 	}
@@ -220,35 +224,35 @@ func (s *schemaManager) newer(st schemaState) error {
 }
 
 // migrate migrates to target (0: the latest), as Migrator.Migrate.
-func (s *schemaManager) migrate(ctx context.Context, target int, dryRun bool) (MigrateResult, error) {
-	known := migrations.All()
+func (s *Migrator) migrate(ctx context.Context, target int, dryRun bool) (Result, error) {
+	known := All()
 	if target == 0 {
 		target = len(known)
 	}
 	if target < 1 || target > len(known) {
-		return MigrateResult{}, state.Invalid("target version", fmt.Sprintf("unknown version %d (this library knows 1 to %d)", target, len(known)))
+		return Result{}, state.Invalid("target version", fmt.Sprintf("unknown version %d (this library knows 1 to %d)", target, len(known)))
 	}
-	plan := func(st schemaState) (MigrateResult, error) {
+	plan := func(st schemaState) (Result, error) {
 		if st.version > len(known) {
 			if err := s.newer(st); err != nil {
-				return MigrateResult{}, err
+				return Result{}, err
 			}
-			return MigrateResult{}, fmt.Errorf("the schema of app %q is at version %d, this library knows versions up to %d: "+
+			return Result{}, fmt.Errorf("the schema of app %q is at version %d, this library knows versions up to %d: "+
 				"migrate it with a newer statebackend: %w", s.appID, st.version, len(known), ErrSchemaNewer)
 		}
 		if target < st.version {
-			return MigrateResult{}, state.Invalid("target version",
+			return Result{}, state.Invalid("target version",
 				fmt.Sprintf("%d is below the current version %d (migrations only go forward)", target, st.version))
 		}
-		res := MigrateResult{From: st.version, To: target, RecordVersion1: st.version == 1 && !st.recorded}
+		res := Result{From: st.version, To: target, RecordVersion1: st.version == 1 && !st.recorded}
 		for _, m := range known[st.version:target] {
-			res.Applied = append(res.Applied, publicMigration(m))
+			res.Applied = append(res.Applied, m)
 		}
 		return res, nil
 	}
 	st, err := s.inspect(s.db.WithContext(ctx))
 	if err != nil {
-		return MigrateResult{}, err
+		return Result{}, err
 	}
 	res, err := plan(st)
 	if err != nil || dryRun || (len(res.Applied) == 0 && !res.RecordVersion1) {
@@ -274,10 +278,10 @@ func (s *schemaManager) migrate(ctx context.Context, target int, dryRun bool) (M
 			return res, err
 		}
 		level := slog.LevelWarn
-		if reason == TransientBusy { // another process holds the lock: routine
+		if reason == dialect.TransientBusy { // another process holds the lock: routine
 			level = slog.LevelDebug
 		}
-		s.log.Log(ctx, level, "migration failed on a transient error, retrying", "operation", "Open", "attempt", attempt, "reason", reason, "err", err)
+		s.log.Log(ctx, level, "migration failed on a transient error, retrying", "attempt", attempt, "reason", reason, "err", err)
 		select {
 		case <-time.After(backoff):
 		case <-ctx.Done():
@@ -290,14 +294,14 @@ func (s *schemaManager) migrate(ctx context.Context, target int, dryRun bool) (M
 // apply applies the migrations after st up to target, each in a
 // transaction of its own, through gormigrate; for an unrecorded version 1
 // it starts at migration 1, whose steps find every table in place.
-func (s *schemaManager) apply(db *gorm.DB, st schemaState, target int) error {
+func (s *Migrator) apply(db *gorm.DB, st schemaState, target int) error {
 	table := s.tables.Name("Migration")
 	if !db.Migrator().HasTable(table) {
 		if err := db.Table(table).Migrator().CreateTable(&entities.Migration{}); err != nil {
 			return fmt.Errorf("create %s: %w", table, err)
 		}
 	}
-	known := migrations.All()
+	known := All()
 	from := st.version
 	if !st.recorded {
 		from = 0
@@ -325,7 +329,7 @@ func (s *schemaManager) apply(db *gorm.DB, st schemaState, target int) error {
 
 // gormigrations wraps ms for gormigrate: each runs its steps, skipping
 // those already done.
-func (s *schemaManager) gormigrations(ms []migrations.Migration) []*gormigrate.Migration {
+func (s *Migrator) gormigrations(ms []Migration) []*gormigrate.Migration {
 	out := make([]*gormigrate.Migration, len(ms))
 	for i, m := range ms {
 		out[i] = &gormigrate.Migration{ID: m.ID(), Migrate: func(tx *gorm.DB) error {

@@ -1,4 +1,4 @@
-package statebackend
+package retention
 
 import (
 	"maps"
@@ -6,6 +6,7 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/repository"
 )
 
@@ -23,7 +24,7 @@ type unit struct {
 // invocation, the top-level workflow above its workflow; for an id never
 // stored as an invocation, the id.
 func (p *pruneRun) rootsOf(db *gorm.DB, ids []string) ([]string, error) {
-	links, err := p.b.repo.InvocationLinks(db, ids)
+	links, err := p.repo.InvocationLinks(db, ids)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +47,7 @@ func (p *pruneRun) rootsOf(db *gorm.DB, ids []string) ([]string, error) {
 	}
 	for depth := 0; len(pending) > 0; depth++ {
 		if depth > maxWorkflowDepth {
-			p.b.log.Warn("workflows nested deeper than the prune follows are kept", "operation", "Prune", "depth", maxWorkflowDepth)
+			p.log.Warn("workflows nested deeper than the prune follows are kept", "operation", op.Prune.String(), "depth", maxWorkflowDepth)
 			break
 		}
 		parents, err := p.parentsOf(db, keys(pending))
@@ -73,7 +74,7 @@ func (p *pruneRun) rootsOf(db *gorm.DB, ids []string) ([]string, error) {
 // any invocation in it.
 func (p *pruneRun) parentsOf(db *gorm.DB, wfs []string) (map[string]string, error) {
 	out := map[string]string{}
-	starters, err := p.b.repo.InvocationLinks(db, wfs)
+	starters, err := p.repo.InvocationLinks(db, wfs)
 	if err != nil {
 		return nil, err
 	}
@@ -84,7 +85,7 @@ func (p *pruneRun) parentsOf(db *gorm.DB, wfs []string) (map[string]string, erro
 	}
 	rest := slices.DeleteFunc(slices.Clone(wfs), func(w string) bool { _, ok := out[w]; return ok })
 	if len(rest) > 0 {
-		runs, err := p.b.repo.WorkflowLinks(db, rest)
+		runs, err := p.repo.WorkflowLinks(db, rest)
 		if err != nil {
 			return nil, err
 		}
@@ -94,7 +95,7 @@ func (p *pruneRun) parentsOf(db *gorm.DB, wfs []string) (map[string]string, erro
 	}
 	rest = slices.DeleteFunc(rest, func(w string) bool { _, ok := out[w]; return ok })
 	if len(rest) > 0 {
-		members, err := p.b.repo.InvocationsInWorkflows(db, rest)
+		members, err := p.repo.InvocationsInWorkflows(db, rest)
 		if err != nil {
 			return nil, err
 		}
@@ -142,11 +143,11 @@ func (p *pruneRun) finishedUnits(db *gorm.DB, roots []string, kept *int64) ([]*u
 			}
 			break
 		}
-		invs, err := p.b.repo.InvocationsUnderWorkflows(db, frontier)
+		invs, err := p.repo.InvocationsUnderWorkflows(db, frontier)
 		if err != nil {
 			return nil, err
 		}
-		runs, err := p.b.repo.WorkflowsUnder(db, frontier)
+		runs, err := p.repo.WorkflowsUnder(db, frontier)
 		if err != nil {
 			return nil, err
 		}
@@ -164,7 +165,7 @@ func (p *pruneRun) finishedUnits(db *gorm.DB, roots []string, kept *int64) ([]*u
 		}
 		frontier = next
 	}
-	members, err := p.b.repo.InvocationsInWorkflows(db, keys(rootOf))
+	members, err := p.repo.InvocationsInWorkflows(db, keys(rootOf))
 	if err != nil {
 		return nil, err
 	}
@@ -180,7 +181,7 @@ func (p *pruneRun) finishedUnits(db *gorm.DB, roots []string, kept *int64) ([]*u
 		check = append(check, u.members...)
 		check = append(check, u.workflows...)
 	}
-	heads, err := p.b.repo.HistoryHeads(db, check)
+	heads, err := p.repo.HistoryHeads(db, check)
 	if err != nil {
 		return nil, err
 	}

@@ -7,19 +7,18 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
-
-var _ state.HistoryImporter = (*gormBackend)(nil)
 
 // ImportHistory implements state.HistoryImporter: the records go to the
 // database as multi-row inserts in the order given (so history ids, which
 // order equal timestamps, follow it), with the same conflict rule as
 // AddHistory.
-func (b *gormBackend) ImportHistory(ctx context.Context, records []InvocationHistory) (err error) {
-	ctx, c := b.tel.start(ctx, opImportHistory)
+func (s *Store) ImportHistory(ctx context.Context, records []InvocationHistory) (err error) {
+	c := s.begin(ctx, op.ImportHistory)
 	defer c.end(&err)
-	c.batch(len(records))
+	c.tel.Batch(len(records))
 	type key struct {
 		id     InvocationID
 		ts     int64
@@ -51,9 +50,9 @@ func (b *gormBackend) ImportHistory(ctx context.Context, records []InvocationHis
 		rows = append(rows, row)
 	}
 	if len(rows) == 0 {
-		return b.check(ctx)
+		return c.check()
 	}
-	return b.write(ctx, "ImportHistory", func(db *gorm.DB) error {
-		return b.repo.AddHistory(db, rows)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.AddHistory(db, rows)
 	})
 }

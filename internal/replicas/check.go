@@ -1,4 +1,4 @@
-package statebackend
+package replicas
 
 import (
 	"context"
@@ -10,6 +10,10 @@ import (
 	"time"
 
 	"gorm.io/plugin/dbresolver"
+
+	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/internal/op"
+	"github.com/taskstate/statebackend/internal/retry"
 )
 
 // How a backend knows how far behind its replicas are, without trusting any
@@ -31,17 +35,18 @@ type sample struct {
 	pos int64
 }
 
-// replicaSet is a backend's read replicas and what it knows of them.
-type replicaSet struct {
-	repl     Replication
+// Set is a store's read replicas and what it knows of them. A nil *Set
+// (no replicas) routes every read to the primary.
+type Set struct {
+	repl     dialect.Replication
 	primary  *sql.DB
-	settings ReplicaSettings
-	clock    *WriteClock
+	settings Settings
+	clock    *Clock
 	policy   dbresolver.Policy
 	log      *slog.Logger
 	replicas []*replica
 
-	// checkMu serializes checks (the periodic ones and CheckReplicas) and
+	// checkMu serializes checks (the periodic ones and Statuses) and
 	// guards samples.
 	checkMu sync.Mutex
 	samples []sample
@@ -72,7 +77,7 @@ type replica struct {
 }
 
 // start runs the periodic checks until close.
-func (s *replicaSet) start() {
+func (s *Set) start() {
 	ctx, cancel := context.WithCancel(context.Background())
 	s.stop, s.done = cancel, make(chan struct{})
 	go func() {
@@ -90,8 +95,8 @@ func (s *replicaSet) start() {
 	}()
 }
 
-// close stops the checks and closes the replicas' pools.
-func (s *replicaSet) close() error {
+// Close stops the checks and closes the replicas' pools.
+func (s *Set) Close() error {
 	if s == nil {
 		return nil
 	}
@@ -104,8 +109,8 @@ func (s *replicaSet) close() error {
 	return errors.Join(errs...)
 }
 
-// wrote records that a write of the backend has returned.
-func (s *replicaSet) wrote() {
+// Wrote records that a write of the store has returned.
+func (s *Set) Wrote() {
 	if s != nil {
 		s.clock.wrote()
 	}
@@ -114,7 +119,7 @@ func (s *replicaSet) wrote() {
 // check samples the primary's position, then reads each replica's. With
 // wait > 0 it waits up to wait for a replica behind the new sample to reach
 // it (polling), so that a replica keeping up covers the moment of the check.
-func (s *replicaSet) check(ctx context.Context, wait time.Duration) {
+func (s *Set) check(ctx context.Context, wait time.Duration) {
 	s.checkMu.Lock()
 	defer s.checkMu.Unlock()
 	at := s.clock.now()
@@ -139,7 +144,7 @@ func (s *replicaSet) check(ctx context.Context, wait time.Duration) {
 // latest always stays (it is what a caught-up replica covers), and the
 // others lie at least 2*MaxLag/(maxReplicaSamples-2) apart, so there are at
 // most maxReplicaSamples.
-func (s *replicaSet) addSample(x sample) {
+func (s *Set) addSample(x sample) {
 	span := 2 * int64(s.settings.MaxLag)
 	keep := s.samples[:0]
 	for _, old := range s.samples {
@@ -156,7 +161,7 @@ func (s *replicaSet) addSample(x sample) {
 }
 
 // checkReplica reads r's position and updates what the backend knows of it.
-func (s *replicaSet) checkReplica(ctx context.Context, r *replica, primaryPos, deadline int64) {
+func (s *Set) checkReplica(ctx context.Context, r *replica, primaryPos, deadline int64) {
 	poll := time.Millisecond
 	for {
 		qctx, cancel := context.WithTimeout(ctx, replicaCheckTimeout)
@@ -173,7 +178,7 @@ func (s *replicaSet) checkReplica(ctx context.Context, r *replica, primaryPos, d
 			}
 			return
 		}
-		if pos < primaryPos && now < deadline && sleep(ctx, poll) {
+		if pos < primaryPos && now < deadline && retry.Sleep(ctx, poll) {
 			poll = min(2*poll, 20*time.Millisecond)
 			continue
 		}
@@ -205,7 +210,7 @@ func (s *replicaSet) checkReplica(ctx context.Context, r *replica, primaryPos, d
 }
 
 // record stores what a check found of r, and logs a change of state.
-func (s *replicaSet) record(r *replica, at int64, err error, lag time.Duration, behind int64) {
+func (s *Set) record(r *replica, at int64, err error, lag time.Duration, behind int64) {
 	state := "serving"
 	switch {
 	case err != nil:
@@ -234,23 +239,25 @@ func (s *replicaSet) record(r *replica, at int64, err error, lag time.Duration, 
 
 // readFailed takes r out of service until its next check, after a read on
 // it failed with err.
-func (s *replicaSet) readFailed(r *replica, op string, err error) {
+func (s *Set) readFailed(r *replica, o op.Op, err error) {
 	if r.failed.Swap(true) {
 		return
 	}
 	r.mu.Lock()
 	r.err, r.state = err, "unavailable"
 	r.mu.Unlock()
-	s.log.Warn("read replicas: read failed on a replica; reading from the primary", "op", op, "replica", r.index, "err", err)
+	s.log.Warn("read replicas: read failed on a replica; reading from the primary", "operation", o.String(), "replica", r.index, "err", err)
 }
 
-// statuses returns what the backend knows of its replicas.
-func (s *replicaSet) statuses() []ReplicaStatus {
+// Statuses checks the replicas now, under ctx, and returns what the store
+// knows of them, in the order they were given to Open.
+func (s *Set) Statuses(ctx context.Context) []Status {
+	s.check(ctx, 0)
 	now := s.clock.now()
-	out := make([]ReplicaStatus, len(s.replicas))
+	out := make([]Status, len(s.replicas))
 	for i, r := range s.replicas {
 		r.mu.Lock()
-		out[i] = ReplicaStatus{Replica: r.index, Err: r.err, Lag: r.lag, Behind: r.behind}
+		out[i] = Status{Replica: r.index, Err: r.err, Lag: r.lag, Behind: r.behind}
 		if r.at != 0 {
 			out[i].CheckedAt = s.clock.wall(r.at)
 		}

@@ -1,4 +1,4 @@
-package statebackend_test
+package migrations_test
 
 import (
 	"errors"
@@ -10,6 +10,7 @@ import (
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 // forEachDatabase runs fn as a parallel subtest on every schema database.
@@ -44,7 +45,7 @@ func TestMigrationOneIsVersionOneFixture(t *testing.T) {
 				migratedDB = newSchemaDB(t, db.kind)
 			}
 			fixtureDB.createVersion1(t, fixtureApp, false)
-			res, err := migratedDB.migrator(t, migratedApp).Migrate(t.Context(), statebackend.MigrateOptions{To: 1})
+			res, err := migratedDB.migrator(t, migratedApp).Migrate(t.Context(), migrations.Options{To: 1})
 			if err != nil || res.From != 0 || res.To != 1 || len(res.Applied) != 1 {
 				t.Fatalf("Migrate(To: 1) on a new database = %+v, %v; want version 0 to 1, one migration", res, err)
 			}
@@ -111,7 +112,7 @@ func TestVersionOneIsRecognized(t *testing.T) {
 			if err != nil {
 				t.Fatalf("Status of a v0.1.0 database: %v", err)
 			}
-			if st.Version != 1 || st.Recorded || st.Latest != statebackend.LatestSchemaVersion() ||
+			if st.Version != 1 || st.Recorded || st.Latest != migrations.Latest() ||
 				len(st.Pending) != st.Latest-1 || len(st.Applied) != 0 {
 				t.Fatalf("Status of a v0.1.0 database (autoincrement %t) = %+v; want version 1, not recorded, %d pending",
 					autoincrement, st, st.Latest-1)
@@ -175,7 +176,7 @@ func TestNewSchemaMatchesEntities(t *testing.T) {
 // error, names what is wrong, and changes nothing.
 func TestSchemaErrors(t *testing.T) {
 	t.Parallel()
-	latest := statebackend.LatestSchemaVersion()
+	latest := migrations.Latest()
 	forEachDatabase(t, func(t *testing.T, db *schemaDB) {
 		ctx := t.Context()
 		t.Run("unknown_target", func(t *testing.T) {
@@ -183,7 +184,7 @@ func TestSchemaErrors(t *testing.T) {
 			db.createVersion1(t, app, false)
 			before := db.describe(t, app)
 			for _, to := range []int{-1, latest + 1, 99} {
-				_, err := db.migrator(t, app).Migrate(ctx, statebackend.MigrateOptions{To: to})
+				_, err := db.migrator(t, app).Migrate(ctx, migrations.Options{To: to})
 				wantErr(t, err, statebackend.ErrInvalidArgument, "unknown version")
 			}
 			if after := db.describe(t, app); after != before {
@@ -195,7 +196,7 @@ func TestSchemaErrors(t *testing.T) {
 			if _, err := db.open(t, app); err != nil {
 				t.Fatal(err)
 			}
-			_, err := db.migrator(t, app).Migrate(ctx, statebackend.MigrateOptions{To: 1})
+			_, err := db.migrator(t, app).Migrate(ctx, migrations.Options{To: 1})
 			wantErr(t, err, statebackend.ErrInvalidArgument, "below the current version")
 		})
 		t.Run("migrations_table_mismatch", func(t *testing.T) {
@@ -217,11 +218,11 @@ func TestSchemaErrors(t *testing.T) {
 				}
 				before := db.describe(t, app)
 				_, err := db.open(t, app)
-				wantErr(t, err, statebackend.ErrSchemaMismatch, c.want)
-				_, err = db.migrator(t, app).Migrate(ctx, statebackend.MigrateOptions{})
-				wantErr(t, err, statebackend.ErrSchemaMismatch, c.want)
+				wantErr(t, err, migrations.ErrSchemaMismatch, c.want)
+				_, err = db.migrator(t, app).Migrate(ctx, migrations.Options{})
+				wantErr(t, err, migrations.ErrSchemaMismatch, c.want)
 				_, err = db.migrator(t, app).Status(ctx)
-				wantErr(t, err, statebackend.ErrSchemaMismatch, c.want)
+				wantErr(t, err, migrations.ErrSchemaMismatch, c.want)
 				if after := db.describe(t, app); after != before {
 					t.Errorf("%s: a refused open changed the schema", c.name)
 				}
@@ -257,7 +258,7 @@ func TestSchemaErrors(t *testing.T) {
 				}
 				before := db.describe(t, app)
 				_, err := db.open(t, app)
-				wantErr(t, err, statebackend.ErrSchemaMismatch, c.want)
+				wantErr(t, err, migrations.ErrSchemaMismatch, c.want)
 				if after := db.describe(t, app); after != before {
 					t.Errorf("%s: a refused open changed the schema:\n%s\nwas\n%s", c.name, after, before)
 				}
@@ -282,11 +283,11 @@ func TestSchemaErrors(t *testing.T) {
 						t.Errorf("Open of a newer schema that declares itself compatible: %v", err)
 					}
 				} else {
-					wantErr(t, err, statebackend.ErrSchemaNewer, "upgrade statebackend")
-					wantErr(t, err, statebackend.ErrSchemaNewer, "version "+itoa(latest+1))
+					wantErr(t, err, migrations.ErrSchemaNewer, "upgrade statebackend")
+					wantErr(t, err, migrations.ErrSchemaNewer, "version "+itoa(latest+1))
 				}
-				_, err = db.migrator(t, app).Migrate(ctx, statebackend.MigrateOptions{})
-				wantErr(t, err, statebackend.ErrSchemaNewer, "version "+itoa(latest+1))
+				_, err = db.migrator(t, app).Migrate(ctx, migrations.Options{})
+				wantErr(t, err, migrations.ErrSchemaNewer, "version "+itoa(latest+1))
 				st, err := db.migrator(t, app).Status(ctx)
 				if err != nil || st.Version != latest+1 || st.Usable() != c.usable || len(st.Pending) != 0 {
 					t.Errorf("Status of a newer schema = %+v, %v", st, err)
@@ -296,7 +297,7 @@ func TestSchemaErrors(t *testing.T) {
 		t.Run("without_auto_migrate", func(t *testing.T) {
 			empty := db.newAppID(t)
 			_, err := db.open(t, empty, statebackend.WithoutAutoMigrate())
-			wantErr(t, err, statebackend.ErrSchemaOutdated, "statebackend migrate")
+			wantErr(t, err, migrations.ErrSchemaOutdated, "statebackend migrate")
 			if d := db.describe(t, empty); d != "" {
 				t.Errorf("Open WithoutAutoMigrate created tables:\n%s", d)
 			}
@@ -304,11 +305,11 @@ func TestSchemaErrors(t *testing.T) {
 			db.createVersion1(t, old, false)
 			before := db.describe(t, old)
 			_, err = db.open(t, old, statebackend.WithoutAutoMigrate())
-			wantErr(t, err, statebackend.ErrSchemaOutdated, "statebackend migrate")
+			wantErr(t, err, migrations.ErrSchemaOutdated, "statebackend migrate")
 			if after := db.describe(t, old); after != before {
 				t.Errorf("Open WithoutAutoMigrate changed a v0.1.0 schema:\n%s\nwas\n%s", after, before)
 			}
-			if _, err := db.migrator(t, old).Migrate(ctx, statebackend.MigrateOptions{}); err != nil {
+			if _, err := db.migrator(t, old).Migrate(ctx, migrations.Options{}); err != nil {
 				t.Fatal(err)
 			}
 			b, err := db.open(t, old, statebackend.WithoutAutoMigrate())
@@ -324,14 +325,14 @@ func TestSchemaErrors(t *testing.T) {
 			db.createVersion1(t, app, false)
 			before := db.describe(t, app)
 			m := db.migrator(t, app)
-			res, err := m.Migrate(ctx, statebackend.MigrateOptions{DryRun: true})
+			res, err := m.Migrate(ctx, migrations.Options{DryRun: true})
 			if err != nil || res.From != 1 || res.To != latest || !res.RecordVersion1 || len(res.Applied) != latest-1 {
 				t.Fatalf("dry run = %+v, %v; want 1 to %d, recording version 1", res, err, latest)
 			}
 			if after := db.describe(t, app); after != before {
 				t.Fatalf("a dry run changed the schema")
 			}
-			res, err = m.Migrate(ctx, statebackend.MigrateOptions{To: 1})
+			res, err = m.Migrate(ctx, migrations.Options{To: 1})
 			if err != nil || res.From != 1 || res.To != 1 || !res.RecordVersion1 || len(res.Applied) != 0 {
 				t.Fatalf("Migrate(To: 1) of a v0.1.0 database = %+v, %v; want version 1 recorded, nothing applied", res, err)
 			}
@@ -342,11 +343,11 @@ func TestSchemaErrors(t *testing.T) {
 			if got := db.describe(t, app, schematest.Version1Models()...); got != before {
 				t.Errorf("recording version 1 changed the tables:\n%s\nwas\n%s", got, before)
 			}
-			res, err = m.Migrate(ctx, statebackend.MigrateOptions{})
+			res, err = m.Migrate(ctx, migrations.Options{})
 			if err != nil || res.From != 1 || res.To != latest || res.RecordVersion1 || len(res.Applied) != latest-1 {
 				t.Fatalf("Migrate() = %+v, %v", res, err)
 			}
-			res, err = m.Migrate(ctx, statebackend.MigrateOptions{})
+			res, err = m.Migrate(ctx, migrations.Options{})
 			if err != nil || res.From != latest || len(res.Applied) != 0 {
 				t.Fatalf("Migrate() of a current database = %+v, %v; want nothing to do", res, err)
 			}
@@ -367,7 +368,7 @@ func wantErr(t *testing.T, err, target error, text string) {
 }
 
 func migrationID(version int, name string) string {
-	return statebackend.Migration{Version: version, Name: name}.ID()
+	return migrations.Migration{Version: version, Name: name}.ID()
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }

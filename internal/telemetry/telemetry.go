@@ -1,10 +1,18 @@
-package statebackend
+// Package telemetry records the backend's OpenTelemetry traces and
+// metrics: a span per call, call durations, retries, commit-group sizes,
+// rows pruned, connection pool gauges and, optionally, a span per SQL
+// statement. It goes through the OpenTelemetry API only; the application
+// chooses the SDK (or none). A nil *Telemetry records nothing, so the
+// backend calls it unconditionally.
+//
+// It owns nothing of the backend: callers hand it the call's context, an
+// operation (package op) and counts, and the repository's statement hook.
+package telemetry
 
 import (
 	"context"
 	"database/sql"
 	"errors"
-	"log/slog"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
@@ -13,59 +21,36 @@ import (
 	"go.opentelemetry.io/otel/trace"
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/repository"
 )
-
-// The backend's telemetry: a span per call, metrics, and the statement hooks
-// that feed them. Everything here goes through the OpenTelemetry API only;
-// the application chooses the SDK (or none). The README's "Observability"
-// section lists what is recorded.
 
 // instrumentationName is the instrumentation scope of the backend's tracer
 // and meter.
 const instrumentationName = "github.com/taskstate/statebackend"
 
-// WithTracerProvider makes the backend create its spans with tp. By default
-// it uses the global provider (otel.GetTracerProvider), which records
-// nothing until the application installs an SDK with otel.SetTracerProvider,
-// before or after Open.
-func WithTracerProvider(tp trace.TracerProvider) Option {
-	return func(o *options) { o.telemetry.tracerProvider = tp }
+// Options chooses the providers and what is recorded.
+type Options struct {
+	// TracerProvider and MeterProvider default to OpenTelemetry's global
+	// providers.
+	TracerProvider trace.TracerProvider
+	MeterProvider  metric.MeterProvider
+	// StatementSpans adds a span per SQL statement under each call's.
+	StatementSpans bool
+	// Off leaves the instrumentation out: New returns nil.
+	Off bool
 }
 
-// WithMeterProvider makes the backend create its instruments with mp. By
-// default it uses the global provider (otel.GetMeterProvider), which records
-// nothing until the application installs an SDK with otel.SetMeterProvider,
-// before or after Open.
-func WithMeterProvider(mp metric.MeterProvider) Option {
-	return func(o *options) { o.telemetry.meterProvider = mp }
-}
-
-// WithStatementSpans adds, under the span of each call, a span per SQL
-// statement the call runs, with the statement's text (placeholders, never
-// arguments) and the rows it changed or returned. Off by default: a call's
-// span says what most users need, and a batch write runs many statements.
-// With statement spans the statements are the Client spans and the calls'
-// spans become Internal ones.
-func WithStatementSpans() Option {
-	return func(o *options) { o.telemetry.statementSpans = true }
-}
-
-// WithoutTelemetry leaves out the backend's instrumentation altogether: no
-// span, no metric, no callback registered with any provider, so a call costs
-// what it costs without instrumentation. WithTracerProvider,
-// WithMeterProvider and WithStatementSpans are then ignored. Logging
-// (WithLogger) is unaffected.
-func WithoutTelemetry() Option {
-	return func(o *options) { o.telemetry.off = true }
-}
-
-type telemetryOptions struct {
-	tracerProvider trace.TracerProvider
-	meterProvider  metric.MeterProvider
-	statementSpans bool
-	off            bool
+// Info describes the backend being observed.
+type Info struct {
+	// System and Namespace are OpenTelemetry's db.system.name and
+	// db.namespace (Namespace "" leaves it out).
+	System, Namespace string
+	// AppID is the app id the backend was opened with.
+	AppID string
+	// Table returns the table name of an entity ("History"), with the
+	// app's prefix.
+	Table func(model string) string
 }
 
 // Attribute keys of the backend's own; the others are OpenTelemetry's
@@ -106,16 +91,16 @@ const (
 	metricRowsPruned   = "statebackend.rows.pruned"
 )
 
-// telemetry holds a backend's tracer, instruments and precomputed
-// attributes. A nil *telemetry (WithoutTelemetry) does nothing.
-type telemetry struct {
+// Telemetry holds a backend's tracer, instruments and precomputed
+// attributes. A nil *Telemetry does nothing.
+type Telemetry struct {
 	tracer         trace.Tracer
 	meter          metric.Meter
 	statementSpans bool
 	appID          string
 	// base are the attributes of everything the backend records.
 	base      []attribute.KeyValue
-	ops       [numOperations]opTelemetry
+	ops       [op.NumPublic]opTelemetry
 	duration  metric.Float64Histogram
 	retries   metric.Int64Counter
 	groupSize metric.Int64Histogram
@@ -134,30 +119,30 @@ type opTelemetry struct {
 	outcomes [numOutcomes][]metric.RecordOption
 }
 
-// newTelemetry returns the telemetry of a backend on the database dl
-// describes, or nil when o turns it off.
-func newTelemetry(o telemetryOptions, dl Dialect, appID string, tables entities.Tables) *telemetry {
-	if o.off {
+// New returns the telemetry of the backend info describes, or nil when o
+// turns it off.
+func New(o Options, info Info) *Telemetry {
+	if o.Off {
 		return nil
 	}
-	tp, mp := o.tracerProvider, o.meterProvider
+	tp, mp := o.TracerProvider, o.MeterProvider
 	if tp == nil {
 		tp = otel.GetTracerProvider()
 	}
 	if mp == nil {
 		mp = otel.GetMeterProvider()
 	}
-	t := &telemetry{
+	t := &Telemetry{
 		tracer:         tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
 		meter:          mp.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL)),
-		statementSpans: o.statementSpans,
-		appID:          appID,
+		statementSpans: o.StatementSpans,
+		appID:          info.AppID,
 	}
-	t.base = []attribute.KeyValue{semconv.DBSystemNameKey.String(dl.Name)}
-	if dl.Namespace != "" {
-		t.base = append(t.base, semconv.DBNamespaceKey.String(dl.Namespace))
+	t.base = []attribute.KeyValue{semconv.DBSystemNameKey.String(info.System)}
+	if info.Namespace != "" {
+		t.base = append(t.base, semconv.DBNamespaceKey.String(info.Namespace))
 	}
-	t.base = append(t.base, attrAppID.String(appID))
+	t.base = append(t.base, attrAppID.String(info.AppID))
 
 	// Instruments that fail to be created still work (as no-ops): the
 	// error goes to OpenTelemetry's error handler, and Open goes on.
@@ -188,17 +173,16 @@ func newTelemetry(o telemetryOptions, dl Dialect, appID string, tables entities.
 	t.groupOpts = []metric.RecordOption{metric.WithAttributeSet(attribute.NewSet(t.base...))}
 
 	kind := trace.SpanKindClient
-	if o.statementSpans {
+	if o.StatementSpans {
 		kind = trace.SpanKindInternal
 	}
-	for op := range numOperations {
-		info := operations[op]
-		attrs := append(append([]attribute.KeyValue{}, t.base...), semconv.DBOperationNameKey.String(info.name))
-		if info.model != "" {
-			attrs = append(attrs, semconv.DBCollectionNameKey.String(tables.Name(info.model)))
+	for _, o := range op.All() {
+		attrs := append(append([]attribute.KeyValue{}, t.base...), semconv.DBOperationNameKey.String(o.String()))
+		if m := o.Model(); m != "" && info.Table != nil {
+			attrs = append(attrs, semconv.DBCollectionNameKey.String(info.Table(m)))
 		}
-		ot := &t.ops[op]
-		ot.spanName = "statebackend." + info.name
+		ot := &t.ops[o]
+		ot.spanName = "statebackend." + o.String()
 		ot.start = []trace.SpanStartOption{trace.WithSpanKind(kind), trace.WithAttributes(attrs...)}
 		for oc := range numOutcomes {
 			set := attribute.NewSet(append(append([]attribute.KeyValue{}, attrs...), attrOutcome.String(outcomeNames[oc]))...)
@@ -208,18 +192,18 @@ func newTelemetry(o telemetryOptions, dl Dialect, appID string, tables entities.
 	return t
 }
 
-// observer returns the repository's statement observer, nil when
+// Observer returns the repository's statement observer, nil when
 // telemetry is off.
-func (t *telemetry) observer() repository.Observer {
+func (t *Telemetry) Observer() repository.Observer {
 	if t == nil {
 		return nil
 	}
 	return t.statement
 }
 
-// watch starts what lives as long as the backend: the pool gauges and,
-// with statement spans, GORM's statement callbacks. close undoes it.
-func (t *telemetry) watch(db *gorm.DB, sqlDB *sql.DB) {
+// Watch starts what lives as long as the backend: the pool gauges and,
+// with statement spans, GORM's statement callbacks. Close undoes it.
+func (t *Telemetry) Watch(db *gorm.DB, sqlDB *sql.DB) {
 	if t == nil {
 		return
 	}
@@ -233,8 +217,8 @@ func (t *telemetry) watch(db *gorm.DB, sqlDB *sql.DB) {
 	}
 }
 
-// close unregisters the pool gauges: after Close nothing reads the pool.
-func (t *telemetry) close() {
+// Close unregisters the pool gauges: afterwards nothing reads the pool.
+func (t *Telemetry) Close() {
 	if t == nil || t.pool == nil {
 		return
 	}
@@ -243,48 +227,42 @@ func (t *telemetry) close() {
 	}
 }
 
-// retried counts a retry of op and notes it on the call's span.
-func (t *telemetry) retried(ctx context.Context, op string, attempt int, reason string) {
+// Retried counts a retry of o and notes it on the call's span.
+func (t *Telemetry) Retried(ctx context.Context, o op.Op, attempt int, reason string) {
 	if t == nil {
 		return
 	}
 	attrs := append(append([]attribute.KeyValue{}, t.base...),
-		semconv.DBOperationNameKey.String(op), attrRetryReason.String(reason))
+		semconv.DBOperationNameKey.String(o.String()), attrRetryReason.String(reason))
 	t.retries.Add(ctx, 1, metric.WithAttributeSet(attribute.NewSet(attrs...)))
 	if s := stateOf(ctx); s != nil {
 		s.span.AddEvent("retry", trace.WithAttributes(attrAttempt.Int(attempt), attrRetryReason.String(reason)))
 	}
 }
 
-// grouped records a commit group of the group committer: its size, and on
-// each write's span the size of the group it went in.
-func (t *telemetry) grouped(live []*writeReq) {
-	if t == nil || len(live) == 0 {
-		return
-	}
-	t.groupSize.Record(context.Background(), int64(len(live)), t.groupOpts...)
-	for _, r := range live {
-		if s := stateOf(r.ctx); s != nil {
-			s.group.Store(int64(len(live)))
-		}
-	}
-}
-
-// alone records a write the group committer ran on its own, without a
-// queue: a group of one.
-func (t *telemetry) alone(ctx context.Context) {
+// GroupSize records the size of a commit group of the group committer
+// (1 for a write it ran on its own).
+func (t *Telemetry) GroupSize(n int) {
 	if t == nil {
 		return
 	}
-	t.groupSize.Record(context.Background(), 1, t.groupOpts...)
+	t.groupSize.Record(context.Background(), int64(n), t.groupOpts...)
+}
+
+// InGroup notes on the span of the write in ctx the size of the commit
+// group it went in.
+func (t *Telemetry) InGroup(ctx context.Context, n int) {
+	if t == nil {
+		return
+	}
 	if s := stateOf(ctx); s != nil {
-		s.group.Store(1)
+		s.group.Store(int64(n))
 	}
 }
 
-// counted returns fn counting its runs as the attempts of the call in ctx,
+// Counted returns fn counting its runs as the attempts of the call in ctx,
 // if a span records it; otherwise fn itself.
-func (t *telemetry) counted(ctx context.Context, fn func(*gorm.DB) error) func(*gorm.DB) error {
+func (t *Telemetry) Counted(ctx context.Context, fn func(*gorm.DB) error) func(*gorm.DB) error {
 	if t == nil {
 		return fn
 	}
@@ -300,9 +278,9 @@ func (t *telemetry) counted(ctx context.Context, fn func(*gorm.DB) error) func(*
 	}
 }
 
-// merged records an attempt of the call in ctx whose rows the group
+// Merged records an attempt of the call in ctx whose rows the group
 // committer inserted together with other calls': rows rows changed.
-func (t *telemetry) merged(ctx context.Context, rows int) {
+func (t *Telemetry) Merged(ctx context.Context, rows int) {
 	if t == nil {
 		return
 	}
@@ -311,17 +289,4 @@ func (t *telemetry) merged(ctx context.Context, rows int) {
 		s.rows.Store(int64(rows))
 		s.wrote.Store(true)
 	}
-}
-
-// retrying reports that op failed on a transient error and runs again: a
-// log record, the retries counter, and an event on the call's span.
-func (b *gormBackend) retrying(ctx context.Context, op string, attempt int, reason string, err error) {
-	// Waiting for another process's lock is routine on SQLite: Debug, not
-	// Warn, or the log would fill under ordinary contention.
-	level := slog.LevelWarn
-	if reason == TransientBusy {
-		level = slog.LevelDebug
-	}
-	b.log.Log(ctx, level, "retrying after transient error", "operation", op, "attempt", attempt, "reason", reason, "err", err)
-	b.tel.retried(ctx, op, attempt, reason)
 }

@@ -1,4 +1,4 @@
-package statebackend_test
+package migrations_test
 
 import (
 	"path/filepath"
@@ -14,6 +14,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/mysql"
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
@@ -109,15 +110,11 @@ func (db *schemaDB) open(t *testing.T, appID string, opts ...statebackend.Option
 	return b, err
 }
 
-// migrator returns a Migrator for appID, closed when t ends.
-func (db *schemaDB) migrator(t *testing.T, appID string, opts ...statebackend.Option) *statebackend.Migrator {
+// migrator returns a Migrator for appID on a connection of its own, closed
+// when t ends.
+func (db *schemaDB) migrator(t *testing.T, appID string) *migrations.Migrator {
 	t.Helper()
-	m, err := statebackend.NewMigrator(db.dialector(), append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)...)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { _ = m.Close() })
-	return m
+	return schematest.Migrator(t, db.dialector(), appID)
 }
 
 // describe describes the tables of appID (every table of the latest schema

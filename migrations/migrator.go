@@ -1,4 +1,4 @@
-package statebackend
+package migrations
 
 import (
 	"context"
@@ -9,8 +9,10 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
-	"github.com/taskstate/statebackend/migrations"
+	"github.com/taskstate/statebackend/internal/op"
+	"github.com/taskstate/statebackend/state"
 )
 
 // Schema errors; test for them with errors.Is. A call that fails with one
@@ -25,55 +27,18 @@ var (
 	// ErrSchemaNewer reports a database migrated by a newer library, whose
 	// schema this library cannot use: upgrade the library.
 	ErrSchemaNewer = errors.New("schema is newer than this library")
-	// ErrSchemaOutdated reports, under WithoutAutoMigrate, a database whose
-	// schema is older than the library's: run `statebackend migrate`.
+	// ErrSchemaOutdated reports a database whose schema is older than the
+	// library's where nothing may migrate it (statebackend.Open with
+	// WithoutAutoMigrate, Migrator.Check): run `statebackend migrate`.
 	ErrSchemaOutdated = errors.New("schema is older than this library")
 )
 
-// Migration is one version of the schema: the change from the previous
-// version.
-type Migration struct {
-	// Version is the schema version the migration produces, from 1 (the
-	// schema of v0.1.0).
-	Version int
-	// Name is short and snake_case ("retention"); with the version it
-	// forms the id recorded in the database ("0002_retention").
-	Name string
-	// Description says what changes and why.
-	Description string
-	// MinCompatible is the oldest schema version a library must know to
-	// use a database at this version. A version that only adds keeps its
-	// predecessor's, so libraries that know the older version keep
-	// working on the migrated database.
-	MinCompatible int
-}
+// Latest returns the version of the schema this library writes: the
+// version of its newest migration.
+func Latest() int { return len(All()) }
 
-// ID returns the id the migrations table records: the version in four
-// digits, an underscore and the name ("0002_retention").
-func (m Migration) ID() string { return fmt.Sprintf("%04d_%s", m.Version, m.Name) }
-
-// Migrations returns every migration this library knows, in version order;
-// the last one's Version is the library's schema version.
-func Migrations() []Migration {
-	all := migrations.All()
-	out := make([]Migration, len(all))
-	for i, m := range all {
-		out[i] = publicMigration(m)
-	}
-	return out
-}
-
-// LatestSchemaVersion returns the version of the schema this library
-// writes: the version of its newest migration.
-func LatestSchemaVersion() int { return len(migrations.All()) }
-
-func publicMigration(m migrations.Migration) Migration {
-	return Migration{Version: m.Version, Name: m.Name, Description: m.Description, MinCompatible: m.MinCompatible}
-}
-
-// AppliedMigration is a migration recorded in a database's migrations
-// table.
-type AppliedMigration struct {
+// Applied is a migration recorded in a database's migrations table.
+type Applied struct {
 	// Migration is the migration; a migration newer than this library
 	// has only its Version, Name and MinCompatible.
 	Migration
@@ -82,8 +47,8 @@ type AppliedMigration struct {
 	AppliedAt time.Time
 }
 
-// SchemaStatus describes the schema of one app's tables in a database.
-type SchemaStatus struct {
+// Status describes the schema of one app's tables in a database.
+type Status struct {
 	// Version is the database's schema version; 0 when the app has no
 	// tables yet.
 	Version int
@@ -92,13 +57,13 @@ type SchemaStatus struct {
 	// version 1 from its tables (Migrate records it), and for an empty
 	// one.
 	Recorded bool
-	// Latest is the schema version of this library (LatestSchemaVersion).
+	// Latest is the schema version of this library (see Latest).
 	Latest int
 	// MinCompatible is the oldest schema version a library must know to
 	// use the database: the largest MinCompatible among its migrations.
 	MinCompatible int
 	// Applied lists the recorded migrations, in version order.
-	Applied []AppliedMigration
+	Applied []Applied
 	// Pending lists the migrations a migration to Latest would apply, in
 	// version order; empty when the database is current or newer.
 	Pending []Migration
@@ -107,24 +72,23 @@ type SchemaStatus struct {
 // Usable reports whether this library can use the database as it is: its
 // schema is recorded at the library's version, or is newer and declares
 // itself compatible with it.
-func (s SchemaStatus) Usable() bool {
+func (s Status) Usable() bool {
 	if s.Version > s.Latest {
 		return s.MinCompatible <= s.Latest
 	}
 	return s.Recorded && s.Version == s.Latest
 }
 
-// MigrateOptions says how far Migrator.Migrate goes.
-type MigrateOptions struct {
+// Options says how far Migrator.Migrate goes.
+type Options struct {
 	// To is the version to migrate to; 0 means the library's latest.
 	To int
 	// DryRun reports what Migrate would apply and changes nothing.
 	DryRun bool
 }
 
-// MigrateResult is what Migrator.Migrate did (or, for a dry run, would
-// do).
-type MigrateResult struct {
+// Result is what Migrator.Migrate did (or, for a dry run, would do).
+type Result struct {
 	// From and To are the schema versions before and after.
 	From, To int
 	// RecordVersion1 reports that the database was created by v0.1.0 and
@@ -134,38 +98,79 @@ type MigrateResult struct {
 	Applied []Migration
 }
 
-// Migrator reads and migrates the schema of one app's tables, for
-// operators and tools (the statebackend command's migrate and schema).
-// Open migrates on its own unless WithoutAutoMigrate is given; a Migrator
-// lets the migration run as a separate step, before new processes start.
-// It is safe for concurrent use; Close it when done.
+// Migrator reads and migrates the schema of one app's tables in a
+// database, for operators and tools (the statebackend command's migrate
+// and schema) and for statebackend.Open, which migrates on its own unless
+// told not to (statebackend.WithoutAutoMigrate): a Migrator lets the
+// migration run as a separate step, before new processes start. It is
+// safe for concurrent use.
 type Migrator struct {
-	s     *schemaManager
-	close func() error
+	db      *gorm.DB // with the dialect's column types and naming set
+	tables  entities.Tables
+	dialect dialect.Dialect
+	appID   string
+	log     *slog.Logger
 }
 
-// NewMigrator opens the database d for the app chosen by the options
-// (WithAppID, WithLogger, WithPool; the others are ignored). It reads and
-// changes nothing until a method is called.
-func NewMigrator(d gorm.Dialector, opts ...Option) (*Migrator, error) {
-	o := newOptions(opts)
-	c, err := connect(d, o)
-	if err != nil {
-		return nil, err
+// Config says which app's schema a Migrator handles.
+type Config struct {
+	// AppID is the app whose tables are migrated ("" for the default app),
+	// as given to statebackend.WithAppID.
+	AppID string
+	// Logger gets what the migrator does (migrations and steps applied,
+	// retries); nil discards it. Its records carry "operation", "app_id"
+	// and "database".
+	Logger *slog.Logger
+}
+
+// NewMigrator returns the migrator of cfg.AppID's schema in db, which
+// stays the caller's to close: db is a GORM database on one of this
+// module's database packages (sqlite.Open, postgres.Open, mysql.Open), or
+// on any dialector (see dialect.Database). It reads and changes nothing
+// until a method is called, and fails with ErrInvalidArgument for an
+// invalid app id.
+//
+//	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
+//	m, err := migrations.NewMigrator(db, migrations.Config{AppID: "orders"})
+//	res, err := m.Migrate(ctx, migrations.Options{})
+func NewMigrator(db *gorm.DB, cfg Config) (*Migrator, error) {
+	if cfg.AppID != "" {
+		if err := state.ValidateKey("app id", cfg.AppID); err != nil {
+			return nil, err
+		}
 	}
-	return &Migrator{s: c.schema(o.logger, "Migrate"), close: c.sqlDB.Close}, nil
+	dl := dialect.Of(db.Dialector)
+	tables, err := entities.NewTables(cfg.AppID, dl.MaxIdentifierLength)
+	if err != nil {
+		return nil, state.Invalid("app id", err.Error())
+	}
+	log := cfg.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	// A session of its own: the naming strategy (index names) and column
+	// types are the app's, whatever db was opened with.
+	db = db.Session(&gorm.Session{})
+	db.Config.NamingStrategy = tables.Namer(dl.MaxIdentifierLength)
+	db = db.Set(entities.ColumnTypesSetting, entities.ColumnTypes{
+		Key: dl.Columns.Key, Text: dl.Columns.Text, Blob: dl.Columns.Blob, Serial: dl.Columns.Serial,
+	}).Set(PartialIndexesSetting, dl.PartialIndexes)
+	return &Migrator{
+		db: db, tables: tables, dialect: dl, appID: cfg.AppID,
+		log: log.With("database", dl.Name, "app_id", cfg.AppID, "operation", op.Migrate.String()),
+	}, nil
 }
 
 // Status reads the schema version and what migrating to the latest version
 // would apply. It changes nothing. It fails with ErrSchemaMismatch when
 // the tables or the migrations table match no known version; a database
 // newer than the library is not an error here (see SchemaStatus.Usable).
-func (m *Migrator) Status(ctx context.Context) (SchemaStatus, error) {
-	st, err := m.s.inspect(m.s.db.WithContext(ctx))
+func (m *Migrator) Status(ctx context.Context) (Status, error) {
+	st, err := m.inspect(m.db.WithContext(ctx))
 	if err != nil {
-		return SchemaStatus{}, fmt.Errorf("statebackend: schema status: %w", err)
+		return Status{}, fmt.Errorf("statebackend: schema status: %w", err)
 	}
-	return m.s.status(st), nil
+	return m.status(st), nil
 }
 
 // Migrate migrates the schema to opts.To (the latest by default), applying
@@ -181,27 +186,10 @@ func (m *Migrator) Status(ctx context.Context) (SchemaStatus, error) {
 // known version, and with ErrSchemaNewer for a database newer than the
 // library. An error in the middle leaves the migrations before it applied
 // and recorded.
-func (m *Migrator) Migrate(ctx context.Context, opts MigrateOptions) (MigrateResult, error) {
-	res, err := m.s.migrate(ctx, opts.To, opts.DryRun)
+func (m *Migrator) Migrate(ctx context.Context, opts Options) (Result, error) {
+	res, err := m.migrate(ctx, opts.To, opts.DryRun)
 	if err != nil {
 		return res, fmt.Errorf("statebackend: migrate: %w", err)
 	}
 	return res, nil
-}
-
-// Close closes the database.
-func (m *Migrator) Close() error {
-	if err := m.close(); err != nil {
-		return fmt.Errorf("statebackend: close migrator: %w", err)
-	}
-	return nil
-}
-
-// schemaManager reads and migrates the schema of one app's tables.
-type schemaManager struct {
-	db      *gorm.DB // with the dialect's column types set
-	tables  entities.Tables
-	dialect Dialect
-	appID   string
-	log     *slog.Logger
 }

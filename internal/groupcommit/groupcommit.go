@@ -1,7 +1,14 @@
-package statebackend
+// Package groupcommit serializes the writes of one process to a database
+// that takes one writer at a time (SQLite), and commits the writes that
+// arrive together in one transaction: group commit. It owns the queue and
+// the commit groups; what it needs of the backend (running one write with
+// retries, wrapping errors, knowing the backend closed) comes through the
+// Runner interface.
+package groupcommit
 
 import (
 	"context"
+	"log/slog"
 	"runtime"
 	"slices"
 	"sync"
@@ -11,12 +18,48 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
+	"github.com/taskstate/statebackend/internal/retry"
+	"github.com/taskstate/statebackend/internal/telemetry"
+	"github.com/taskstate/statebackend/state"
 )
+
+// Func is one write: statements run on db, which may be a transaction
+// shared with other writes. It must be safe to run again.
+type Func = func(db *gorm.DB) error
+
+// Runner is what the committer needs of the backend.
+type Runner interface {
+	// Run runs fn on its own, retrying transient errors under ctx.
+	Run(ctx context.Context, o op.Op, fn Func) error
+	// Fail wraps err, the reason a write of o failed, for its caller.
+	Fail(ctx context.Context, o op.Op, err error) error
+	// Closed reports whether the backend is closed.
+	Closed() bool
+	// Transient classifies err as worth a retry ("" when it is not).
+	Transient(err error) string
+	// Retrying reports that a shared transaction failed on a transient
+	// error and runs again.
+	Retrying(ctx context.Context, o op.Op, attempt int, reason string, err error)
+}
+
+// Config is what a Committer works with.
+type Config struct {
+	// DB opens the shared transactions.
+	DB     *gorm.DB
+	Runner Runner
+	// InsertHistory inserts history rows in tx: the merged insert of
+	// consecutive AddHistory writes (see Committer).
+	InsertHistory func(tx *gorm.DB, rows []entities.History) error
+	// Telemetry records commit-group sizes; nil records nothing.
+	Telemetry *telemetry.Telemetry
+	Log       *slog.Logger
+}
 
 // maxGroup bounds how many writes share one transaction.
 const maxGroup = 256
 
-// committer serializes the writes of one process (SQLite has a single
+// Committer serializes the writes of one process (SQLite has a single
 // writer, and contention for it inside one process would only turn into
 // busy waits) and commits writes that arrive together in one transaction:
 // group commit.
@@ -37,9 +80,9 @@ const maxGroup = 256
 // insert (one per chunk of rows) instead of a statement each: with many
 // writers, most of a commit group is such writes, and SQLite's cost per
 // statement is what group commit does not share otherwise.
-type committer struct {
-	b  *gormBackend
-	mu sync.Mutex
+type Committer struct {
+	cfg Config
+	mu  sync.Mutex
 	// queue holds the writes not yet taken into a group, oldest first.
 	queue []*writeReq
 	// leading is set while a writer or the drain goroutine holds the lead;
@@ -51,8 +94,20 @@ type committer struct {
 	merged atomic.Int64
 }
 
-func newCommitter(b *gormBackend) *committer {
-	c := &committer{b: b}
+// Queued returns how many writes wait in the queue.
+func (c *Committer) Queued() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.queue)
+}
+
+// Merged returns how many writes have had their rows inserted in a merged
+// statement with other writes'.
+func (c *Committer) Merged() int64 { return c.merged.Load() }
+
+// New returns an idle committer.
+func New(cfg Config) *Committer {
+	c := &Committer{cfg: cfg}
 	c.idle = sync.NewCond(&c.mu)
 	return c
 }
@@ -60,8 +115,8 @@ func newCommitter(b *gormBackend) *committer {
 // writeReq is one queued write.
 type writeReq struct {
 	ctx context.Context
-	op  string
-	fn  func(*gorm.DB) error
+	op  op.Op
+	fn  Func
 	// history, when not nil, holds the rows of an AddHistory write (fn
 	// inserts them): a group inserts the rows of consecutive such writes
 	// together (see runGroup).
@@ -73,7 +128,7 @@ type writeReq struct {
 	done  chan struct{} // closed when the write is settled
 }
 
-// do runs fn as one write and returns its error once it is committed, or
+// Do runs fn as one write and returns its error once it is committed, or
 // the context's error as soon as ctx ends:
 //
 //   - a write whose context ends before it has started is skipped;
@@ -83,24 +138,29 @@ type writeReq struct {
 //   - only a context ending during the COMMIT itself (or during the last
 //     statement of a write run alone) returns the context's error for a
 //     write that may be committed: the rule for any failed call.
-func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error, history []entities.History) error {
+//
+// history, when not nil, holds the rows fn inserts, and fn does nothing
+// else: the committer may insert them together with other writes' rows.
+func (c *Committer) Do(ctx context.Context, o op.Op, fn Func, history []entities.History) error {
+	run := c.cfg.Runner
 	if err := ctx.Err(); err != nil {
-		return c.b.fail(ctx, op, err)
+		return run.Fail(ctx, o, err)
 	}
 	c.mu.Lock()
-	if c.b.closed.Load() {
+	if run.Closed() {
 		c.mu.Unlock()
-		return c.b.fail(ctx, op, ErrClosed)
+		return run.Fail(ctx, o, state.ErrClosed)
 	}
 	if !c.leading {
 		c.leading = true
 		c.mu.Unlock()
-		c.b.tel.alone(ctx)
-		err := c.b.run(ctx, op, fn)
+		c.cfg.Telemetry.GroupSize(1)
+		c.cfg.Telemetry.InGroup(ctx, 1)
+		err := run.Run(ctx, o, fn)
 		c.handOff()
 		return err
 	}
-	r := &writeReq{ctx: ctx, op: op, fn: fn, history: history, done: make(chan struct{})}
+	r := &writeReq{ctx: ctx, op: o, fn: fn, history: history, done: make(chan struct{})}
 	c.queue = append(c.queue, r)
 	c.mu.Unlock()
 
@@ -114,20 +174,20 @@ func (c *committer) do(ctx context.Context, op string, fn func(*gorm.DB) error, 
 		i := slices.Index(c.queue, r)
 		c.queue = slices.Delete(c.queue, i, i+1)
 		c.mu.Unlock()
-		return c.b.fail(ctx, op, ctx.Err())
+		return run.Fail(ctx, o, ctx.Err())
 	}
 	c.mu.Unlock()
 	select {
 	case <-r.done: // settled meanwhile: its outcome is known
 		return r.err
 	default:
-		return c.b.fail(ctx, op, ctx.Err())
+		return run.Fail(ctx, o, ctx.Err())
 	}
 }
 
 // handOff ends a writer's lead: to the drain goroutine when writes queued
 // up meanwhile, else to whoever writes next.
-func (c *committer) handOff() {
+func (c *Committer) handOff() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if len(c.queue) == 0 {
@@ -140,7 +200,7 @@ func (c *committer) handOff() {
 
 // drain commits the queue, group by group, until it is empty, then gives
 // up the lead.
-func (c *committer) drain() {
+func (c *Committer) drain() {
 	for {
 		c.mu.Lock()
 		n := min(len(c.queue), maxGroup)
@@ -170,10 +230,10 @@ func (c *committer) drain() {
 	}
 }
 
-// wait returns once the committer is idle; Close calls it after marking
-// the backend closed, so queued writes are settled with ErrClosed and no
-// drain goroutine outlives the backend.
-func (c *committer) wait() {
+// Wait returns once the committer is idle. The backend calls it when it
+// closes, after Runner.Closed turned true, so queued writes are settled
+// with ErrClosed and no drain goroutine outlives the backend.
+func (c *Committer) Wait() {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for c.leading {
@@ -182,23 +242,27 @@ func (c *committer) wait() {
 }
 
 // commit settles every write of group.
-func (c *committer) commit(group []*writeReq) {
-	p := newRetryPolicy()
+func (c *Committer) commit(group []*writeReq) {
+	run := c.cfg.Runner
+	p := retry.New()
 	live := group
 	for attempt := 1; ; attempt++ {
 		live = c.settleGone(live)
-		if attempt == 1 {
-			c.b.tel.grouped(live)
+		if attempt == 1 && len(live) > 0 {
+			c.cfg.Telemetry.GroupSize(len(live))
+			for _, r := range live {
+				c.cfg.Telemetry.InGroup(r.ctx, len(live))
+			}
 		}
 		switch len(live) {
 		case 0:
 			return
 		case 1:
 			r := live[0]
-			r.settle(c.b.run(r.ctx, r.op, r.fn))
+			r.settle(run.Run(r.ctx, r.op, r.fn))
 			return
 		}
-		err := c.b.db.Transaction(func(tx *gorm.DB) error {
+		err := c.cfg.DB.Transaction(func(tx *gorm.DB) error {
 			if err := c.runGroup(tx, live); err != nil {
 				return err
 			}
@@ -220,15 +284,15 @@ func (c *committer) commit(group []*writeReq) {
 		if gone(live) {
 			continue // again, without the writes whose callers left
 		}
-		reason := c.b.dialect.Transient(err)
-		if pause, ok := p.next(reason, allHaveDeadlines(live)); ok && !c.b.closed.Load() {
-			c.b.retrying(context.Background(), "group commit", attempt, reason, err)
+		reason := run.Transient(err)
+		if pause, ok := p.Next(reason, allHaveDeadlines(live)); ok && !run.Closed() {
+			run.Retrying(context.Background(), op.GroupCommit, attempt, reason, err)
 			time.Sleep(pause)
 			continue
 		}
-		c.b.log.Debug("group commit failed, committing its writes one by one", "operation", "group commit", "writes", len(live), "err", err)
+		c.cfg.Log.Debug("group commit failed, committing its writes one by one", "operation", op.GroupCommit.String(), "writes", len(live), "err", err)
 		for _, r := range live {
-			r.settle(c.b.run(r.ctx, r.op, r.fn))
+			r.settle(run.Run(r.ctx, r.op, r.fn))
 		}
 		return
 	}
@@ -239,7 +303,7 @@ func (c *committer) commit(group []*writeReq) {
 // deadline interrupts its own write; the merged insert of several
 // AddHistory writes runs under the group's, and a caller that leaves
 // meanwhile is dropped from the group afterwards (see commit).
-func (c *committer) runGroup(tx *gorm.DB, group []*writeReq) error {
+func (c *Committer) runGroup(tx *gorm.DB, group []*writeReq) error {
 	// The group's transaction is all the atomicity its writes need: a
 	// write of several statements would otherwise open a savepoint.
 	tx = tx.Session(&gorm.Session{DisableNestedTransaction: true})
@@ -262,9 +326,9 @@ func (c *committer) runGroup(tx *gorm.DB, group []*writeReq) error {
 		rows := make([]entities.History, 0, n)
 		for _, r := range group[i:j] {
 			rows = append(rows, r.history...)
-			c.b.tel.merged(r.ctx, len(r.history))
+			c.cfg.Telemetry.Merged(r.ctx, len(r.history))
 		}
-		if err := c.b.repo.AddHistory(tx, rows); err != nil {
+		if err := c.cfg.InsertHistory(tx, rows); err != nil {
 			return err
 		}
 		c.merged.Add(int64(j - i))
@@ -275,15 +339,16 @@ func (c *committer) runGroup(tx *gorm.DB, group []*writeReq) error {
 
 // settleGone settles the writes of group whose context has ended (their
 // callers have left) or whose backend is closed, and returns the others.
-func (c *committer) settleGone(group []*writeReq) []*writeReq {
-	closed := c.b.closed.Load()
+func (c *Committer) settleGone(group []*writeReq) []*writeReq {
+	run := c.cfg.Runner
+	closed := run.Closed()
 	live := group[:0:0]
 	for _, r := range group {
 		switch {
 		case closed:
-			r.settle(c.b.fail(r.ctx, r.op, ErrClosed))
+			r.settle(run.Fail(r.ctx, r.op, state.ErrClosed))
 		case r.ctx.Err() != nil:
-			r.settle(c.b.fail(r.ctx, r.op, r.ctx.Err()))
+			r.settle(run.Fail(r.ctx, r.op, r.ctx.Err()))
 		default:
 			live = append(live, r)
 		}

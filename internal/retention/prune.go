@@ -1,16 +1,24 @@
-package statebackend
+// Package retention deletes a store's finished work: one prune at a
+// caller's request (Pruner.Prune), or a background pruner that prunes at an
+// interval while it holds the database's pruning lock (Pruner.Start). It
+// owns how units of work are found, checked and deleted in batches, and
+// the lease that stands in for a lock on databases without one; it runs
+// its statements through the store's engine and repository.
+package retention
 
 import (
 	"cmp"
 	"context"
 	"errors"
-	"fmt"
+	"log/slog"
 	"slices"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/engine"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
@@ -49,33 +57,46 @@ var finalStatuses = func() []string {
 	return out
 }()
 
-// Prune implements state.Pruner.
-func (b *gormBackend) Prune(ctx context.Context, opts PruneOptions) (_ PruneStats, err error) {
-	ctx, c := b.tel.start(ctx, opPrune)
-	defer c.end(&err)
-	if err := opts.Validate(); err != nil {
-		return PruneStats{}, err
-	}
-	if err := b.check(ctx); err != nil {
-		return PruneStats{}, err
-	}
+// Config is what a Pruner works with.
+type Config struct {
+	Engine *engine.Engine
+	Repo   repository.Repo
+	// TryLock is the database's try-lock (dialect.Dialect.TryLock); nil
+	// uses a lease in the app's leases table.
+	TryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
+	Log     *slog.Logger
+}
+
+// Pruner prunes one store's finished work.
+type Pruner struct {
+	eng     *engine.Engine
+	repo    repository.Repo
+	tryLock func(ctx context.Context, db *gorm.DB, name string) (release func(), ok bool, err error)
+	log     *slog.Logger
+	// holder names this pruner as the holder of leases.
+	holder string
+}
+
+// New returns the pruner of cfg.
+func New(cfg Config) *Pruner {
+	return &Pruner{eng: cfg.Engine, repo: cfg.Repo, tryLock: cfg.TryLock, log: cfg.Log, holder: holderID()}
+}
+
+// Prune deletes the finished work opts selects; opts must be valid
+// (state.PruneOptions.Validate). Errors are not prefixed: the store adds
+// its own.
+func (pr *Pruner) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
 	p := &pruneRun{
-		b: b, opts: opts, cutoff: state.ToMicros(time.Now().Add(-opts.OlderThan)),
+		eng: pr.eng, repo: pr.repo, log: pr.log, opts: opts, cutoff: state.ToMicros(time.Now().Add(-opts.OlderThan)),
 		batch: cmp.Or(opts.BatchSize, state.DefaultPruneBatchSize), timeout: cmp.Or(opts.BatchTimeout, state.DefaultPruneBatchTimeout),
 		seen: map[string]bool{},
 	}
-	err = p.run(ctx)
-	if !opts.DryRun {
-		c.pruned(prunedPerTable(p.stats, b.repo.Tables))
-	}
-	if err != nil {
-		return p.stats, fmt.Errorf("statebackend: Prune: %w", err)
-	}
-	return p.stats, nil
+	err := p.run(ctx)
+	return p.stats, err
 }
 
-// prunedPerTable returns the rows s counts as deleted, by table name.
-func prunedPerTable(s PruneStats, t entities.Tables) map[string]int64 {
+// PrunedPerTable returns the rows s counts as deleted, by table name.
+func PrunedPerTable(s state.PruneStats, t entities.Tables) map[string]int64 {
 	return map[string]int64{
 		t.Name("Invocation"): s.Invocations, t.Name("History"): s.History, t.Name("Result"): s.Results,
 		t.Name("Exception"): s.Exceptions, t.Name("Workflow"): s.WorkflowRuns, t.Name("WorkflowData"): s.WorkflowData,
@@ -85,13 +106,15 @@ func prunedPerTable(s PruneStats, t entities.Tables) map[string]int64 {
 
 // pruneRun is one call of Prune.
 type pruneRun struct {
-	b       *gormBackend
-	opts    PruneOptions
+	eng     *engine.Engine
+	repo    repository.Repo
+	log     *slog.Logger
+	opts    state.PruneOptions
 	cutoff  int64 // microseconds; records at or after it are recent
 	batch   int   // invocations per transaction; halved after a timeout
 	timeout time.Duration
 	seen    map[string]bool // roots examined in this run
-	stats   PruneStats
+	stats   state.PruneStats
 }
 
 func (p *pruneRun) run(ctx context.Context) error {
@@ -102,8 +125,8 @@ func (p *pruneRun) run(ctx context.Context) error {
 				return err
 			}
 			var recs []repository.FinalRecord
-			err := p.b.read(ctx, "Prune", func(db *gorm.DB) (err error) {
-				recs, err = p.b.repo.FinalRecordsPage(db, status, p.cutoff, cur, p.batch)
+			err := p.eng.Read(ctx, op.Prune, func(db *gorm.DB) (err error) {
+				recs, err = p.repo.FinalRecordsPage(db, status, p.cutoff, cur, p.batch)
 				return err
 			})
 			if err != nil {
@@ -132,7 +155,7 @@ func (p *pruneRun) run(ctx context.Context) error {
 // prune deletes the finished units of the candidates ids.
 func (p *pruneRun) prune(ctx context.Context, ids []string) error {
 	var units []*unit
-	err := p.b.read(ctx, "Prune", func(db *gorm.DB) error {
+	err := p.eng.Read(ctx, op.Prune, func(db *gorm.DB) error {
 		roots, err := p.rootsOf(db, ids)
 		if err != nil {
 			return err
@@ -188,16 +211,16 @@ func (p *pruneRun) shrink(ctx context.Context, err error) bool {
 		return false
 	}
 	p.batch = max(1, p.batch/2)
-	p.b.log.Warn("prune batch timed out, retrying smaller", "operation", "Prune", "timeout", p.timeout, "batch_size", p.batch)
+	p.log.Warn("prune batch timed out, retrying smaller", "operation", op.Prune.String(), "timeout", p.timeout, "batch_size", p.batch)
 	return true
 }
 
 // count adds what deleting units would delete to the stats, for a dry
 // run, one batch at a time.
 func (p *pruneRun) count(ctx context.Context, units []*unit) error {
-	return p.b.read(ctx, "Prune", func(db *gorm.DB) error {
+	return p.eng.Read(ctx, op.Prune, func(db *gorm.DB) error {
 		ids, wfs := flatten(units)
-		rows, err := p.b.repo.DeleteUnits(db, ids, wfs, true)
+		rows, err := p.repo.DeleteUnits(db, ids, wfs, true)
 		if err != nil {
 			return err
 		}
@@ -223,7 +246,7 @@ func (p *pruneRun) deleteUnits(ctx context.Context, units []*unit) error {
 		}
 		deleted = int64(len(fresh))
 		ids, wfs := flatten(fresh)
-		rows, err = p.b.repo.DeleteUnits(tx, ids, wfs, false)
+		rows, err = p.repo.DeleteUnits(tx, ids, wfs, false)
 		return err
 	})
 	if err != nil {
@@ -248,7 +271,7 @@ func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
 		var rows repository.UnitRows
 		live := false
 		err := p.batchTx(ctx, func(tx *gorm.DB) error {
-			heads, err := p.b.repo.HistoryHeads(tx, chunk)
+			heads, err := p.repo.HistoryHeads(tx, chunk)
 			if err != nil {
 				return err
 			}
@@ -258,7 +281,7 @@ func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
 					return nil
 				}
 			}
-			rows, err = p.b.repo.DeleteUnits(tx, chunk, nil, false)
+			rows, err = p.repo.DeleteUnits(tx, chunk, nil, false)
 			return err
 		})
 		if p.shrink(ctx, err) {
@@ -268,7 +291,7 @@ func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
 			return err
 		}
 		if live {
-			p.b.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", "Prune", "root", u.root)
+			p.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", op.Prune.String(), "root", u.root)
 			p.stats.Kept++
 			return nil
 		}
@@ -282,7 +305,7 @@ func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
 func (p *pruneRun) batchTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	err := p.b.write(ctx, "Prune", func(db *gorm.DB) error {
+	err := p.eng.Write(ctx, op.Prune, func(db *gorm.DB) error {
 		return db.Transaction(fn)
 	})
 	return err
@@ -291,7 +314,7 @@ func (p *pruneRun) batchTx(ctx context.Context, fn func(tx *gorm.DB) error) erro
 // add adds one batch's deleted rows and units to the stats and reports
 // progress.
 func (p *pruneRun) add(rows repository.UnitRows, units int64) {
-	p.stats = p.stats.Add(PruneStats{
+	p.stats = p.stats.Add(state.PruneStats{
 		Units: units, Invocations: rows.Invocations, History: rows.History, Results: rows.Results,
 		Exceptions: rows.Exceptions, WorkflowRuns: rows.WorkflowRuns, WorkflowData: rows.WorkflowData,
 		SubInvocations: rows.SubInvocations, Batches: 1,
@@ -317,5 +340,3 @@ func (p *pruneRun) finished(heads map[string]repository.HistoryHead, id string) 
 	h, ok := heads[id]
 	return ok && h.Timestamp < p.cutoff && state.Status(h.Status).Final()
 }
-
-var _ Pruner = (*gormBackend)(nil)
