@@ -1,4 +1,4 @@
-package statebackend_test
+package sdktest_test
 
 import (
 	"context"

@@ -1,4 +1,4 @@
-package statebackend_test
+package sdktest_test
 
 import (
 	"context"
@@ -10,6 +10,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/internal/fixture"
 )
 
 // maxNoopAllocs bounds the allocations the instrumentation adds to a call
@@ -74,7 +75,7 @@ func TestTelemetryAllocationsWhenOff(t *testing.T) {
 }
 
 func historyRecord() statebackend.InvocationHistory {
-	_, h := benchRecord(0, 0)
+	_, h := fixture.HistoryRecord(0, 0)
 	return h
 }
 

@@ -1,4 +1,4 @@
-package statebackend_test
+package sdktest_test
 
 import (
 	"context"
@@ -19,6 +19,8 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
@@ -141,10 +143,7 @@ var telemetryDBs = []telemetryDB{
 		open: func(t *testing.T, appID string, opts ...statebackend.Option) (statebackend.Backend, string, string) {
 			dsn := mysqltest.DSN(t)
 			b := mysqltest.Open(t, appID, opts...)
-			var version string
-			if err := statebackend.Inside(b).DB().Raw("SELECT VERSION()").Scan(&version).Error; err != nil {
-				t.Fatal(err)
-			}
+			version := serverVersion(t, sbmysql.Open(dsn))
 			system := "mysql"
 			if strings.Contains(version, "MariaDB") {
 				system = "mariadb"
@@ -426,4 +425,22 @@ func randomSuffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// serverVersion returns the version the database d runs, as SELECT
+// VERSION() says it.
+func serverVersion(t *testing.T, d gorm.Dialector) string {
+	t.Helper()
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sqlDB, err := db.DB(); err == nil {
+		defer sqlDB.Close()
+	}
+	var version string
+	if err := db.Raw("SELECT VERSION()").Scan(&version).Error; err != nil {
+		t.Fatal(err)
+	}
+	return version
 }

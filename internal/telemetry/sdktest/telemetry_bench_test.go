@@ -1,4 +1,4 @@
-package statebackend_test
+package sdktest_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/internal/fixture"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -54,7 +55,7 @@ func BenchmarkTelemetry(b *testing.B) {
 			b.ReportAllocs()
 			j := 0
 			for b.Loop() {
-				id, h := benchRecord(j/4, j%4)
+				id, h := fixture.HistoryRecord(j/4, j%4)
 				if err := be.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
 					b.Fatal(err)
 				}
@@ -104,7 +105,7 @@ func BenchmarkTelemetryInterleaved(b *testing.B) {
 		{"Result", func(be statebackend.Backend, _ int) error { _, err := be.Result(ctx, "inv"); return err }},
 		{"History", func(be statebackend.Backend, _ int) error { _, err := be.History(ctx, "inv-0"); return err }},
 		{"AddHistory", func(be statebackend.Backend, i int) error {
-			id, h := benchRecord(i/4+1, i%4)
+			id, h := fixture.HistoryRecord(i/4+1, i%4)
 			return be.AddHistory(ctx, []statebackend.InvocationID{id}, h)
 		}},
 	}
@@ -125,7 +126,7 @@ func BenchmarkTelemetryInterleaved(b *testing.B) {
 					b.Fatal(err)
 				}
 				for k := range 4 {
-					id, h := benchRecord(0, k)
+					id, h := fixture.HistoryRecord(0, k)
 					if err := backends[m].AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
 						b.Fatal(err)
 					}
