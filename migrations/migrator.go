@@ -11,7 +11,6 @@ import (
 
 	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
-	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -98,6 +97,9 @@ type Result struct {
 	Applied []Migration
 }
 
+// operation names the migrator's work in its log records.
+const operation = "Migrate"
+
 // Migrator reads and migrates the schema of one app's tables in a
 // database, for operators and tools (the statebackend command's migrate
 // and schema) and for statebackend.Open, which migrates on its own unless
@@ -157,7 +159,7 @@ func NewMigrator(db *gorm.DB, cfg Config) (*Migrator, error) {
 	}).Set(PartialIndexesSetting, dl.PartialIndexes)
 	return &Migrator{
 		db: db, tables: tables, dialect: dl, appID: cfg.AppID,
-		log: log.With("database", dl.Name, "app_id", cfg.AppID, "operation", op.Migrate.String()),
+		log: log.With("database", dl.Name, "app_id", cfg.AppID, "operation", operation),
 	}, nil
 }
 

@@ -1,6 +1,6 @@
 // Package op names the backend's operations: each public method of the
 // store, and the internal work that logs and metrics speak of (opening,
-// group commit, leases, migrations). An operation's name is derived from
+// group commit, leases). An operation's name is derived from
 // its value here, and nowhere else.
 package op
 
@@ -47,12 +47,12 @@ const (
 	NumPublic
 )
 
-// Internal work, named in logs and in the retries metric.
+// Internal work, named in logs and in the retries metric. (Migrations name
+// their own, "Migrate": package migrations stands apart from the store.)
 const (
 	Open Op = NumPublic + iota
 	GroupCommit
 	Lease
-	Migrate
 
 	numOps
 )
@@ -99,7 +99,6 @@ var info = [numOps]struct {
 	Open:        {"Open", ""},
 	GroupCommit: {"group commit", ""},
 	Lease:       {"lease", "Lease"},
-	Migrate:     {"Migrate", ""},
 }
 
 // String returns the operation's name: the store method's for public
