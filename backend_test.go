@@ -21,8 +21,7 @@ import (
 
 // TestMain removes the database containers and servers the tests of this package
 // started, and fails the run if a goroutine is left over: every backend
-// the tests opened is closed by then. The Docker client's idle HTTP
-// connections (kept by testcontainers) are the test machinery's own.
+// the tests opened is closed by then.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, galeratest.Terminate} {
@@ -32,10 +31,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		if err := goleak.Find(
-			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
-		); err != nil {
+		if err := goleak.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}

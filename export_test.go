@@ -50,12 +50,6 @@ func (in Internals) Repo() repository.Repo { return in.s.repo }
 // DB returns the store's GORM handle.
 func (in Internals) DB() *gorm.DB { return in.s.eng.DB() }
 
-// PageQueries returns the SQL and bind variables of a history page and of
-// an invocation-id page after a cursor (see repository.Repo.PageQueries).
-func (in Internals) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
-	return in.s.repo.PageQueries(in.DB(), startUs, endUs, cursorUs, cursorID, limit)
-}
-
 // Queued returns how many writes wait in the group committer's queue.
 func (in Internals) Queued() int { return in.s.eng.Committer().Queued() }
 
@@ -67,10 +61,4 @@ func (in Internals) Merged() int64 { return in.s.eng.Committer().Merged() }
 // a database without a try-lock.
 func (in Internals) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
 	return in.s.pruner.TryLease(ctx, name)
-}
-
-// FinalRecordsQuery returns the SQL and bind variables of a prune's
-// candidate page after a cursor (see repository.Repo.FinalRecordsQuery).
-func (in Internals) FinalRecordsQuery(status string, cutoff, cursorUs int64, limit int) (repository.Query, error) {
-	return in.s.repo.FinalRecordsQuery(in.DB(), status, cutoff, cursorUs, limit)
 }

@@ -1,6 +1,7 @@
 package migrations_test
 
 import (
+	"os"
 	"path/filepath"
 	"testing"
 
@@ -19,6 +20,14 @@ import (
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
 )
+
+// TestMain removes the database containers the tests started.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = pgtest.Terminate()
+	_ = mysqltest.Terminate()
+	os.Exit(code)
+}
 
 // schemaDB is one database for the schema tests: a new SQLite file, or the
 // shared Postgres or MySQL test database, where each test isolates itself

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
 	"strings"
@@ -30,6 +31,14 @@ import (
 	sbmysql "github.com/taskstate/statebackend/mysql"
 	sbpostgres "github.com/taskstate/statebackend/postgres"
 )
+
+// TestMain removes the database containers the tests started.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	_ = pgtest.Terminate()
+	_ = mysqltest.Terminate()
+	os.Exit(code)
+}
 
 // recorder is an OpenTelemetry SDK that keeps every span and metric in
 // memory, for the tests to read.

@@ -1,4 +1,4 @@
-package statebackend_test
+package repository_test
 
 import (
 	"fmt"
@@ -7,11 +7,8 @@ import (
 
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
-	"github.com/taskstate/statebackend/conformance/pgtest"
-	"github.com/taskstate/statebackend/conformance/sqlitetest"
-	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/dialect"
 )
 
 // TestPostgresPagePlans checks, on a 200,000-record history table, that
@@ -25,24 +22,18 @@ import (
 // table on every page.
 func TestPostgresPagePlans(t *testing.T) {
 	t.Parallel()
-	appID := conformance.NewAppID()
-	b := pgtest.Open(t, appID)
-	gb := statebackend.Inside(b)
-	tables, err := entities.NewTables(appID, 63)
-	if err != nil {
-		t.Fatal(err)
-	}
-	history := tables.Name("History")
+	a := openApp(t, postgresDB(t), conformance.NewAppID(), dialect.Pool{})
+	history := a.tables.Name("History")
 	const start = int64(1736942400000000) // 2025-01-15T12:00:00Z in microseconds
 	// 50,000 invocations with 4 records each, 10 µs apart.
-	err = gb.DB().Exec(`INSERT INTO `+history+` (invocation_id, history_timestamp, history_status, history_json)
+	err := a.db.Exec(`INSERT INTO `+history+` (invocation_id, history_timestamp, history_status, history_json)
 		SELECT 'inv-' || lpad(i::text, 6, '0'), ?::bigint + (i * 4 + k) * 10,
 			(ARRAY['registered', 'pending', 'running', 'success'])[k + 1], '{}'
 		FROM generate_series(0, 49999) AS i, generate_series(0, 3) AS k`, start).Error
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := gb.DB().Exec("ANALYZE " + history).Error; err != nil {
+	if err := a.db.Exec("ANALYZE " + history).Error; err != nil {
 		t.Fatal(err)
 	}
 	end := start + 200000*10 - 10
@@ -56,7 +47,7 @@ func TestPostgresPagePlans(t *testing.T) {
 		{"whole range, middle page", start, end, start + 100000*10, "inv-025000"},
 		{"narrow range", start + 100000*10, start + 101000*10, start + 100500*10, "inv-025100"},
 	} {
-		hq, iq, err := gb.PageQueries(tc.start, tc.end, tc.cursorUs, tc.cursorID, 100)
+		hq, iq, err := a.repo.PageQueries(a.db, tc.start, tc.end, tc.cursorUs, tc.cursorID, 100)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -69,7 +60,7 @@ func TestPostgresPagePlans(t *testing.T) {
 			{"invocation-id page (W8)", "", iq.SQL, iq.Vars},
 		} {
 			var lines []string
-			if err := gb.DB().Raw("EXPLAIN "+q.sql, q.vars...).Scan(&lines).Error; err != nil {
+			if err := a.db.Raw("EXPLAIN "+q.sql, q.vars...).Scan(&lines).Error; err != nil {
 				t.Fatalf("%s, %s: explain: %v", tc.name, q.what, err)
 			}
 			plan := strings.Join(lines, "\n")
@@ -94,39 +85,34 @@ func TestPrunePlans(t *testing.T) {
 	for _, kind := range []string{"sqlite", "postgres"} {
 		t.Run(kind, func(t *testing.T) {
 			t.Parallel()
-			appID := conformance.NewAppID()
-			var b *statebackend.Store
+			var d gorm.Dialector
 			if kind == "sqlite" {
-				b = sqlitetest.Open(t, sqlitetest.Path(t), appID)
+				d = sqliteFile(t)
 			} else {
-				b = pgtest.Open(t, appID)
+				d = postgresDB(t)
 			}
-			gb := statebackend.Inside(b)
+			a := openApp(t, d, conformance.NewAppID(), dialect.Pool{})
 			if kind == "postgres" {
-				tables, err := entities.NewTables(appID, 63)
-				if err != nil {
-					t.Fatal(err)
-				}
-				history := tables.Name("History")
-				err = gb.DB().Exec(`INSERT INTO ` + history + ` (invocation_id, history_timestamp, history_status, history_json)
+				history := a.tables.Name("History")
+				err := a.db.Exec(`INSERT INTO ` + history + ` (invocation_id, history_timestamp, history_status, history_json)
 					SELECT 'inv-' || lpad(i::text, 6, '0'), (i * 4 + k) * 10,
 						(ARRAY['registered', 'pending', 'running', 'success'])[k + 1], '{}'
 					FROM generate_series(0, 49999) AS i, generate_series(0, 3) AS k`).Error
 				if err == nil {
-					err = gb.DB().Exec("ANALYZE " + history).Error
+					err = a.db.Exec("ANALYZE " + history).Error
 				}
 				if err != nil {
 					t.Fatal(err)
 				}
 			}
-			q, err := gb.FinalRecordsQuery("success", 1500000, 1000, 1000)
+			q, err := a.repo.FinalRecordsQuery(a.db, "success", 1500000, 1000, 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
 			var plan string
 			// One connection: the session setting and the prepared
 			// statement are per session.
-			err = gb.DB().Connection(func(conn *gorm.DB) error {
+			err = a.db.Connection(func(conn *gorm.DB) error {
 				conn = conn.Session(&gorm.Session{})
 				if kind == "sqlite" {
 					plan, err = explainLines(conn, "EXPLAIN QUERY PLAN "+q.SQL, q.Vars...)

@@ -1,20 +1,21 @@
-package statebackend_test
+package repository_test
 
 import (
 	"context"
 	"testing"
 	"time"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
+	"github.com/taskstate/statebackend/dialect"
 	sbmysql "github.com/taskstate/statebackend/mysql"
-	"github.com/taskstate/statebackend/state"
 )
 
 // TestMySQLPreparedStatements checks, with the server's own per-session
-// counters, that the backend prepares its statements on MySQL once per
-// connection and then only executes them, and that
-// WithoutPreparedStatements sends them as text instead.
+// counters, that the repository, built on MySQL as the store builds it,
+// prepares its statements once per connection and then only executes
+// them, and that with WithoutPreparedStatements it sends them as text
+// instead.
 func TestMySQLPreparedStatements(t *testing.T) {
 	t.Parallel()
 	dsn := mysqltest.DSN(t)
@@ -31,33 +32,25 @@ func TestMySQLPreparedStatements(t *testing.T) {
 			if got := c.d.Dialect().PrepareStatements; got != c.prepared {
 				t.Fatalf("Dialect().PrepareStatements = %v, want %v", got, c.prepared)
 			}
-			b, err := statebackend.Open(c.d, statebackend.WithAppID("prepared_"+c.name))
-			if err != nil {
-				t.Fatal(err)
-			}
-			t.Cleanup(func() { _ = b.Close() })
+			a := openApp(t, c.d, conformance.NewAppID(), dialect.Pool{})
 			ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 			defer cancel()
+			db := a.db.WithContext(ctx)
 			// One connection, so that the session counters below count
-			// every statement the backend sends.
-			sqlDB, err := statebackend.Inside(b).DB().DB()
+			// every statement the repository sends.
+			sqlDB, err := a.db.DB()
 			if err != nil {
 				t.Fatal(err)
 			}
 			sqlDB.SetMaxOpenConns(1)
-			task := state.TaskID{Module: "m", FuncName: "f"}
-			inv := state.Invocation{
-				ID:       "inv-1",
-				CallID:   state.CallID{Task: task, ArgsID: "a"},
-				Workflow: state.WorkflowIdentity{WorkflowID: "inv-1", WorkflowType: task},
-			}
-			if err := b.UpsertInvocations(ctx, []state.Invocation{inv}); err != nil {
+			inv := invocationRows([]string{"inv-1"})
+			if err := a.repo.UpsertInvocations(db, inv); err != nil {
 				t.Fatal(err)
 			}
 			read := func() {
 				t.Helper()
-				if _, err := b.Invocation(ctx, inv.ID); err != nil {
-					t.Fatal(err)
+				if _, found, err := a.repo.Invocation(db, "inv-1"); err != nil || !found {
+					t.Fatalf("read inv-1: found %v, %v", found, err)
 				}
 			}
 			read() // prepares the read on the connection, if it prepares
@@ -67,8 +60,7 @@ func TestMySQLPreparedStatements(t *testing.T) {
 					VariableName string `gorm:"column:Variable_name"`
 					Value        int64  `gorm:"column:Value"`
 				}
-				err := statebackend.Inside(b).DB().WithContext(ctx).
-					Raw("SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')").Scan(&rows).Error
+				err := db.Raw("SHOW SESSION STATUS WHERE Variable_name IN ('Com_stmt_prepare', 'Com_stmt_execute')").Scan(&rows).Error
 				if err != nil {
 					t.Fatal(err)
 				}
