@@ -1,10 +1,10 @@
-# Developer targets. Only ci and scale-out install anything: tools run with
-# `go run` at pinned versions, and the database legs of the tests run when
-# Docker or a DSN is there (see CONTRIBUTING.md).
+# Developer targets. Only ci, ci-load and scale-out install anything: tools
+# run with `go run` at pinned versions, and the database legs of the tests
+# run when Docker or a DSN is there (see CONTRIBUTING.md).
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: check fmt vet staticcheck test race ci scale-out quickstart bench
+.PHONY: check fmt vet staticcheck test race ci ci-load scale-out quickstart bench
 
 ## check: gofmt, go vet, staticcheck and the tests with the race detector
 check: fmt vet staticcheck race
@@ -32,6 +32,12 @@ race:
 ## ci: what CI runs on a fresh machine (installs and starts Docker and the database images)
 ci:
 	bash .ci/run
+
+## ci-load: CI on a clone of HEAD beside two CPU-burning processes, to catch
+## tests that depend on how fast a goroutine, process or server is (as
+## root, 10-25 minutes)
+ci-load:
+	bash scripts/ci-under-load.sh
 
 ## scale-out: installs Postgres 15, MariaDB and Galera from Debian (as root;
 ## no service is started), then runs only the read-replica and Galera tests,

@@ -17,6 +17,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/internal/leakcheck"
 )
 
 // TestMain removes the database containers and servers the tests of this package
@@ -31,7 +32,10 @@ func TestMain(m *testing.M) {
 		}
 	}
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := leakcheck.Find(
+			goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
+			goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
+		); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}

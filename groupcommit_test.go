@@ -9,12 +9,14 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"testing/synctest"
 	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/poll"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/sqlite"
 )
@@ -138,7 +140,7 @@ func waitQueued(t *testing.T, b interface{ Queued() int }, n int) {
 // refused before it queues would never be counted.
 func waitQueuedOr(t *testing.T, b interface{ Queued() int }, n int, returned <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	deadline := time.Now().Add(poll.Timeout)
 	for b.Queued() < n {
 		select {
 		case err := <-returned:
@@ -166,45 +168,56 @@ func checkResults(t *testing.T, be statebackend.Backend, want map[string]bool) {
 	}
 }
 
+// The tests of callers leaving at their deadline run in a synctest bubble:
+// its clock advances only when every goroutine of the test is blocked, so
+// a deadline passes exactly where the test waits for it (a write blocked
+// in the queue, a shared transaction held open), never earlier because
+// the machine was slow to set the scene. Each write the caller waits
+// behind is held until the caller has returned: returning at all proves
+// it left at its deadline.
+
 // TestGroupCommitWaiterLeavesAtItsDeadline checks that a write queued
 // behind a long one returns at its own deadline, with the op prefix and
 // the context's error, and is skipped: it never runs.
 func TestGroupCommitWaiterLeavesAtItsDeadline(t *testing.T) {
 	t.Parallel()
-	be, b := openCommitter(t)
-	ctx := context.Background()
-	started, release := make(chan struct{}), make(chan struct{})
-	leader := make(chan error, 1)
-	go func() {
-		leader <- b.Write(ctx, "SetResult", setResult(b, "long", func() { close(started); <-release }))
-	}()
-	<-started
+	synctest.Test(t, func(t *testing.T) {
+		be, b := openCommitter(t)
+		ctx := context.Background()
+		started, release := make(chan struct{}), make(chan struct{})
+		leader := make(chan error, 1)
+		go func() {
+			leader <- b.Write(ctx, "SetResult", setResult(b, "long", func() { close(started); <-release }))
+		}()
+		<-started
 
-	const timeout = 200 * time.Millisecond
-	wctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	var ran atomic.Bool
-	begin := time.Now()
-	err := b.Write(wctx, "UpsertInvocations", setResult(b, "queued", func() { ran.Store(true) }))
-	elapsed := time.Since(begin)
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: UpsertInvocations: ") {
-		t.Errorf("queued write: %v, want statebackend: UpsertInvocations: ... wrapping context.DeadlineExceeded", err)
-	}
-	if elapsed > timeout+250*time.Millisecond {
-		t.Errorf("queued write returned after %v, deadline %v", elapsed, timeout)
-	}
-	close(release)
-	if err := <-leader; err != nil {
-		t.Fatal(err)
-	}
-	if ran.Load() {
-		t.Error("the queued write ran after its caller left")
-	}
-	// The committer goes on.
-	if err := b.Write(ctx, "SetResult", setResult(b, "after", func() {})); err != nil {
-		t.Fatal(err)
-	}
-	checkResults(t, be, map[string]bool{"long": true, "queued": false, "after": true})
+		wctx, cancel := context.WithTimeout(ctx, 200*time.Millisecond)
+		defer cancel()
+		var ran atomic.Bool
+		queued := make(chan error, 1)
+		go func() {
+			queued <- b.Write(wctx, "UpsertInvocations", setResult(b, "queued", func() { ran.Store(true) }))
+		}()
+		waitQueuedOr(t, b, 1, queued)
+		// The long write holds the committer until the queued one has
+		// returned.
+		err := <-queued
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: UpsertInvocations: ") {
+			t.Errorf("queued write: %v, want statebackend: UpsertInvocations: ... wrapping context.DeadlineExceeded", err)
+		}
+		close(release)
+		if err := <-leader; err != nil {
+			t.Fatal(err)
+		}
+		if ran.Load() {
+			t.Error("the queued write ran after its caller left")
+		}
+		// The committer goes on.
+		if err := b.Write(ctx, "SetResult", setResult(b, "after", func() {})); err != nil {
+			t.Fatal(err)
+		}
+		checkResults(t, be, map[string]bool{"long": true, "queued": false, "after": true})
+	})
 }
 
 // TestGroupCommitLeaverInsideSharedTransaction checks the documented
@@ -214,62 +227,60 @@ func TestGroupCommitWaiterLeavesAtItsDeadline(t *testing.T) {
 // group are committed (the group is run again without it).
 func TestGroupCommitLeaverInsideSharedTransaction(t *testing.T) {
 	t.Parallel()
-	be, b := openCommitter(t)
-	ctx := context.Background()
-	started, release := make(chan struct{}), make(chan struct{})
-	leader := make(chan error, 1)
-	go func() {
-		leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
-	}()
-	<-started
+	synctest.Test(t, func(t *testing.T) {
+		be, b := openCommitter(t)
+		ctx := context.Background()
+		started, release := make(chan struct{}), make(chan struct{})
+		leader := make(chan error, 1)
+		go func() {
+			leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
+		}()
+		<-started
 
-	// Queue a (no deadline), then b (deadline), then c, which blocks the
-	// shared transaction after b's statements have run, until b has left.
-	errA, errC := make(chan error, 1), make(chan error, 1)
-	go func() { errA <- b.Write(ctx, "SetResult", setResult(b, "a", func() {})) }()
-	waitQueued(t, b, 1)
-	const timeout = 300 * time.Millisecond
-	bctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	errB := make(chan error, 1)
-	var bRuns atomic.Int32
-	bStart := time.Now()
-	go func() { errB <- b.Write(bctx, "SetException", setResult(b, "b", func() { bRuns.Add(1) })) }()
-	waitQueued(t, b, 2)
-	cBlocked, cRelease := make(chan struct{}), make(chan struct{})
-	var cRuns atomic.Int32
-	go func() {
-		errC <- b.Write(ctx, "SetResult", setResult(b, "c", func() {
-			if cRuns.Add(1) == 1 {
-				close(cBlocked)
-				<-cRelease
-			}
-		}))
-	}()
-	waitQueued(t, b, 3)
-	close(release)
-	<-cBlocked // a and b ran in the shared transaction; c holds it open
+		// Queue a (no deadline), then b (deadline), then c, which blocks the
+		// shared transaction after b's statements have run, until b has
+		// left.
+		errA, errC := make(chan error, 1), make(chan error, 1)
+		go func() { errA <- b.Write(ctx, "SetResult", setResult(b, "a", func() {})) }()
+		waitQueuedOr(t, b, 1, errA)
+		bctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		errB := make(chan error, 1)
+		var bRuns atomic.Int32
+		go func() { errB <- b.Write(bctx, "SetException", setResult(b, "b", func() { bRuns.Add(1) })) }()
+		waitQueuedOr(t, b, 2, errB)
+		cBlocked, cRelease := make(chan struct{}), make(chan struct{})
+		var cRuns atomic.Int32
+		go func() {
+			errC <- b.Write(ctx, "SetResult", setResult(b, "c", func() {
+				if cRuns.Add(1) == 1 {
+					close(cBlocked)
+					<-cRelease
+				}
+			}))
+		}()
+		waitQueuedOr(t, b, 3, errC)
+		close(release)
+		<-cBlocked // a and b ran in the shared transaction; c holds it open
 
-	err := <-errB
-	if elapsed := time.Since(bStart); elapsed > timeout+250*time.Millisecond {
-		t.Errorf("b returned after %v, deadline %v", elapsed, timeout)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: SetException: ") {
-		t.Errorf("b: %v, want statebackend: SetException: ... wrapping context.DeadlineExceeded", err)
-	}
-	if bRuns.Load() != 1 {
-		t.Errorf("b ran %d times before its deadline, want once (inside the shared transaction)", bRuns.Load())
-	}
-	close(cRelease)
-	for name, ch := range map[string]chan error{"first": leader, "a": errA, "c": errC} {
-		if err := <-ch; err != nil {
-			t.Errorf("%s: %v", name, err)
+		err := <-errB
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: SetException: ") {
+			t.Errorf("b: %v, want statebackend: SetException: ... wrapping context.DeadlineExceeded", err)
 		}
-	}
-	if cRuns.Load() != 2 {
-		t.Errorf("c ran %d times, want 2 (the group ran again without b)", cRuns.Load())
-	}
-	checkResults(t, be, map[string]bool{"first": true, "a": true, "b": false, "c": true})
+		if bRuns.Load() != 1 {
+			t.Errorf("b ran %d times before its deadline, want once (inside the shared transaction)", bRuns.Load())
+		}
+		close(cRelease)
+		for name, ch := range map[string]chan error{"first": leader, "a": errA, "c": errC} {
+			if err := <-ch; err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if cRuns.Load() != 2 {
+			t.Errorf("c ran %d times, want 2 (the group ran again without b)", cRuns.Load())
+		}
+		checkResults(t, be, map[string]bool{"first": true, "a": true, "b": false, "c": true})
+	})
 }
 
 // queueHistory starts AddHistory of one record for each of ids, one call
@@ -371,59 +382,56 @@ func TestGroupCommitMergesHistoryKeepingOutcomes(t *testing.T) {
 // the other writes of the group are.
 func TestGroupCommitMergedHistoryLeaver(t *testing.T) {
 	t.Parallel()
-	be, b := openCommitter(t)
-	in := statebackend.Inside(be)
-	ctx := context.Background()
-	started, release := make(chan struct{}), make(chan struct{})
-	leader := make(chan error, 1)
-	go func() {
-		leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
-	}()
-	<-started
-	const timeout = 300 * time.Millisecond
-	lctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	start := time.Now()
-	errs := queueHistory(t, be, b, func(id string) context.Context {
-		if id == "leaver" {
-			return lctx
-		}
-		return ctx
-	}, "h0", "leaver", "h1")
-	// A write after the merged ones holds the group's transaction open
-	// until the leaver's deadline has passed.
-	blocked, unblock := make(chan struct{}), make(chan struct{})
-	var runs atomic.Int32
-	last := make(chan error, 1)
-	go func() {
-		last <- b.Write(ctx, "SetResult", setResult(b, "last", func() {
-			if runs.Add(1) == 1 {
-				close(blocked)
-				<-unblock
+	synctest.Test(t, func(t *testing.T) {
+		be, b := openCommitter(t)
+		in := statebackend.Inside(be)
+		ctx := context.Background()
+		started, release := make(chan struct{}), make(chan struct{})
+		leader := make(chan error, 1)
+		go func() {
+			leader <- b.Write(ctx, "SetResult", setResult(b, "first", func() { close(started); <-release }))
+		}()
+		<-started
+		lctx, cancel := context.WithTimeout(ctx, 300*time.Millisecond)
+		defer cancel()
+		errs := queueHistory(t, be, b, func(id string) context.Context {
+			if id == "leaver" {
+				return lctx
 			}
-		}))
-	}()
-	waitQueued(t, b, 4)
-	close(release)
-	<-blocked
-	err := <-errs["leaver"]
-	if elapsed := time.Since(start); elapsed > timeout+250*time.Millisecond {
-		t.Errorf("leaver returned after %v, deadline %v", elapsed, timeout)
-	}
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: AddHistory: ") {
-		t.Errorf("leaver: %v, want statebackend: AddHistory: ... wrapping context.DeadlineExceeded", err)
-	}
-	close(unblock)
-	for name, ch := range map[string]chan error{"first": leader, "h0": errs["h0"], "h1": errs["h1"], "last": last} {
-		if err := <-ch; err != nil {
-			t.Errorf("%s: %v", name, err)
+			return ctx
+		}, "h0", "leaver", "h1")
+		// A write after the merged ones holds the group's transaction open
+		// until the leaver has returned.
+		blocked, unblock := make(chan struct{}), make(chan struct{})
+		var runs atomic.Int32
+		last := make(chan error, 1)
+		go func() {
+			last <- b.Write(ctx, "SetResult", setResult(b, "last", func() {
+				if runs.Add(1) == 1 {
+					close(blocked)
+					<-unblock
+				}
+			}))
+		}()
+		waitQueuedOr(t, b, 4, last)
+		close(release)
+		<-blocked
+		err := <-errs["leaver"]
+		if !errors.Is(err, context.DeadlineExceeded) || !strings.HasPrefix(err.Error(), "statebackend: AddHistory: ") {
+			t.Errorf("leaver: %v, want statebackend: AddHistory: ... wrapping context.DeadlineExceeded", err)
 		}
-	}
-	if in.Merged() < 3 {
-		t.Errorf("%d writes merged, want the three history writes merged at first", in.Merged())
-	}
-	checkHistoryOf(t, be, map[string]int{"h0": 1, "h1": 1, "leaver": 0})
-	checkResults(t, be, map[string]bool{"first": true, "last": true})
+		close(unblock)
+		for name, ch := range map[string]chan error{"first": leader, "h0": errs["h0"], "h1": errs["h1"], "last": last} {
+			if err := <-ch; err != nil {
+				t.Errorf("%s: %v", name, err)
+			}
+		}
+		if in.Merged() < 3 {
+			t.Errorf("%d writes merged, want the three history writes merged at first", in.Merged())
+		}
+		checkHistoryOf(t, be, map[string]int{"h0": 1, "h1": 1, "leaver": 0})
+		checkResults(t, be, map[string]bool{"first": true, "last": true})
+	})
 }
 
 // TestSQLiteOneConnectionPool checks that a SQLite backend limited to one

@@ -92,8 +92,17 @@ func WithPool(p Pool) Option { return func(o *options) { o.pool, o.poolSet = p, 
 // ones included (every version has the columns reads use), a newer one
 // that declares itself compatible, and an app without tables (so that
 // DiscoverAppInfos works on any database; reading that app's data then
-// fails with the database's error). sqlite.ReadOnly does the same and
-// also opens the file read-only.
+// fails with the database's error).
+//
+// A database whose dialector implements ReadOnlyDatabase is also opened
+// read-only by its driver. On SQLite that is sqlite.ReadOnly: the file is
+// opened read-only, so a file the process may not write (a 0444 file,
+// another user's, one on a read-only mount) can be read, and no byte of
+// it changes; sqlite.ReadOnly says what happens to the -wal and -shm files
+// of a database in WAL mode. On Postgres and MySQL the session is left as
+// it is: the backend refuses writes before they reach the server; a
+// database user without write privileges makes the server refuse them too
+// (those refusals also wrap ErrReadOnly).
 func WithReadOnly() Option { return func(o *options) { o.readOnly = true } }
 
 // WithTracerProvider makes the backend create its spans with tp. By default
@@ -277,7 +286,10 @@ type PruneReport struct {
 // database (and app), one prunes at a time: the pruner runs only while it
 // holds the database's pruning lock (dialect.Dialect.TryLock: an advisory lock on
 // Postgres and MySQL, a lease row on SQLite), and a process that finds it
-// taken waits for its next turn. It stops when the backend is closed. A
+// taken waits for its next turn. Each run is one Prune, which deletes what
+// was prunable when the run started and leaves records written during it
+// to the next run, so a run ends (and lets the lock go) however fast old
+// records arrive. It stops when the backend is closed. A
 // zero r (OlderThan 0) leaves it off; negative durations or batch size
 // make Open fail with ErrInvalidArgument.
 func WithRetention(r Retention) Option {

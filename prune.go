@@ -2,7 +2,6 @@ package statebackend
 
 import (
 	"context"
-	"fmt"
 
 	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/internal/retention"
@@ -19,14 +18,16 @@ func (s *Store) Prune(ctx context.Context, opts PruneOptions) (_ PruneStats, err
 		return PruneStats{}, err
 	}
 	if err := c.check(); err != nil {
-		return PruneStats{}, err
+		return PruneStats{}, s.eng.Fail(c.ctx, op.Prune, err)
 	}
 	stats, err := s.pruner.Prune(c.ctx, opts)
 	if !opts.DryRun {
 		c.tel.Pruned(retention.PrunedPerTable(stats, s.repo.Tables))
 	}
-	if err != nil {
-		return stats, fmt.Errorf("statebackend: Prune: %w", err)
+	if err == context.Canceled || err == context.DeadlineExceeded {
+		// A context that ended between batches: the errors of the
+		// pruner's reads and writes have the prefix already.
+		err = s.eng.Fail(c.ctx, op.Prune, err)
 	}
-	return stats, nil
+	return stats, err
 }

@@ -168,6 +168,91 @@ func TestPruneBatchTimeoutShrinks(t *testing.T) {
 	}
 }
 
+// TestPruneErrorsPrefixedOnce proves that Prune's errors carry the prefix
+// "statebackend: Prune:" once, whether they come from the database, from
+// a context cancelled between batches, from a batch's timeout or from a
+// closed backend, and still wrap the cause.
+func TestPruneErrorsPrefixedOnce(t *testing.T) {
+	t.Parallel()
+	ctx := t.Context()
+	open := func(t *testing.T) (*statebackend.Store, statebackend.Pruner) {
+		b, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "r.db")))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		task := statebackend.TaskID{Module: "m", FuncName: "f"}
+		old := time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)
+		var ids []statebackend.InvocationID
+		for i := range 4 {
+			id := statebackend.InvocationID(fmt.Sprintf("inv-%d", i))
+			ids = append(ids, id)
+			inv := statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: "a"},
+				Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}
+			if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		h := statebackend.InvocationHistory{Timestamp: old, StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusSuccess, Timestamp: old}}
+		if err := b.AddHistory(ctx, ids, h); err != nil {
+			t.Fatal(err)
+		}
+		return b, b
+	}
+	for _, c := range []struct {
+		name  string
+		prune func(t *testing.T) error
+		cause error
+	}{
+		{"database error", func(t *testing.T) error {
+			b, p := open(t)
+			if err := statebackend.Inside(b).DB().Exec("DROP TABLE " + statebackend.Inside(b).Repo().Tables.Name("Invocation")).Error; err != nil {
+				t.Fatal(err)
+			}
+			_, err := p.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour})
+			return err
+		}, nil},
+		{"cancelled between batches", func(t *testing.T) error {
+			_, p := open(t)
+			stop, cancel := context.WithCancel(ctx)
+			defer cancel()
+			_, err := p.Prune(stop, statebackend.PruneOptions{OlderThan: time.Hour, BatchSize: 1, Progress: func(statebackend.PruneStats) { cancel() }})
+			return err
+		}, context.Canceled},
+		{"cancelled before", func(t *testing.T) error {
+			_, p := open(t)
+			stop, cancel := context.WithCancel(ctx)
+			cancel()
+			_, err := p.Prune(stop, statebackend.PruneOptions{OlderThan: time.Hour})
+			return err
+		}, context.Canceled},
+		{"batch timeout", func(t *testing.T) error {
+			_, p := open(t)
+			_, err := p.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, BatchTimeout: time.Nanosecond})
+			return err
+		}, context.DeadlineExceeded},
+		{"closed", func(t *testing.T) error {
+			b, p := open(t)
+			b.Close()
+			_, err := p.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour})
+			return err
+		}, statebackend.ErrClosed},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			err := c.prune(t)
+			if err == nil {
+				t.Fatal("Prune: no error")
+			}
+			if msg := err.Error(); !strings.HasPrefix(msg, "statebackend: Prune: ") || strings.Count(msg, "statebackend:") != 1 {
+				t.Errorf("Prune: error %q, want the prefix \"statebackend: Prune:\" once", msg)
+			}
+			if c.cause != nil && !errors.Is(err, c.cause) {
+				t.Errorf("Prune: error %q does not wrap %v", err, c.cause)
+			}
+		})
+	}
+}
+
 // sizeLog records the batch sizes the prune logs when it shrinks.
 type sizeLog struct {
 	mu     sync.Mutex

@@ -113,6 +113,9 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 			return nil, err
 		}
 	}
+	if rd, ok := d.(dialect.ReadOnlyDatabase); ok && o.readOnly {
+		d = rd.ReadOnly()
+	}
 	if ld, ok := d.(dialect.LoggingDatabase); ok {
 		d = ld.WithLogger(o.logger)
 	}

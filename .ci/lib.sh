@@ -77,6 +77,18 @@ ci_mirror() {
 	printf '%s\n' "$uri"
 }
 
+# ci_image NAME: prints the tag of the test database image NAME (postgres
+# or mariadb) that images/build.sh builds. The names are the project's own,
+# so that an image another tool made under a common name (local/postgres,
+# say) is never taken for one of ours, nor replaced by one.
+ci_image() {
+	case "$1" in
+	postgres) echo statebackend-ci/postgres:15 ;;
+	mariadb) echo statebackend-ci/mariadb:10.11 ;;
+	*) ci_die "ci_image: no image $1 (postgres, mariadb)" ;;
+	esac
+}
+
 # ci_start_docker: makes sure a Docker engine is running and reachable.
 # Installs docker.io when dockerd is missing and starts dockerd in its own
 # session when `docker info` fails. Safe to call when Docker already runs.

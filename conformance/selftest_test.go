@@ -92,6 +92,9 @@ func brokenVariants() []brokenVariant {
 		{"prune_zero_means_all", "retention", func(b wrapped) state.Backend { return zeroMeansAll{b} }},
 		{"prune_leaves_partial_units", "retention", func(b wrapped) state.Backend { return partialPruner{b} }},
 		{"prune_miscounts", "retention", func(b wrapped) state.Backend { return uncountedHistory{b} }},
+		{"prune_exceeds_batch_size", "retention", func(b wrapped) state.Backend { return doubledBatches{b} }},
+		{"prune_chases_new_rows", "retention", func(b wrapped) state.Backend { return chasingPruner{b} }},
+		{"prune_kept_uncounted", "retention", func(b wrapped) state.Backend { return keptUncounted{b} }},
 	}
 }
 

@@ -589,3 +589,43 @@ func (b uncountedHistory) Prune(ctx context.Context, opts state.PruneOptions) (s
 	stats.History = 0
 	return stats, err
 }
+
+// doubledBatches deletes twice BatchSize invocations per transaction, as a
+// pruner that keeps a sub-workflow's members together would.
+type doubledBatches struct{ wrapped }
+
+func (b doubledBatches) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	opts.BatchSize *= 2
+	return b.wrapped.Prune(ctx, opts)
+}
+
+// chasingPruner prunes again until a prune finds nothing: new old records
+// written meanwhile keep it going as long as they keep coming.
+type chasingPruner struct{ wrapped }
+
+func (b chasingPruner) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	var total state.PruneStats
+	progress := opts.Progress
+	opts.Progress = func(s state.PruneStats) {
+		if progress != nil {
+			progress(total.Add(s))
+		}
+	}
+	for {
+		s, err := b.wrapped.Prune(ctx, opts)
+		total = total.Add(s)
+		if err != nil || s.Units == 0 || opts.DryRun {
+			total.Kept = s.Kept
+			return total, err
+		}
+	}
+}
+
+// keptUncounted reports no unit kept, live work or not.
+type keptUncounted struct{ wrapped }
+
+func (b keptUncounted) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
+	stats, err := b.wrapped.Prune(ctx, opts)
+	stats.Kept = 0
+	return stats, err
+}

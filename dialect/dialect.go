@@ -50,6 +50,18 @@ type LoggingDatabase interface {
 	WithLogger(l *slog.Logger) Database
 }
 
+// ReadOnlyDatabase is a Database that can be opened read-only below the
+// backend, by its driver, so that reading needs no permission to write and
+// changes nothing: the SQLite dialector opens the file read-only (see
+// sqlite.ReadOnly). WithReadOnly makes Open, and NewMigrator, use the
+// Database that ReadOnly returns; the backend refuses writes either way.
+type ReadOnlyDatabase interface {
+	Database
+	// ReadOnly returns the database opened read-only; the receiver is left
+	// as it was.
+	ReadOnly() Database
+}
+
 // Dialect is what the backend knows about one database beyond what GORM
 // knows. The zero value of every field is a safe default.
 //

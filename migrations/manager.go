@@ -258,6 +258,10 @@ func (s *Migrator) migrate(ctx context.Context, target int, dryRun bool) (Result
 	if err != nil || dryRun || (len(res.Applied) == 0 && !res.RecordVersion1) {
 		return res, err
 	}
+	if s.dialect.ReadOnly {
+		return Result{}, fmt.Errorf("app %q needs migrating from version %d to %d, and the database is open read-only: %w",
+			s.appID, res.From, res.To, state.ErrReadOnly)
+	}
 	name := "statebackend/schema/" + cmp.Or(s.tables.Prefix(), "default")
 	backoff := 50 * time.Millisecond
 	for attempt := 1; ; attempt++ {

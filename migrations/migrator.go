@@ -123,6 +123,12 @@ type Config struct {
 	// retries); nil discards it. Its records carry "operation", "app_id"
 	// and "database".
 	Logger *slog.Logger
+	// ReadOnly says db was opened read-only (for SQLite, on
+	// sqlite.ReadOnly): Status and a dry run of Migrate work, and Migrate
+	// fails with state.ErrReadOnly when it has something to do. A
+	// dialector that reports itself read-only (dialect.Dialect.ReadOnly)
+	// implies it.
+	ReadOnly bool
 }
 
 // NewMigrator returns the migrator of cfg.AppID's schema in db, which
@@ -142,6 +148,7 @@ func NewMigrator(db *gorm.DB, cfg Config) (*Migrator, error) {
 		}
 	}
 	dl := dialect.Of(db.Dialector)
+	dl.ReadOnly = dl.ReadOnly || cfg.ReadOnly
 	tables, err := entities.NewTables(cfg.AppID, dl.MaxIdentifierLength)
 	if err != nil {
 		return nil, state.Invalid("app id", err.Error())

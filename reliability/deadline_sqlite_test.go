@@ -19,37 +19,24 @@ import (
 	"github.com/taskstate/statebackend/sqlite"
 )
 
-// deadlineSlack is how far past its deadline a call may return in these
-// tests. The library's bound is tighter (SQLite's 20 ms busy timeout plus
-// the statement in flight, or one network round trip); the rest is margin
-// for a loaded machine, still far below the seconds a call used to
-// overshoot by.
-const deadlineSlack = 250 * time.Millisecond
-
 // checkDeadlineError fails t unless err is what a call named op returns
 // when its context's deadline passes: the op prefix, wrapping
-// context.DeadlineExceeded, returned by deadline+deadlineSlack. It returns
-// the overshoot.
+// context.DeadlineExceeded. It returns how long after its deadline the
+// call returned, for the log.
+//
+// The tests prove that a call left at its deadline by what still stood in
+// its way when it returned (a lock still held, a write still running, a
+// server still silent), not by timing it: a machine short of CPU delays
+// any wake-up by any amount. BenchmarkSQLiteDeadlineOvershoot measures
+// how late calls return.
 func checkDeadlineError(t *testing.T, op string, err error, start time.Time, timeout time.Duration) time.Duration {
 	t.Helper()
-	return checkDeadlineErrorWithin(t, op, err, start, timeout, deadlineSlack)
-}
-
-// checkDeadlineErrorWithin is checkDeadlineError with a slack of its own,
-// for tests that keep the CPU busy while they time calls.
-func checkDeadlineErrorWithin(t *testing.T, op string, err error, start time.Time, timeout, slack time.Duration) time.Duration {
-	t.Helper()
-	elapsed := time.Since(start)
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("%s: got %v, want an error wrapping context.DeadlineExceeded", op, err)
 	} else if prefix := "statebackend: " + op + ": "; !strings.HasPrefix(err.Error(), prefix) {
 		t.Errorf("%s: error %q does not start with %q", op, err, prefix)
 	}
-	if elapsed > timeout+slack {
-		t.Errorf("%s: returned %v after its start, %v past its %v deadline", op, elapsed.Round(time.Millisecond),
-			(elapsed - timeout).Round(time.Millisecond), timeout)
-	}
-	return elapsed - timeout
+	return time.Since(start) - timeout
 }
 
 // TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock proves that a write
@@ -77,17 +64,16 @@ func TestSQLiteDeadlineWhileAnotherProcessHoldsTheLock(t *testing.T) {
 	locker := startChild(ctx, t, "locker", "TestChildSQLiteLocker", "sqlite-locker", "RELIABILITY_DB="+path)
 	locker.expect(t, "locked", time.Minute)
 
-	// Opening finds the schema complete without taking the write lock.
-	openStart := time.Now()
+	// Opening finds the schema complete without taking the write lock,
+	// which the other process holds until told otherwise: an Open that
+	// needed it would fail once it gave up waiting.
 	second, err := statebackend.Open(sqlite.Open(path))
 	if err != nil {
 		t.Fatalf("open while another process holds the lock: %v", err)
 	}
 	second.Close()
-	if elapsed := time.Since(openStart); elapsed > 2*time.Second {
-		t.Errorf("open waited %v for another process's write lock", elapsed)
-	}
 
+	// Every call below returns while the other process holds the lock.
 	const timeout = 200 * time.Millisecond
 	var worst time.Duration
 	for _, op := range ops {
@@ -206,15 +192,20 @@ func TestChildSQLiteLocker(t *testing.T) {
 // TestSQLiteWriteQueuedBehindLargeUpsert proves that writes queued in the
 // group committer behind a 20,000-row upsert of the same process leave
 // at their own 200 ms deadline, with the op prefix and the context's
-// error, and that most of those which left are not committed (those whose
-// deadline passed during their COMMIT may be), while the large upsert
-// completes. The large upsert keeps a CPU busy (much more so under
-// the race detector), which delays the waiters' wake-ups on a loaded
-// machine: the slack is a second, well under the large upsert's duration
-// that a waiter used to wait for.
+// error, while the large upsert runs; that none of those is committed
+// (none was started); and that the large upsert completes.
+//
+// The small writes begin once the large one holds the file's write lock,
+// so they queue behind it rather than run first; a small write counts if
+// the large one was still uncommitted when it returned (the committer
+// starts a queued write only after the one before has committed). The
+// small write in flight when the large one commits may wait for it, or be
+// committed as its deadline passes (the outcome of a failed call): the
+// test only logs it.
 func TestSQLiteWriteQueuedBehindLargeUpsert(t *testing.T) {
 	t.Parallel()
-	b, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "queued.db")))
+	path := filepath.Join(t.TempDir(), "queued.db")
+	b, err := statebackend.Open(sqlite.Open(path))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -222,53 +213,138 @@ func TestSQLiteWriteQueuedBehindLargeUpsert(t *testing.T) {
 	ctx := t.Context()
 	large := writeOps(20_000)[0]
 	small := writeOps(1)[0]
-	done := make(chan error, 1)
-	go func() { done <- large.write(ctx, b, "large") }()
-
-	const timeout = 200 * time.Millisecond
-	var left []string
-	var worst time.Duration
-	for i := 0; ; i++ {
+	var largeErr error
+	largeDone := make(chan struct{})
+	go func() {
+		defer close(largeDone)
+		largeErr = large.write(ctx, b, "large")
+	}()
+	// failed fails t if the large upsert has returned an error.
+	failed := func() {
 		select {
-		case err := <-done:
-			if err != nil {
-				t.Fatalf("large upsert: %v", err)
+		case <-largeDone:
+			if largeErr != nil {
+				t.Fatalf("large upsert: %v", largeErr)
 			}
-			t.Logf("%d small upserts left at their deadline while the large one ran; worst overshoot %v",
-				len(left), worst.Round(time.Millisecond))
-			committed := 0
-			for _, key := range left {
-				written, err := small.state(ctx, b, key)
-				if err != nil {
-					t.Errorf("%s: %v", key, err)
-				}
-				if written {
-					committed++
-				}
-			}
-			// A deadline passing during a write's COMMIT leaves its outcome
-			// open (the rule of a failed call); the group-commit tests
-			// check that writes not started, or still running, are not
-			// committed. Here, most writes left before they started.
-			if committed > len(left)/2 {
-				t.Errorf("%d of the %d writes that left at their deadline were committed", committed, len(left))
-			}
-			t.Logf("%d of them committed as their deadline passed", committed)
-			if written, err := large.state(ctx, b, "large"); err != nil || !written {
-				t.Errorf("large upsert: written %v, %v", written, err)
-			}
-			return
 		default:
 		}
+	}
+	committed := func() bool {
+		_, err := b.Invocation(ctx, "large-0000")
+		if err != nil && !errors.Is(err, statebackend.ErrNotFound) {
+			t.Fatalf("read the large upsert's first row: %v", err)
+		}
+		return err == nil
+	}
+	for !writeLocked(t, path) {
+		failed()
+		if committed() {
+			t.Fatal("the large upsert committed before it was seen holding the write lock")
+		}
+		time.Sleep(time.Millisecond) // polling: the large upsert ends the wait
+	}
+
+	const timeout = 200 * time.Millisecond
+	var left []string // the writes that left while the large upsert was uncommitted
+	var last, worst time.Duration
+	for i := 0; ; i++ {
 		key := fmt.Sprintf("small-%d", i)
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		start := time.Now()
 		err := small.write(cctx, b, key)
 		cancel()
-		if err == nil {
-			continue // it ran before or after the large one
+		failed()
+		if committed() {
+			last = time.Since(start)
+			break
 		}
 		left = append(left, key)
-		worst = max(worst, checkDeadlineErrorWithin(t, "UpsertInvocations", err, start, timeout, time.Second))
+		worst = max(worst, checkDeadlineError(t, "UpsertInvocations", err, start, timeout))
 	}
+	<-largeDone
+	failed()
+	t.Logf("%d small upserts left at their deadline while the large one ran, at worst %v past it; the last one returned after %v",
+		len(left), worst.Round(time.Millisecond), last.Round(time.Millisecond))
+	for _, key := range left {
+		if written, err := small.state(ctx, b, key); err != nil || written {
+			t.Errorf("%s left its queue at its deadline, yet written %v (%v)", key, written, err)
+		}
+	}
+	if written, err := large.state(ctx, b, "large"); err != nil || !written {
+		t.Errorf("large upsert: written %v, %v", written, err)
+	}
+}
+
+// writeLocked reports whether a connection holds the write lock of the
+// SQLite file at path: BEGIN IMMEDIATE, without a busy timeout, then
+// fails at once. When it succeeds, the lock is released at once.
+func writeLocked(t *testing.T, path string) bool {
+	t.Helper()
+	db, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	conn, err := db.Conn(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(t.Context(), "BEGIN IMMEDIATE"); err != nil {
+		if !strings.Contains(err.Error(), "locked") && !strings.Contains(err.Error(), "busy") {
+			t.Fatalf("BEGIN IMMEDIATE: %v", err)
+		}
+		return true
+	}
+	if _, err := conn.ExecContext(t.Context(), "ROLLBACK"); err != nil {
+		t.Fatal(err)
+	}
+	return false
+}
+
+// BenchmarkSQLiteDeadlineOvershoot measures how late a write returns after
+// its deadline while another connection holds the SQLite file's write
+// lock: the library's bound is SQLite's busy timeout (20 ms) plus the
+// statement in flight; the rest is the machine's delay in waking the
+// caller. It reports the mean and the worst overshoot. The tests prove
+// that calls leave at their deadline; this measures how promptly.
+func BenchmarkSQLiteDeadlineOvershoot(b *testing.B) {
+	path := filepath.Join(b.TempDir(), "locked.db")
+	be, err := statebackend.Open(sqlite.Open(path))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer be.Close()
+	lock, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer lock.Close()
+	conn, err := lock.Conn(b.Context())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	if _, err := conn.ExecContext(b.Context(), "BEGIN IMMEDIATE"); err != nil {
+		b.Fatal(err)
+	}
+	op := writeOps(1)[0]
+	const timeout = 20 * time.Millisecond
+	var n int
+	var total, worst time.Duration
+	for b.Loop() {
+		ctx, cancel := context.WithTimeout(b.Context(), timeout)
+		start := time.Now()
+		err := op.write(ctx, be, fmt.Sprintf("locked-%d", n))
+		over := time.Since(start) - timeout
+		cancel()
+		if !errors.Is(err, context.DeadlineExceeded) {
+			b.Fatalf("write while the lock is held: %v, want context.DeadlineExceeded", err)
+		}
+		n++
+		total += over
+		worst = max(worst, over)
+	}
+	b.ReportMetric(float64(total.Microseconds())/float64(n), "overshoot-µs/op")
+	b.ReportMetric(float64(worst.Microseconds()), "worst-overshoot-µs")
 }

@@ -12,6 +12,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
+	"github.com/taskstate/statebackend/internal/leakcheck"
 	"github.com/taskstate/statebackend/mysql"
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
@@ -74,7 +75,7 @@ func TestOpenCloseLeavesNoGoroutine(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			goleak.VerifyNone(t, baseline)
+			leakcheck.VerifyNone(t, baseline)
 		})
 	}
 }

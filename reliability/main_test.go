@@ -40,11 +40,10 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/internal/leakcheck"
 )
 
 // TestMain removes the database containers the tests started and fails
@@ -55,7 +54,7 @@ func TestMain(m *testing.M) {
 	_ = mysqltest.Terminate()
 	_ = galeratest.Terminate()
 	if code == 0 {
-		if err := goleak.Find(); err != nil {
+		if err := leakcheck.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}

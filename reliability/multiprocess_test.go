@@ -329,10 +329,14 @@ func TestChildSQLiteReader(t *testing.T) {
 	var seenIDs map[statebackend.InvocationID]bool
 	scans := 0
 	for {
+		// At least one scan, even when the writers were done before this
+		// process got to run.
 		select {
 		case <-stop:
-			say("done scans=%d records=%d ids=%d", scans, len(seenRecs), len(seenIDs))
-			return
+			if scans > 0 {
+				say("done scans=%d records=%d ids=%d", scans, len(seenRecs), len(seenIDs))
+				return
+			}
 		default:
 		}
 		recs, err := scanHistory(t.Context(), b, cfg, mpBase, cfg.end(), 1+r.IntN(200), seenRecs)

@@ -1,6 +1,7 @@
 package reliability_test
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -272,7 +273,9 @@ func TestPruneKilledMidway(t *testing.T) {
 
 // TestChildPruner is the process TestPruneKilledMidway kills: it prunes in
 // batches of 15 invocations, reporting each batch, and slows down after
-// the third so that the kill lands in the middle.
+// the third so that the kill lands in the middle. After the twelfth (of
+// more than twenty) it waits to be killed: a parent short of CPU may take
+// any time to act on the third, and the prune must not end first.
 func TestChildPruner(t *testing.T) {
 	childRole(t, "pruner")
 	b, err := openFromEnv(childLogger())
@@ -283,7 +286,10 @@ func TestChildPruner(t *testing.T) {
 	_, err = b.Prune(t.Context(), statebackend.PruneOptions{OlderThan: pruneRetention, BatchSize: 15,
 		Progress: func(s statebackend.PruneStats) {
 			say("batch n=%d units=%d", s.Batches, s.Units)
-			if s.Batches >= 3 {
+			switch {
+			case s.Batches >= 12:
+				_, _ = bufio.NewReader(os.Stdin).ReadString('\n') // the parent never writes
+			case s.Batches >= 3:
 				time.Sleep(30 * time.Millisecond) // widen the window the kill lands in
 			}
 		}})

@@ -9,6 +9,7 @@ import (
 
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/repository"
 )
 
 // TestPostgresPagePlans checks, on a 200,000-record history table, that
@@ -78,8 +79,11 @@ func TestPostgresPagePlans(t *testing.T) {
 // TestPrunePlans checks that a prune's candidate page reads the final
 // records along the status_time index (partial on SQLite and Postgres) from
 // the cursor, not the time index with a filter on the status, whose cost
-// would grow with the history kept: on SQLite's plan and on Postgres's
-// generic plan (the one pgx's cached statements get) over 200,000 records.
+// would grow with the history kept; and that the page it reads to count
+// the units it kept walks the time index from the cursor. Neither may walk
+// the primary key for the mark (the highest id when the prune started)
+// and sort: on SQLite's plan and on Postgres's generic plan (the one pgx's
+// cached statements get) over 200,000 records.
 func TestPrunePlans(t *testing.T) {
 	t.Parallel()
 	for _, kind := range []string{"sqlite", "postgres"} {
@@ -105,47 +109,64 @@ func TestPrunePlans(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			q, err := a.repo.FinalRecordsQuery(a.db, "success", 1500000, 1000, 1000)
+			final, err := a.repo.FinalRecordsQuery(a.db, "success", 1500000, 1<<40, 1000, 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
-			var plan string
-			// One connection: the session setting and the prepared
-			// statement are per session.
-			err = a.db.Connection(func(conn *gorm.DB) error {
-				conn = conn.Session(&gorm.Session{})
-				if kind == "sqlite" {
-					plan, err = explainLines(conn, "EXPLAIN QUERY PLAN "+q.SQL, q.Vars...)
-					return err
-				}
-				if err := conn.Exec("SET plan_cache_mode = force_generic_plan").Error; err != nil {
-					return err
-				}
-				if err := conn.Exec("PREPARE final_page AS " + q.SQL).Error; err != nil {
-					return err
-				}
-				// The values go in as literals: EXPLAIN EXECUTE takes no
-				// parameters.
-				var literals []string
-				for _, v := range q.Vars {
-					if s, ok := v.(string); ok {
-						literals = append(literals, "'"+s+"'")
-					} else {
-						literals = append(literals, fmt.Sprint(v))
-					}
-				}
-				plan, err = explainLines(conn, "EXPLAIN EXECUTE final_page("+strings.Join(literals, ", ")+")")
-				return err
-			})
+			old, err := a.repo.OldRecordsQuery(a.db, 1500000, 1<<40, 1000, 1000)
 			if err != nil {
 				t.Fatal(err)
 			}
-			t.Logf("candidate page plan:\n%s", plan)
-			if !strings.Contains(plan, "status_time") || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") {
-				t.Errorf("the candidate page does not walk the status_time index:\n%s", plan)
+			for _, c := range []struct {
+				what, index string
+				q           repository.Query
+			}{{"candidate page", "status_time", final}, {"kept count page", "history_time", old}} {
+				plan, err := queryPlan(a.db, kind, c.q)
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Logf("%s plan:\n%s", c.what, plan)
+				if !strings.Contains(plan, c.index) || strings.Contains(plan, "Seq Scan") || strings.Contains(plan, "Sort") ||
+					strings.Contains(plan, "TEMP B-TREE") || strings.Contains(plan, "PRIMARY KEY") || strings.Contains(plan, "pkey") {
+					t.Errorf("the %s does not walk the %s index:\n%s", c.what, c.index, plan)
+				}
 			}
 		})
 	}
+}
+
+// queryPlan returns the plan of q: SQLite's, or Postgres's generic plan
+// (the one pgx's cached statements get).
+func queryPlan(db *gorm.DB, kind string, q repository.Query) (plan string, err error) {
+	// One connection: the session setting and the prepared statement are
+	// per session.
+	err = db.Connection(func(conn *gorm.DB) error {
+		conn = conn.Session(&gorm.Session{})
+		if kind == "sqlite" {
+			plan, err = explainLines(conn, "EXPLAIN QUERY PLAN "+q.SQL, q.Vars...)
+			return err
+		}
+		if err := conn.Exec("SET plan_cache_mode = force_generic_plan").Error; err != nil {
+			return err
+		}
+		if err := conn.Exec("PREPARE page AS " + q.SQL).Error; err != nil {
+			return err
+		}
+		defer conn.Exec("DEALLOCATE page")
+		// The values go in as literals: EXPLAIN EXECUTE takes no
+		// parameters.
+		var literals []string
+		for _, v := range q.Vars {
+			if s, ok := v.(string); ok {
+				literals = append(literals, "'"+s+"'")
+			} else {
+				literals = append(literals, fmt.Sprint(v))
+			}
+		}
+		plan, err = explainLines(conn, "EXPLAIN EXECUTE page("+strings.Join(literals, ", ")+")")
+		return err
+	})
+	return plan, err
 }
 
 // explainLines runs an EXPLAIN and returns its rows, one line each.

@@ -16,19 +16,32 @@ import (
 // costs in proportion to its size. Being maintenance, the queries other
 // than the candidate scan are built per call.
 
-// FinalRecord is a history record found by FinalRecordsPage.
-type FinalRecord struct {
+// RecordRef is where a history record is: its invocation, timestamp and
+// id (the position of keyset pagination).
+type RecordRef struct {
 	InvocationID string
 	Timestamp    int64
 	ID           int64
 }
 
+// HistoryMark returns the highest history id, 0 for an empty table: what a
+// prune may look at. Records inserted later get higher ids (ids grow with
+// insertion on every supported database), so bounding a scan by the mark
+// keeps it from chasing records written after the scan began.
+func (r Repo) HistoryMark(db *gorm.DB) (int64, error) {
+	var mark sql.NullInt64
+	err := db.Model(&entities.History{}).Select("MAX(id)").Scan(&mark).Error
+	return mark.Int64, err
+}
+
 // FinalRecordsPage returns up to limit records of the final status status
-// older than cutoff (timestamp < cutoff), after the cursor cur in
-// (timestamp, id) order, along the (status, timestamp, id) index: the
-// index range starts at the cursor, and the order is the index's (status
-// first), so that no planner prefers the time index and a sort.
-func (r Repo) FinalRecordsPage(db *gorm.DB, status string, cutoff int64, cur HistoryCursor, limit int) ([]FinalRecord, error) {
+// older than cutoff (timestamp < cutoff) with an id at most mark, after the
+// cursor cur in (timestamp, id) order, along the (status, timestamp, id)
+// index: the index range starts at the cursor, and the order is the
+// index's (status first), so that no planner prefers the time index and a
+// sort. The mark is a filter within the range, never its bound, so that no
+// planner walks the primary key instead.
+func (r Repo) FinalRecordsPage(db *gorm.DB, status string, cutoff, mark int64, cur HistoryCursor, limit int) ([]RecordRef, error) {
 	key := stmtKey{name: "retention.final.first"}
 	if cur.Started {
 		key.name = "retention.final.next"
@@ -41,26 +54,21 @@ func (r Repo) FinalRecordsPage(db *gorm.DB, status string, cutoff int64, cur His
 	if cur.Started {
 		lo = cur.Timestamp
 	}
-	var out []FinalRecord
-	err = stmt.each(db, func(rows *sql.Rows) error {
-		var f FinalRecord
-		err := rows.Scan(&f.InvocationID, &f.Timestamp, &f.ID)
-		out = append(out, f)
-		return err
-	}, status, cutoff, lo, cur.Timestamp, int64(cur.ID), limit)
+	var out []RecordRef
+	err = stmt.each(db, scanRefs(&out), status, cutoff, lo, cur.Timestamp, int64(cur.ID), limit, mark)
 	return out, err
 }
 
 // finalRecordsPage is the statement of FinalRecordsPage; its arguments are
 // the status, the cutoff, the range's start, the cursor's timestamp and
-// id, and the limit.
+// id, the limit and the mark.
 func (r Repo) finalRecordsPage(db *gorm.DB, key stmtKey, started bool) (*compiled, error) {
 	return r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
 		q := tx.Model(&entities.History{}).Select("invocation_id", "history_timestamp", "id")
 		if r.cfg.FinalPredicate != "" {
 			q = q.Where(r.cfg.FinalPredicate)
 		}
-		q = q.Where("history_status = ? AND history_timestamp >= ? AND history_timestamp < ?", arg(0), arg(2), arg(1))
+		q = q.Where("history_status = ? AND history_timestamp >= ? AND history_timestamp < ? AND id <= ?", arg(0), arg(2), arg(1), arg(6))
 		if started {
 			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(3), arg(3), arg(4))
 		}
@@ -70,12 +78,59 @@ func (r Repo) finalRecordsPage(db *gorm.DB, key stmtKey, started bool) (*compile
 
 // FinalRecordsQuery returns the query of a FinalRecordsPage after a
 // cursor, for tests that check its plan.
-func (r Repo) FinalRecordsQuery(db *gorm.DB, status string, cutoff, cursorUs int64, limit int) (Query, error) {
+func (r Repo) FinalRecordsQuery(db *gorm.DB, status string, cutoff, mark, cursorUs int64, limit int) (Query, error) {
 	c, err := r.finalRecordsPage(db, stmtKey{name: "retention.final.next"}, true)
 	if err != nil {
 		return Query{}, err
 	}
-	return Query{SQL: c.sql, Vars: c.bind([]any{status, cutoff, cursorUs, cursorUs, int64(0), limit})}, nil
+	return Query{SQL: c.sql, Vars: c.bind([]any{status, cutoff, cursorUs, cursorUs, int64(0), limit, mark})}, nil
+}
+
+// OldRecordsPage returns up to limit records of any status older than
+// cutoff with an id at most mark, after the cursor cur in (timestamp, id)
+// order, along the time index. A prune reads them after its batches, to
+// count the units it kept: what is left of the old history is theirs.
+func (r Repo) OldRecordsPage(db *gorm.DB, cutoff, mark int64, cur HistoryCursor, limit int) ([]RecordRef, error) {
+	q := db.Model(&entities.History{}).Select("invocation_id", "history_timestamp", "id").
+		Where("history_timestamp < ? AND id <= ?", cutoff, mark)
+	if cur.Started {
+		q = q.Where("history_timestamp >= ? AND (history_timestamp > ? OR (history_timestamp = ? AND id > ?))",
+			cur.Timestamp, cur.Timestamp, cur.Timestamp, int64(cur.ID))
+	}
+	rows, err := q.Order("history_timestamp, id").Limit(limit).Rows()
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var out []RecordRef
+	scan := scanRefs(&out)
+	for rows.Next() {
+		if err := scan(rows); err != nil {
+			return nil, err
+		}
+	}
+	return out, rows.Err()
+}
+
+// OldRecordsQuery returns the query of an OldRecordsPage after a cursor,
+// for tests that check its plan.
+func (r Repo) OldRecordsQuery(db *gorm.DB, cutoff, mark, cursorUs int64, limit int) (Query, error) {
+	stmt := db.Session(&gorm.Session{DryRun: true}).Model(&entities.History{}).Select("invocation_id", "history_timestamp", "id").
+		Where("history_timestamp < ? AND id <= ?", cutoff, mark).
+		Where("history_timestamp >= ? AND (history_timestamp > ? OR (history_timestamp = ? AND id > ?))", cursorUs, cursorUs, cursorUs, int64(0)).
+		Order("history_timestamp, id").Limit(limit).Find(&[]entities.History{}).Statement
+	return Query{SQL: stmt.SQL.String(), Vars: stmt.Vars}, nil
+}
+
+// scanRefs appends the rows of a query selecting invocation_id,
+// history_timestamp and id to out.
+func scanRefs(out *[]RecordRef) func(*sql.Rows) error {
+	return func(rows *sql.Rows) error {
+		var f RecordRef
+		err := rows.Scan(&f.InvocationID, &f.Timestamp, &f.ID)
+		*out = append(*out, f)
+		return err
+	}
 }
 
 // Link is where an invocation or a workflow run sits in the workflow

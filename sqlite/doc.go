@@ -30,14 +30,24 @@
 //
 // # Read-only databases
 //
-// Open(path, ReadOnly()) reads a database without writing it (to inspect a
-// copy, a backup or a file another program writes); Open(path, Immutable())
-// reads one on read-only media. Writes then fail at once with
-// statebackend.ErrReadOnly. Opening a file that cannot be written without
-// these options fails at statebackend.Open with an error that names the
-// file and wraps statebackend.ErrReadOnly.
+// Open(path, ReadOnly()), or Open(path) with statebackend.WithReadOnly(),
+// reads a database without writing it: to inspect a copy, a backup, a
+// file another program writes or one this process may not write. No byte
+// of the file changes and the journal mode stays as it is. A database in
+// rollback-journal mode, or in WAL mode while some process has it open, is
+// read with SQLite's mode=ro; a WAL database that no process has open (no
+// -wal or -shm file) is read immutable where nothing can write it (a
+// read-only mount, no write permission), so that no -wal or -shm file is
+// created (see ReadOnly for the other cases). Immutable reads one on
+// read-only media; ImmutableWhenClosed reads every closed WAL database
+// immutable, for short reads that must leave no trace. Writes fail at
+// once with statebackend.ErrReadOnly. Opening a file that cannot be
+// written without these options fails at statebackend.Open with an error
+// that names the file and wraps statebackend.ErrReadOnly; a directory
+// given as the path fails with statebackend.ErrInvalidArgument.
 //
-// The Dialector implements dialect.Database, which is how Open learns
-// these settings; statebackend.Open also accepts any other gorm.Dialector,
+// The Dialector implements dialect.Database and dialect.ReadOnlyDatabase,
+// which is how Open learns these settings; statebackend.Open also accepts
+// any other gorm.Dialector,
 // with conservative defaults.
 package sqlite

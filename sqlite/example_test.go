@@ -12,7 +12,9 @@ import (
 )
 
 // A database opened read-only reads as usual and refuses writes at once
-// with ErrReadOnly. On read-only media use sqlite.Immutable() instead.
+// with ErrReadOnly. statebackend.WithReadOnly() opens the file read-only
+// too (as sqlite.ReadOnly() does), so it also reads a file the process may
+// not write, and changes no byte of it.
 func Example_readOnly() {
 	dir, _ := os.MkdirTemp("", "example")
 	defer os.RemoveAll(dir)
@@ -26,7 +28,7 @@ func Example_readOnly() {
 	_ = writer.SetResult(ctx, "inv-1", []byte("42"))
 	_ = writer.Close()
 
-	reader, err := statebackend.Open(sqlite.Open(path, sqlite.ReadOnly()))
+	reader, err := statebackend.Open(sqlite.Open(path), statebackend.WithReadOnly())
 	if err != nil {
 		panic(err)
 	}

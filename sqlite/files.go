@@ -34,7 +34,7 @@ func checkWritable(path string) error {
 // readOnlyError reports a database that exists but cannot be written
 // because of cause.
 func readOnlyError(path string, cause error) error {
-	return fmt.Errorf("%s cannot be written (open it with sqlite.ReadOnly(), or sqlite.Immutable() on read-only media): %w: %w",
+	return fmt.Errorf("%s cannot be written (to read it, open it read-only: statebackend.WithReadOnly() or sqlite.ReadOnly()): %w: %w",
 		path, state.ErrReadOnly, cause)
 }
 
@@ -47,6 +47,11 @@ func (d *Dialector) explainOpen(err error) error {
 	var se sqlite3.Error
 	if errors.As(err, &se) && se.Code == sqlite3.ErrNotADB {
 		return fmt.Errorf("%s is not an SQLite database: %w", d.path, err)
+	}
+	if errors.As(err, &se) && se.ExtendedCode == sqlite3.ErrReadonlyRollback {
+		return fmt.Errorf("%s has a hot journal (%s-journal: a writer stopped in the middle of a transaction), "+
+			"which a read-only open cannot roll back: open it once read-write, which rolls that transaction back: %w",
+			d.path, filepath.Base(d.path), err)
 	}
 	dir := filepath.Dir(d.path)
 	if _, statErr := os.Stat(d.path); errors.Is(statErr, fs.ErrNotExist) {
@@ -74,8 +79,11 @@ func (d *Dialector) explainOpen(err error) error {
 		return readOnlyError(d.path, fmt.Errorf("directory %s: %w (%w)", dir, accErr, err))
 	}
 	if _, shmErr := os.Stat(d.path + "-shm"); isWAL(d.path) && errors.Is(shmErr, fs.ErrNotExist) {
-		return fmt.Errorf("%s is a WAL database whose %s-shm file is missing and cannot be created in %s (%w); "+
-			"open it with sqlite.Immutable() if nothing writes it: %w",
+		// Its -wal file exists (readOnlyMode handles a closed database):
+		// commits may be there only, which an immutable read would miss.
+		return fmt.Errorf("%s is a WAL database whose %s-shm file is missing and cannot be created in %s (%w), "+
+			"and whose -wal file may hold commits not yet in the database file: read a copy of both files in a "+
+			"writable directory, or open it once read-write, which moves those commits into the file: %w",
 			d.path, filepath.Base(d.path), dir, accErr, err)
 	}
 	return err

@@ -34,36 +34,17 @@ type Dialector struct {
 	cfg    config
 }
 
-var _ dialect.Database = (*Dialector)(nil)
+var _ dialect.ReadOnlyDatabase = (*Dialector)(nil)
 
 // Option configures Open.
 type Option func(*config)
 
 type config struct {
 	readOnly, immutable bool
+	// immutableWhenClosed opens a closed database immutable (see
+	// ImmutableWhenClosed).
+	immutableWhenClosed bool
 }
-
-// ReadOnly opens the database read-only (SQLite's mode=ro): to inspect a
-// copy or a backup, or a file another program owns. Reads work as usual;
-// every write call fails at once with state.ErrReadOnly, and Open
-// creates no schema and leaves the journal mode as the file has it.
-//
-// A database in WAL mode (as this package writes them) can be read
-// read-only only where its -shm file exists or can be created, that is in
-// a directory the process may write to; on read-only media use Immutable.
-// Commits of other processes are seen as they happen.
-func ReadOnly() Option { return func(c *config) { c.readOnly = true } }
-
-// Immutable opens the database read-only and promises SQLite that nobody
-// changes the file while it is open (SQLite's immutable=1): for files on
-// read-only media (a read-only mount, a snapshot, a CD image). SQLite
-// then takes no locks and creates no -shm or -wal file. It reads the
-// database file alone: commits still in a -wal file beside it (a writer
-// that did not close cleanly) are not seen, so checkpoint before taking
-// the copy (the backend checkpoints when its last connection closes).
-// Opening a file that another process changes with Immutable may return
-// wrong results or report corruption. Implies ReadOnly.
-func Immutable() Option { return func(c *config) { c.readOnly, c.immutable = true, true } }
 
 // busyTimeout is how long SQLite itself waits for a lock another
 // connection holds before it reports SQLITE_BUSY. It is short on purpose:
@@ -81,6 +62,11 @@ func Open(path string, opts ...Option) *Dialector {
 	for _, opt := range opts {
 		opt(&cfg)
 	}
+	return open(path, cfg)
+}
+
+// open returns the dialector of path with the settings cfg.
+func open(path string, cfg config) *Dialector {
 	if path == ":memory:" || path == "" {
 		// A named shared-cache database lives as long as a connection to it
 		// is open: the pool keeps exactly one.
@@ -90,6 +76,15 @@ func Open(path string, opts ...Option) *Dialector {
 			cfg:       cfg,
 		}
 	}
+	return &Dialector{
+		Dialector: &gormsqlite.Dialector{DSN: fileDSN(path, cfg)},
+		path:      path,
+		cfg:       cfg,
+	}
+}
+
+// fileDSN returns the DSN that opens the file at path as cfg says.
+func fileDSN(path string, cfg config) string {
 	q := url.Values{}
 	q.Set("_busy_timeout", strconv.FormatInt(busyTimeout.Milliseconds(), 10))
 	q.Set("_foreign_keys", "0")
@@ -106,11 +101,7 @@ func Open(path string, opts ...Option) *Dialector {
 		q.Set("_synchronous", "NORMAL")
 		q.Set("_txlock", "immediate")
 	}
-	return &Dialector{
-		Dialector: &gormsqlite.Dialector{DSN: "file:" + escapePath(path) + "?" + q.Encode()},
-		path:      path,
-		cfg:       cfg,
-	}
+	return "file:" + escapePath(path) + "?" + q.Encode()
 }
 
 // Dialect implements dialect.Database.
@@ -150,15 +141,29 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 	if d.memory && d.cfg.readOnly {
 		return fmt.Errorf("a read-only in-memory database would always be empty: %w", state.ErrInvalidArgument)
 	}
-	if !d.memory && !d.cfg.readOnly {
-		// SQLite opens a file it may not write read-only without a word,
-		// and only the first write would fail; say so now.
-		if err := checkWritable(d.path); err != nil {
+	inner := *d.Dialector
+	if !d.memory {
+		if err := checkNotDirectory(d.path); err != nil {
 			return err
 		}
+		switch {
+		case !d.cfg.readOnly:
+			// SQLite opens a file it may not write read-only without a word,
+			// and only the first write would fail; say so now.
+			if err := checkWritable(d.path); err != nil {
+				return err
+			}
+		case !d.cfg.immutable:
+			immutable, err := d.readOnlyMode()
+			if err != nil {
+				return err
+			}
+			if immutable {
+				inner.DSN = fileDSN(d.path, config{readOnly: true, immutable: true})
+			}
+		}
 	}
-	inner := *d.Dialector
-	inner.Conn = sql.OpenDB(connector{dsn: d.DSN, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}})
+	inner.Conn = sql.OpenDB(connector{dsn: inner.DSN, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}})
 	if err := inner.Initialize(db); err != nil {
 		return d.explainOpen(err)
 	}

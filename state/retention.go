@@ -48,13 +48,22 @@ const DefaultPruneBatchTimeout = 30 * time.Second
 // # How
 //
 // A prune deletes whole units in batches: each batch is one short
-// transaction holding at most about BatchSize invocations (a unit larger
-// than that is deleted in several batches, its root last), which checks
-// again that its units are finished before it deletes them. A prune that
-// stops half way (an error, a cancelled context, a killed process) leaves
-// every unit either whole or, for a unit split over batches, with its
-// root and the rest of it still finished, and the next prune finishes it.
-// A batch that exceeds BatchTimeout is retried at half the size.
+// transaction holding at most BatchSize invocations, whatever the shape of
+// the units, and checks again that its units are finished before it
+// deletes from them. A unit larger than a batch is deleted over several,
+// bottom-up: the members of each workflow and its sub-workflows before the
+// invocation that starts it and its run, data and sub-invocation set, so
+// the root goes last. A prune that stops half way (an error, a cancelled
+// context, a killed process) leaves every unit either whole or, for a
+// unit split over batches, a finished remainder still linked to its root,
+// which the next prune finds and finishes. A batch that exceeds
+// BatchTimeout is retried at half the size.
+//
+// A prune ends. It deletes what was prunable when it started: units found
+// through final records written before its start. Records written during
+// it (an import or a copy beside it, a writer whose clock is behind), old
+// as they may be, are left to the next prune, so a prune never chases a
+// writer. A unit it deletes goes whole, with whatever was added to it.
 //
 // Prune returns what it deleted (with DryRun, what it would delete);
 // on error, what it deleted before the error. Invalid options fail with
@@ -77,7 +86,8 @@ type PruneOptions struct {
 	// DryRun counts what would be deleted, and deletes nothing.
 	DryRun bool
 	// Progress, when set, is called after each batch with the totals so
-	// far, from the goroutine that called Prune.
+	// far, from the goroutine that called Prune: once per batch, so the
+	// difference between two calls is what one batch deleted.
 	Progress func(PruneStats)
 }
 
@@ -111,8 +121,12 @@ type PruneStats struct {
 	WorkflowRuns   int64
 	WorkflowData   int64
 	SubInvocations int64
-	// Kept is the number of units examined and kept because part of
-	// them is live or recent.
+	// Kept is the number of units with a history record older than the
+	// cutoff, written before the prune started, that the prune kept
+	// because part of them is live or recent (a workflow running for 50
+	// days with nothing in it finished included); units with only recent
+	// history are not counted. It is counted at the end of the prune, so
+	// Progress does not report it.
 	Kept int64
 	// Batches is the number of batches committed (or, for a dry run,
 	// counted).

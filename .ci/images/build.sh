@@ -1,8 +1,10 @@
 #!/bin/bash
 # Builds a local database image from Debian packages, for the tests:
 #
-#     .ci/images/build.sh postgres   -> local/postgres:15
-#     .ci/images/build.sh mariadb    -> local/mariadb:10.11
+#     .ci/images/build.sh postgres   -> statebackend-ci/postgres:15
+#     .ci/images/build.sh mariadb    -> statebackend-ci/mariadb:10.11
+#
+# (the names come from ci_image in lib.sh).
 #
 # No image registry is reachable from the CI machines, so the image is made
 # with debootstrap (from Debian's apt mirror) and `docker import`, plus an
@@ -11,7 +13,10 @@
 #
 # Idempotent: when the image exists and was built from the same recipe (a
 # hash of this script and the image's files, stored as a label), nothing is
-# done. A fresh image is checked with verify.sh and removed if it fails.
+# done; when it was built from another recipe, it is rebuilt and replaced.
+# An image of that name without the label was made by something else: the
+# script stops rather than use or replace it. A fresh image is checked with
+# verify.sh and removed if it fails.
 #
 # Diagnostics go to stderr; the only stdout output is the image name.
 # Requires a running Docker engine (see ci_start_docker in lib.sh).
@@ -24,7 +29,7 @@ source "$here/../lib.sh"
 name=${1:-}
 case "$name" in
 postgres)
-	image=local/postgres:15
+	image=$(ci_image postgres)
 	packages=postgresql-15
 	port=5432
 	cmd='["postgres"]'
@@ -40,7 +45,7 @@ postgres)
 	files=("$here/postgres-entrypoint.sh")
 	;;
 mariadb)
-	image=local/mariadb:10.11
+	image=$(ci_image mariadb)
 	packages=mariadb-server,mariadb-client
 	port=3306
 	cmd='["mariadbd"]'
@@ -65,12 +70,15 @@ old_id=
 if docker image inspect "$image" >/dev/null 2>&1; then
 	old_id=$(docker image inspect --format '{{.Id}}' "$image")
 	have=$(docker image inspect --format "{{ index .Config.Labels \"$label\" }}" "$image" 2>/dev/null || true)
+	if [[ -z "$have" || "$have" == "<no value>" ]]; then
+		ci_die "image $image exists but was not built by this script (no $label label); remove it (docker image rm $image) to let the script build its own"
+	fi
 	if [[ "$have" == "$recipe" ]]; then
 		ci_log "image $image is up to date (recipe $recipe); skipping build"
 		echo "$image"
 		exit 0
 	fi
-	ci_log "image $image was built from another recipe (${have:-none}, now $recipe); rebuilding"
+	ci_log "image $image was built from another recipe ($have, now $recipe); rebuilding"
 fi
 
 start=$SECONDS

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Entrypoint of the local/mariadb:10.11 test image (built by
+# Entrypoint of the statebackend-ci/mariadb:10.11 test image (built by
 # .ci/images/build.sh from Debian's mariadb-server package). It mimics the
 # official mariadb image closely enough for testcontainers-go's mariadb
 # module. Environment (MARIADB_* wins over the MYSQL_* alias):

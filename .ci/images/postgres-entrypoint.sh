@@ -1,7 +1,8 @@
 #!/bin/bash
-# Entrypoint of the local/postgres:15 test image (built by .ci/images/build.sh
-# from Debian's postgresql-15 package). It mimics the official postgres image
-# closely enough for testcontainers-go's postgres module:
+# Entrypoint of the statebackend-ci/postgres:15 test image (built by
+# .ci/images/build.sh from Debian's postgresql-15 package). It mimics the
+# official postgres image closely enough for testcontainers-go's postgres
+# module:
 #
 #   POSTGRES_PASSWORD          password of the superuser (required unless
 #                              POSTGRES_HOST_AUTH_METHOD=trust)

@@ -4,8 +4,8 @@
 # 127.0.0.1, wait for the log line(s) testcontainers-go waits for, then
 # connect with the host's client over TCP.
 #
-#     .ci/images/verify.sh postgres   # local/postgres:15
-#     .ci/images/verify.sh mariadb    # local/mariadb:10.11 (incl. a 64 MiB row)
+#     .ci/images/verify.sh postgres   # statebackend-ci/postgres:15
+#     .ci/images/verify.sh mariadb    # statebackend-ci/mariadb:10.11 (incl. a 64 MiB row)
 #
 # Installs the client (postgresql-client / mariadb-client) when missing. The
 # container is removed afterwards, also on failure (its log is shown then).
@@ -48,7 +48,7 @@ postgres)
 	# The same command testcontainers' postgres module uses (CMD postgres -c fsync=off).
 	cid=$(docker run -d -p 127.0.0.1::5432 \
 		-e POSTGRES_PASSWORD=pw -e POSTGRES_USER=u -e POSTGRES_DB=d \
-		local/postgres:15 postgres -c fsync=off)
+		"$(ci_image postgres)" postgres -c fsync=off)
 	wait_for_log "database system is ready to accept connections" 2
 	hostport=$(docker port "$cid" 5432/tcp | head -n1)
 	export PGPASSWORD=pw
@@ -68,7 +68,7 @@ mariadb)
 	ci_apt_install mariadb-client
 	cid=$(docker run -d -p 127.0.0.1::3306 \
 		-e MARIADB_USER=u -e MARIADB_PASSWORD=pw -e MARIADB_DATABASE=d -e MARIADB_ROOT_PASSWORD=rootpw \
-		local/mariadb:10.11)
+		"$(ci_image mariadb)")
 	# What testcontainers-go's mariadb module waits for.
 	wait_for_log "port: 3306  mariadb.org binary distribution" 1
 	hostport=$(docker port "$cid" 3306/tcp | head -n1)

@@ -8,6 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -22,8 +23,9 @@ func (c *cli) copyCommand() *cobra.Command {
 batches, through the library. The target's tables are created if missing.
 
 It is idempotent and resumable: rows already in the target with the same
-content are skipped, so running copy again after a crash or a kill completes
-the copy without writing twice. History, whose ids differ between databases,
+content are skipped, so running copy again after a crash, a kill or Ctrl-C
+completes the copy without writing twice; WRITTEN counts the rows it wrote
+(0 for every table when the target already matched). History, whose ids differ between databases,
 is written by its natural key (invocation, timestamp, status), in the
 source's order, and resumes from the newest record the target has.
 
@@ -48,6 +50,10 @@ not. The target should hold no other state for the app.`,
 			}
 			if src.shown == dst.shown {
 				return usageErrorf("--from and --to name the same database (%s)", src.shown)
+			}
+			c.onInterrupt = func() string {
+				return "what it copied so far is committed, not yet verified; run the same copy again to resume: " +
+					"it writes only what the target lacks, then verifies"
 			}
 			return c.copy(cmd.Context(), src, dst, batch)
 		},
@@ -114,7 +120,7 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 		return rep, err
 	}
 	total += nh
-	prog := c.newProgress(total, "copying")
+	prog := c.newProgress(total, "copying", "rows")
 	defer prog.done()
 
 	w := &writer{dst: dst.backend, runners: map[string][]any{}}
@@ -244,7 +250,7 @@ func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int,
 			if err != nil {
 				return tr, err
 			}
-			prog.add(int(skipped))
+			prog.skip(int(skipped))
 			c.log.Info("resuming history", "table", name, "from", state.FormatTimestamp(state.FromMicros(from)), "skipped", skipped)
 		}
 	}
@@ -252,12 +258,18 @@ func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int,
 		if err != nil {
 			return tr, err
 		}
-		if err := imp.ImportHistory(ctx, recs); err != nil {
-			return tr, fmt.Errorf("write %s: %w", name, err)
+		todo, err := historyToWrite(ctx, dst, recs, batch)
+		if err != nil {
+			return tr, fmt.Errorf("target %s: %w", name, err)
 		}
-		tr.Written += int64(len(recs))
+		if len(todo) > 0 {
+			if err := imp.ImportHistory(ctx, todo); err != nil {
+				return tr, fmt.Errorf("write %s: %w", name, err)
+			}
+		}
+		tr.Written += int64(len(todo))
 		prog.add(len(recs))
-		c.log.Debug("copied page", "table", name, "rows", len(recs), "written", len(recs))
+		c.log.Debug("copied page", "table", name, "rows", len(recs), "written", len(todo))
 	}
 	want, err := historySum(ctx, src, batch)
 	if err != nil {
@@ -276,6 +288,55 @@ func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int,
 		return c.syncHistory(ctx, src, dst, batch, &progress{}, false)
 	}
 	return tr, nil
+}
+
+// historyToWrite returns the records of recs (a page of the source, in
+// timestamp order) that dst lacks or holds differently, in recs' order:
+// those the page's import would write. A record's key is its invocation,
+// timestamp and status, as in ImportHistory's upsert; the target's records
+// in the page's time range are read to compare.
+func historyToWrite(ctx context.Context, dst *conn, recs []statebackend.InvocationHistory, batch int) ([]statebackend.InvocationHistory, error) {
+	if len(recs) == 0 {
+		return nil, nil
+	}
+	type key struct {
+		id     statebackend.InvocationID
+		us     int64
+		status statebackend.Status
+	}
+	keyOf := func(h statebackend.InvocationHistory) key {
+		return key{h.InvocationID, state.ToMicros(h.Timestamp), h.StatusRecord.Status}
+	}
+	// The page's time range: pynenc's pages are in the order of its own
+	// timestamps, which may differ from the records'.
+	first, last := recs[0].Timestamp, recs[0].Timestamp
+	for _, h := range recs[1:] {
+		if h.Timestamp.Before(first) {
+			first = h.Timestamp
+		}
+		if h.Timestamp.After(last) {
+			last = h.Timestamp
+		}
+	}
+	held := map[key][]byte{}
+	for have, err := range dst.backend.HistoryInTimeRange(ctx, first, last, batch) {
+		if err != nil {
+			return nil, err
+		}
+		for _, h := range have {
+			held[keyOf(h)] = historyCanon(h)
+		}
+	}
+	if len(held) == 0 {
+		return recs, nil
+	}
+	var todo []statebackend.InvocationHistory
+	for _, h := range recs {
+		if cv, ok := held[keyOf(h)]; !ok || !bytes.Equal(cv, historyCanon(h)) {
+			todo = append(todo, h)
+		}
+	}
+	return todo, nil
 }
 
 // historySum checksums every history record of s.

@@ -17,7 +17,8 @@ import (
 	"github.com/taskstate/statebackend/sqlite"
 )
 
-// dbURL is a parsed --db, --from or --to URL.
+// dbURL is a parsed --db, --from or --to database: a URL or a Postgres
+// keyword/value string.
 type dbURL struct {
 	// kind is "sqlite", "postgres" or "mysql".
 	kind string
@@ -25,7 +26,7 @@ type dbURL struct {
 	path string
 	// dsn is what the database package's Open takes (Postgres and MySQL).
 	dsn string
-	// shown is the URL as printed: the password replaced by "xxxxx".
+	// shown is the database as printed: the password replaced by "xxxxx".
 	shown string
 	// secrets are the strings no output may contain (the password, raw and
 	// escaped).
@@ -37,24 +38,43 @@ type dbURL struct {
 // timeout. A URL that sets its own keeps it.
 const connectTimeout = 10 * time.Second
 
-// parseDBURL reads the URL forms the CLI accepts:
+// urlForms lists the forms of a database in messages.
+const urlForms = "sqlite:PATH, postgres://..., a Postgres keyword/value string (host=... dbname=...) or mysql://..."
+
+// parseDBURL reads the database forms the CLI accepts:
 //
 //	sqlite:PATH                  (also sqlite://PATH; sqlite:///abs/path)
 //	postgres://user:pass@host:5432/db?sslmode=disable   (or postgresql://)
+//	host=HOST port=5432 user=USER password=PASS dbname=DB sslmode=disable
+//	                             (Postgres keyword/value; also after "postgres:")
 //	mysql://user:pass@host:3306/db?param=value
 //
-// The error is a usage error and never holds the password.
+// flag names where raw came from ("--db", "--to", "STATEBACKEND_DB"). The
+// error is a usage error and never holds the password.
 func parseDBURL(flag, raw string) (dbURL, error) {
 	if raw == "" {
-		return dbURL{}, usageErrorf("no database: pass %s URL (or set STATEBACKEND_DB); forms: sqlite:PATH, postgres://..., mysql://...", flag)
+		if flag == "--db" || flag == dbEnv {
+			return dbURL{}, usageErrorf("no database: pass --db URL (or set %s); forms: %s", dbEnv, urlForms)
+		}
+		return dbURL{}, usageErrorf("%s is empty: give a database URL (%s)", flag, urlForms)
+	}
+	if isPgKeywordValue(raw) {
+		return parsePgKeywordValueURL(flag, raw)
+	}
+	if key, _, ok := strings.Cut(raw, "="); ok && isWord(strings.TrimSpace(key)) {
+		return dbURL{}, usageErrorf("%s: %q is not a Postgres connection keyword (host, hostaddr, port, dbname, user, password, sslmode, ...): use %s",
+			flag, strings.TrimSpace(key), urlForms)
 	}
 	scheme, rest, ok := strings.Cut(raw, ":")
-	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\ @") {
+	if !ok || scheme == "" || strings.ContainsAny(scheme, "/\\ @=") {
 		shown := fmt.Sprintf(" %q", raw)
-		if strings.Contains(raw, "@") {
+		if strings.ContainsAny(raw, "@=") {
 			shown = "" // it may hold a password
 		}
-		return dbURL{}, usageErrorf("%s%s is not a URL: use sqlite:PATH, postgres://... or mysql://...", flag, shown)
+		return dbURL{}, usageErrorf("%s%s is not a URL: use %s", flag, shown, urlForms)
+	}
+	if kind := strings.ToLower(scheme); (kind == "postgres" || kind == "postgresql") && isPgKeywordValue(rest) {
+		return parsePgKeywordValueURL(flag, rest)
 	}
 	switch strings.ToLower(scheme) {
 	case "sqlite", "sqlite3", "file":
@@ -68,7 +88,7 @@ func parseDBURL(flag, raw string) (dbURL, error) {
 	case "mysql", "mariadb":
 		return parseServerURL(flag, raw, "mysql")
 	}
-	return dbURL{}, usageErrorf("%s: unknown scheme %q: use sqlite:PATH, postgres://... or mysql://...", flag, scheme)
+	return dbURL{}, usageErrorf("%s: unknown scheme %q: use %s", flag, scheme, urlForms)
 }
 
 // parseServerURL parses a Postgres or MySQL URL.
@@ -133,6 +153,20 @@ func mysqlDSN(u *url.URL) (string, error) {
 		cfg.Timeout = connectTimeout
 	}
 	return cfg.FormatDSN(), nil
+}
+
+// isWord reports whether s is a keyword-like word: letters, digits and
+// underscores.
+func isWord(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if !(r == '_' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9') {
+			return false
+		}
+	}
+	return true
 }
 
 // urlProblem returns what url.Parse found wrong, without the URL.

@@ -26,7 +26,8 @@ whatever --output says. It streams them page by page, in constant memory
 however many there are.
 
 Times are ISO 8601 (2025-01-15T12:00:00Z, 2025-01-15 12:00:00+02:00; no zone
-means UTC), "now", or a duration before now ("-24h", "-90m").
+means UTC), "now", or a duration before now ("-24h", "-90m", "-7d", "-2w";
+m is minutes, and there is no month or year unit).
 Without --from the range starts at the earliest time, without --to it ends
 at the latest.`,
 		Args: exactArgs(0, ""),
@@ -65,11 +66,14 @@ func parseTime(flag, s string, now, def time.Time) (time.Time, error) {
 	case s == "now":
 		return now, nil
 	case strings.HasPrefix(s, "-"):
-		d, err := time.ParseDuration(s[1:])
-		if err != nil {
-			return time.Time{}, usageErrorf("%s %q: give an ISO 8601 time, \"now\" or a duration such as -24h", flag, s)
+		d, problem := durationValue(s[1:])
+		switch problem {
+		case "":
+			return now.Add(-d), nil
+		case badDuration:
+			return time.Time{}, usageErrorf("%s %q: give an ISO 8601 time, \"now\" or a duration before now such as -24h or -7d (%s)", flag, s, durationHelp)
 		}
-		return now.Add(-d), nil
+		return time.Time{}, usageErrorf("%s %q: %s", flag, s, problem)
 	}
 	t, err := state.ParseTimestamp(s)
 	if err != nil {
@@ -106,13 +110,31 @@ func (c *cli) history(ctx context.Context, start, end time.Time, batch int, outP
 			if err != nil {
 				return err
 			}
-			prog = c.newProgress(total, "history")
+			prog = c.newProgress(total, "history", "records")
 		}
 	}
 	bw := bufio.NewWriterSize(w, 64<<10)
 	line := make([]byte, 0, 512)
+	var written int64
+	var last time.Time
+	c.onInterrupt = func() string {
+		where := "the output"
+		if outPath != "" {
+			where = outPath
+		}
+		if written == 0 {
+			return "nothing was written; run it again"
+		}
+		at := state.FormatTimestamp(last)
+		return fmt.Sprintf("%s holds the first %d records, whole, up to %s; to continue, run it again with --from '%s' (the records at that time come again)",
+			where, written, at, at)
+	}
 	for recs, err := range cn.backend.HistoryInTimeRange(ctx, start, end, batch) {
 		if err != nil {
+			if ctx.Err() != nil {
+				// Interrupted: leave the records read so far, each whole.
+				_ = bw.Flush()
+			}
 			return err
 		}
 		for _, h := range recs {
@@ -121,6 +143,8 @@ func (c *cli) history(ctx context.Context, start, end time.Time, batch int, outP
 				return err
 			}
 		}
+		written += int64(len(recs))
+		last = recs[len(recs)-1].Timestamp
 		prog.add(len(recs))
 	}
 	prog.done()

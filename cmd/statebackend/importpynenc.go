@@ -28,7 +28,8 @@ func (c *cli) importPynencCommand() *cobra.Command {
 		Long: `import-pynenc reads a SQLite file written by pynenc's own SQLiteStateBackend
 (opened read-only) and writes its state through the library into the target
 database, whose tables are created if missing. It verifies the result as
-copy does, and like copy it can be run again after a failure.
+copy does, and like copy it can be run again after a failure or an
+interruption: it writes only what the target lacks.
 
 pynenc keeps each app's tables under a prefix made of the sanitized app id
 and 8 hex digits of its SHA-256 ("myapp_3f5e2a1b__state_backend_history");
@@ -53,6 +54,10 @@ JSON arguments, app info and history records.`,
 			dst, err := c.parseURL("--to", to)
 			if err != nil {
 				return err
+			}
+			c.onInterrupt = func() string {
+				return "what it imported so far is committed, not yet verified; run the same import-pynenc again to finish: " +
+					"it writes only what the target lacks, then verifies"
 			}
 			return c.importPynenc(cmd.Context(), path, dst, batch, cmd.Flag("app").Changed)
 		},
@@ -226,8 +231,8 @@ func (s *pynencSource) count(ctx context.Context, t *tableSpec) (int64, error) {
 }
 
 // countHistory counts every record: an import never resumes its history
-// by timestamp (pynenc's REAL timestamps may be local times), it rewrites
-// it, which the natural key makes harmless.
+// by timestamp (pynenc's REAL timestamps may be local times), it reads it
+// whole again and writes what the target lacks.
 func (s *pynencSource) countHistory(ctx context.Context, _ int64) (int64, error) {
 	var n int64
 	err := s.db.QueryRowContext(ctx, "SELECT COUNT(*) FROM "+s.table("History")).Scan(&n)

@@ -11,10 +11,14 @@
 //
 // The database comes from --db or the STATEBACKEND_DB environment
 // variable, as a URL: sqlite:PATH, postgres://... (or postgresql://) and
-// mysql://user:pass@host:3306/db?params. Passwords are never printed.
+// mysql://user:pass@host:3306/db?params; or as a Postgres keyword/value
+// string ("host=db port=5432 user=ops dbname=app"). Passwords are never
+// printed. `statebackend migrate --create` creates a new database.
 //
-// Exit codes: 0 success, 1 failure, 2 usage error. Errors are one line on
-// stderr that says what to do.
+// Exit codes: 0 success, 1 failure, 2 usage error, 130 and 143 stopped by
+// SIGINT (Ctrl-C) and SIGTERM. Errors are one line on stderr that says what
+// to do; so is an interruption, which says what running the command again
+// does.
 //
 // The binary needs cgo (SQLite is compiled in through
 // github.com/mattn/go-sqlite3): build it with CGO_ENABLED=1 and a C
@@ -24,13 +28,16 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 )
 
 func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
-	stop()
-	os.Exit(code)
+	os.Exit(runMain())
+}
+
+// runMain runs the process's command line until it ends or the process
+// receives SIGINT or SIGTERM, and returns the exit code.
+func runMain() int {
+	ctx, stop := withInterrupt(context.Background())
+	defer stop()
+	return run(ctx, os.Args[1:], os.Stdout, os.Stderr, os.Getenv)
 }

@@ -25,7 +25,7 @@ import (
 // process), and removes the database containers at the end.
 func TestMain(m *testing.M) {
 	testscript.Main(cleanup{m}, map[string]func(){
-		"statebackend": func() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr, os.Getenv)) },
+		"statebackend": func() { os.Exit(runMain()) },
 	})
 }
 

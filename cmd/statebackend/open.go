@@ -7,12 +7,16 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"syscall"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
+	"github.com/taskstate/statebackend/sqlite"
 )
 
 // conn is one app of one database, opened two ways: the library's Backend,
@@ -31,8 +35,9 @@ type conn struct {
 type openMode int
 
 const (
-	// readExisting opens an app whose tables exist and writes nothing on
-	// open: not the schema, not a new SQLite file.
+	// readExisting opens an app whose tables exist for reading only: a
+	// SQLite file read-only (see dialectorFor), so nothing is written,
+	// not the schema, not the journal mode, not a new file.
 	readExisting openMode = iota
 	// createMissing creates the database file and the app's tables when
 	// missing (the target of copy and import-pynenc).
@@ -48,7 +53,7 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 		return nil, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
 	}
 	c.log.Debug("opening database", "url", u.shown, "app", appID)
-	db, err := openGorm(u)
+	db, err := openGorm(u, mode)
 	if err != nil {
 		return nil, err
 	}
@@ -72,7 +77,7 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 		// An older schema fails, naming `statebackend migrate`.
 		opts = append(opts, statebackend.WithoutAutoMigrate())
 	}
-	b, err := statebackend.Open(u.dialector(), opts...)
+	b, err := statebackend.Open(dialectorFor(u, mode), opts...)
 	if err != nil {
 		closeGorm(db)
 		return nil, fmt.Errorf("open %s: %w", u.shown, err)
@@ -82,12 +87,75 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 
 // openGorm opens the inspection handle, which also proves the database
 // answers.
-func openGorm(u dbURL) (*gorm.DB, error) {
-	db, err := gorm.Open(u.dialector(), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
+func openGorm(u dbURL, mode openMode) (*gorm.DB, error) {
+	db, err := gorm.Open(dialectorFor(u, mode), &gorm.Config{Logger: logger.Discard, SkipDefaultTransaction: true})
 	if err != nil {
-		return nil, fmt.Errorf("cannot reach the %s database at %s: %w; check the URL, that the server runs, and the credentials", u.kind, u.shown, err)
+		return nil, openError(u, err)
 	}
 	return db, nil
+}
+
+// dialectorFor returns a new dialector of u for mode. A SQLite file opened
+// to be read is opened read-only, and immutable when no process has it
+// open (sqlite.ImmutableWhenClosed): reading it then needs no permission
+// to write it or its directory, and creates no file, not even the -wal and
+// -shm files of a WAL database. Servers get their usual dialector:
+// statebackend.WithReadOnly keeps writes from them.
+func dialectorFor(u dbURL, mode openMode) gorm.Dialector {
+	if mode == readExisting && u.kind == "sqlite" {
+		return sqlite.Open(u.path, sqlite.ImmutableWhenClosed())
+	}
+	return u.dialector()
+}
+
+// migrator is the migrator of one app's schema with the database it
+// opened, which Close closes.
+type migrator struct {
+	*migrations.Migrator
+	db *gorm.DB
+}
+
+// Close closes the migrator's database.
+func (m migrator) Close() { closeGorm(m.db) }
+
+// openMigrator opens the schema of appID on u for mode: readExisting reads
+// it only (schema, status, migrate --dry-run).
+func (c *cli) openMigrator(u dbURL, appID string, mode openMode) (migrator, error) {
+	d := dialectorFor(u, mode)
+	if ld, ok := d.(dialect.LoggingDatabase); ok {
+		d = ld.WithLogger(c.log) // the MySQL driver logs to stderr otherwise
+	}
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		return migrator{}, openError(u, err)
+	}
+	m, err := migrations.NewMigrator(db, migrations.Config{AppID: appID, Logger: c.log, ReadOnly: mode == readExisting})
+	if err != nil {
+		closeGorm(db)
+		return migrator{}, openError(u, err)
+	}
+	return migrator{Migrator: m, db: db}, nil
+}
+
+// openError says why u could not be opened, with what to check: for a
+// server, the URL, the server and the credentials; for a SQLite file that
+// cannot be written by a command that writes, how to get write access.
+func openError(u dbURL, err error) error {
+	if u.kind != "sqlite" {
+		return fmt.Errorf("cannot reach the %s database at %s: %w; check the URL, that the server runs, and the credentials", u.kind, u.shown, err)
+	}
+	if errors.Is(err, statebackend.ErrReadOnly) {
+		var reason error = errors.New("it refuses writes")
+		var errno syscall.Errno
+		if errors.As(err, &errno) {
+			reason = errno
+		}
+		return fmt.Errorf("cannot open %s for writing (%w), and this command writes: run it as a user who may write "+
+			"the file and its directory, on a writable file system, or on a writable copy; the read commands "+
+			"(status, schema, inspect, workflows, history, copy --from) read it as it is: %w",
+			u.path, reason, statebackend.ErrReadOnly)
+	}
+	return fmt.Errorf("cannot open %s: %w", u.shown, err)
 }
 
 func closeGorm(db *gorm.DB) {

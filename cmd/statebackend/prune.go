@@ -3,8 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -21,26 +19,35 @@ import (
 func (c *cli) pruneCommand() *cobra.Command {
 	var olderThan string
 	var batch int
-	var dryRun bool
+	var dryRun, yes bool
 	cmd := &cobra.Command{
 		Use:   "prune --older-than DURATION",
 		Short: "Delete the state older than a duration, in batches (--dry-run counts only)",
-		Long: `prune deletes the finished work of the app that is older than --older-than
-(a duration such as 720h, 90m, or days: 30d): each top-level workflow run
-whose every invocation has a final status (success, failed,
-concurrency_controlled_final) and no history record since the cutoff, with
-everything under it. Live work is never deleted. It works --batch
-invocations per short transaction, so writers are never blocked for long,
-and an interrupted prune is finished by the next one. With --dry-run it
-counts what it would delete and deletes nothing.`,
+		Long: `prune deletes the finished work of the app that is older than --older-than:
+each top-level workflow run whose every invocation has a final status
+(success, failed, concurrency_controlled_final) and no history record since
+the cutoff, with everything under it. Live work is never deleted. It works
+--batch invocations per short transaction, so writers are never blocked for
+long, and an interrupted prune is finished by the next one: what it deleted
+stays deleted. With --dry-run it counts what it would delete and deletes
+nothing.
+
+--older-than is a duration: 30d (days), 2w (weeks), 36h, 90m, 1h30m. The
+units are s, m, h, d and w; m is minutes, as in Go, and there is no month
+or year unit (give 30d, 365d). A duration under an hour deletes work that
+finished minutes ago, so it also needs --yes (a dry run does not).`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := requireFlags(cmd, "older-than"); err != nil {
 				return err
 			}
-			age, err := parseAge(olderThan)
+			age, err := parseDuration("--older-than", olderThan)
 			if err != nil {
 				return err
+			}
+			if age < youngPrune && !dryRun && !yes {
+				return usageErrorf("--older-than %s is %s (m is minutes; 30d is 30 days): prune would delete work that finished %s ago; "+
+					"if that is meant, run it again with --yes (or see what it would delete with --dry-run)", olderThan, minutes(age), minutes(age))
 			}
 			if batch < 1 {
 				return usageErrorf("--batch %d: give a positive number of invocations", batch)
@@ -75,11 +82,16 @@ counts what it would delete and deletes nothing.`,
 			return t.flush()
 		},
 	}
-	cmd.Flags().StringVar(&olderThan, "older-than", "", "delete what is older than this (720h, 30d, ...)")
+	cmd.Flags().StringVar(&olderThan, "older-than", "", "delete what finished longer ago than this: 30d, 2w, 36h, 90m (m is minutes; no month or year unit)")
 	cmd.Flags().IntVar(&batch, "batch", statebackend.DefaultPruneBatchSize, "invocations deleted per transaction")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "count what would be deleted, delete nothing")
+	cmd.Flags().BoolVar(&yes, "yes", false, "confirm an --older-than under an hour")
 	return cmd
 }
+
+// youngPrune is the --older-than below which prune needs --yes: "1m" is
+// easily meant as a month, and deletes work that ended a minute ago.
+const youngPrune = time.Hour
 
 // pruneRequest is what prune asks of the library.
 type pruneRequest struct {
@@ -109,20 +121,32 @@ type pruneStats struct {
 
 // runPrune prunes the app of --app on u.
 func (c *cli) runPrune(ctx context.Context, u dbURL, req pruneRequest) (pruneStats, error) {
-	cn, err := c.open(ctx, u, c.appID, writeExisting)
+	mode := writeExisting
+	if req.DryRun {
+		mode = readExisting // counting reads only
+	}
+	cn, err := c.open(ctx, u, c.appID, mode)
 	if err != nil {
 		return pruneStats{}, err
 	}
 	defer cn.Close()
 	pruner := cn.backend
-	prog := c.newProgress(-1, "pruning")
+	prog := c.newProgress(-1, "pruning", "invocations")
 	defer prog.done()
-	var seen int64
+	var sofar statebackend.PruneStats
+	c.onInterrupt = func() string {
+		if req.DryRun {
+			return "a dry run, nothing was deleted"
+		}
+		return fmt.Sprintf("the %d workflow runs (%d invocations) deleted in %d batches before it stopped stay deleted; run it again to continue",
+			sofar.Units, sofar.Invocations, sofar.Batches)
+	}
 	st, err := pruner.Prune(ctx, statebackend.PruneOptions{
 		OlderThan: req.OlderThan, BatchSize: req.Batch, DryRun: req.DryRun,
 		Progress: func(s statebackend.PruneStats) {
-			prog.add(int(s.Invocations - seen))
-			seen = s.Invocations
+			prog.add(int(s.Invocations - sofar.Invocations))
+			sofar = s
+			c.log.Debug("pruned a batch", "batches", s.Batches, "invocations", s.Invocations)
 		},
 	})
 	if err != nil {
@@ -133,21 +157,4 @@ func (c *cli) runPrune(ctx context.Context, u dbURL, req pruneRequest) (pruneSta
 		Exceptions: st.Exceptions, WorkflowRuns: st.WorkflowRuns, WorkflowData: st.WorkflowData,
 		SubInvocations: st.SubInvocations, Kept: st.Kept, Batches: st.Batches, DryRun: req.DryRun, Cutoff: req.Before,
 	}, nil
-}
-
-// parseAge reads a duration, also in days ("30d").
-func parseAge(s string) (time.Duration, error) {
-	bad := usageErrorf("--older-than %q: give a positive duration such as 720h, 90m or 30d", s)
-	if days, ok := strings.CutSuffix(s, "d"); ok {
-		n, err := strconv.Atoi(days)
-		if err != nil || n <= 0 {
-			return 0, bad
-		}
-		return time.Duration(n) * 24 * time.Hour, nil
-	}
-	d, err := time.ParseDuration(s)
-	if err != nil || d <= 0 {
-		return 0, bad
-	}
-	return d, nil
 }

@@ -26,11 +26,17 @@ type cli struct {
 	appID    string // --app
 	output   string // --output
 	logLevel string // --log-level
+	// dbFrom names where db came from, for messages: "--db" or
+	// STATEBACKEND_DB.
+	dbFrom string
 
 	log *slog.Logger
 	// secrets are the passwords of every URL parsed so far; oneLine and the
 	// logger remove them from what they print.
 	secrets []string
+	// onInterrupt, set by a long command, says what the interruption left
+	// and what running the command again does (see interrupted).
+	onInterrupt func() string
 }
 
 // run runs the command line args and returns the exit code.
@@ -40,7 +46,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	err := root.ExecuteContext(ctx)
+	cmd, err := root.ExecuteContextC(ctx)
+	if in := interruption(ctx); in != nil && err != nil {
+		if c.log != nil {
+			c.log.Debug("the command stopped on the signal", "err", err)
+		}
+		fmt.Fprintln(stderr, c.interruptLine(cmd, in))
+		return in.exitCode()
+	}
 	if err != nil {
 		if msg := err.Error(); strings.HasPrefix(msg, "unknown command ") {
 			first, rest, _ := strings.Cut(msg, "\n")
@@ -54,6 +67,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer, getenv fu
 	return exitCode(err)
 }
 
+// interruptLine is the one line printed when a signal stopped cmd.
+func (c *cli) interruptLine(cmd *cobra.Command, in *interrupted) string {
+	msg := fmt.Sprintf("interrupted by %s", signalName(in.sig))
+	if cmd != nil && cmd.HasParent() {
+		msg = cmd.Name() + " " + msg
+	}
+	if c.onInterrupt != nil {
+		msg += ": " + c.onInterrupt()
+	}
+	return "statebackend: " + redact(strings.Join(strings.Fields(msg), " "), c.secrets...)
+}
+
 func (c *cli) rootCommand() *cobra.Command {
 	root := &cobra.Command{
 		Use:   "statebackend",
@@ -62,19 +87,28 @@ func (c *cli) rootCommand() *cobra.Command {
 keeps through github.com/taskstate/statebackend, on SQLite, Postgres or
 MySQL/MariaDB.
 
-The database is a URL, from --db or the STATEBACKEND_DB environment variable:
+The database comes from --db or the STATEBACKEND_DB environment variable:
   sqlite:PATH                                   a SQLite file
   postgres://user:password@host:5432/db?sslmode=disable   (or postgresql://)
+  host=HOST port=5432 user=USER password=PASS dbname=DB   Postgres keyword/value
+                                                (also "postgres:host=...")
   mysql://user:password@host:3306/db?param=value          MySQL or MariaDB
+Passwords are never printed. A new database: migrate --create.
 
-Exit codes: 0 success, 1 failure, 2 usage error.`,
+Durations (prune --older-than, history --from -7d) take s, m (minutes), h,
+d (days) and w (weeks), combined as 1h30m or 2w3d; there is no month or
+year unit.
+
+Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (SIGINT,
+Ctrl-C), 143 terminated (SIGTERM). An interrupted command stops at its next
+database call and says in one line what running it again does.`,
 		SilenceErrors:     true,
 		SilenceUsage:      true,
 		CompletionOptions: cobra.CompletionOptions{DisableDefaultCmd: true},
 		PersistentPreRunE: func(cmd *cobra.Command, _ []string) error { return c.setup(cmd) },
 	}
 	f := root.PersistentFlags()
-	f.StringVar(&c.db, "db", "", "database URL (default $"+dbEnv+")")
+	f.StringVar(&c.db, "db", "", "database URL or Postgres keyword/value string (default $"+dbEnv+")")
 	f.StringVar(&c.appID, "app", "", "app id (default: the default app, pynenc's unprefixed tables)")
 	f.StringVarP(&c.output, "output", "o", "table", "output format: table or json")
 	f.StringVar(&c.logLevel, "log-level", "warn", "log level on stderr: debug, info, warn or error")
@@ -106,8 +140,10 @@ func (c *cli) setup(cmd *cobra.Command) error {
 	if err := level.UnmarshalText([]byte(c.logLevel)); err != nil {
 		return usageErrorf("--log-level %q: use debug, info, warn or error", c.logLevel)
 	}
+	c.dbFrom = "--db"
 	if c.db == "" && !cmd.Flags().Changed("db") {
 		c.db = c.getenv(dbEnv)
+		c.dbFrom = dbEnv
 	}
 	c.log = slog.New(&redactingHandler{
 		Handler: slog.NewTextHandler(c.stderr, &slog.HandlerOptions{Level: level}),
@@ -126,9 +162,10 @@ func (c *cli) parseURL(flag, raw string) (dbURL, error) {
 	return u, nil
 }
 
-// dbURL returns the --db database.
+// dbURL returns the database of --db or STATEBACKEND_DB; its errors name
+// the one it came from.
 func (c *cli) dbURL() (dbURL, error) {
-	return c.parseURL("--db", c.db)
+	return c.parseURL(c.dbFrom, c.db)
 }
 
 // stderrIsTerminal reports whether progress bars should be drawn.

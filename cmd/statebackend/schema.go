@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"strconv"
 	"strings"
@@ -23,6 +24,10 @@ func (c *cli) schemaCommand() *cobra.Command {
 				return err
 			}
 			rep, err := c.readSchema(cmd.Context(), u)
+			var missing *noTablesError
+			if errors.As(err, &missing) {
+				return err
+			}
 			if err != nil {
 				return fmt.Errorf("schema of %s in %s: %w", appName(c.appID), u.shown, err)
 			}
@@ -56,18 +61,52 @@ func (c *cli) readSchema(ctx context.Context, u dbURL) (schemaReport, error) {
 	if !u.exists() {
 		return schemaReport{}, fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
 	}
-	m, closeDB, err := c.openMigrator(u, c.appID)
+	m, err := c.openMigrator(u, c.appID, readExisting)
 	if err != nil {
-		return schemaReport{}, fmt.Errorf("cannot reach the %s database at %s: %w", u.kind, u.shown, err)
+		return schemaReport{}, err
 	}
-	defer closeDB()
+	defer m.Close()
 	st, err := m.Status(ctx)
 	if err != nil {
 		return schemaReport{}, err
+	}
+	if st.Version == 0 {
+		return schemaReport{}, &noTablesError{app: c.appID, db: u.shown, apps: appsIn(ctx, u), hint: "check --app"}
 	}
 	rep := schemaReport{App: c.appID, Current: describeVersion(st), Newest: strconv.Itoa(st.Latest), Pending: []string{}}
 	for _, p := range st.Pending {
 		rep.Pending = append(rep.Pending, fmt.Sprintf("%d %s", p.Version, p.Name))
 	}
 	return rep, nil
+}
+
+// noTablesError reports an app with no tables in a database, as status
+// does: the apps that are there, and what to do.
+type noTablesError struct {
+	app, db string
+	// apps names the apps of the database ("apps there: ...").
+	apps string
+	hint string
+}
+
+func (e *noTablesError) Error() string {
+	return fmt.Sprintf("%s has no tables in %s (%s); %s", appName(e.app), e.db, e.apps, e.hint)
+}
+
+// appsIn names the apps of the database u for a noTablesError: "apps
+// there: ...", or "the database holds no app".
+func appsIn(ctx context.Context, u dbURL) string {
+	db, err := openGorm(u, readExisting)
+	if err != nil {
+		return "its apps cannot be listed: " + err.Error()
+	}
+	defer closeGorm(db)
+	have, err := listTables(ctx, db)
+	if err != nil {
+		return "its apps cannot be listed: " + err.Error()
+	}
+	if apps := appsByTables(ctx, db, have); len(apps) > 0 {
+		return "apps there: " + strings.Join(apps, ", ")
+	}
+	return "the database holds no app"
 }

@@ -65,7 +65,7 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 	if !u.exists() {
 		return fmt.Errorf("no SQLite database at %s: check the path (this command never creates one)", u.path)
 	}
-	db, err := openGorm(u)
+	db, err := openGorm(u, readExisting)
 	if err != nil {
 		return err
 	}
@@ -79,7 +79,7 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 			return err
 		}
 	}
-	b, err := statebackend.Open(u.dialector(), statebackend.WithReadOnly(), statebackend.WithLogger(c.log))
+	b, err := statebackend.Open(dialectorFor(u, readExisting), statebackend.WithReadOnly(), statebackend.WithLogger(c.log))
 	if err != nil {
 		return fmt.Errorf("open %s: %w", u.shown, err)
 	}
@@ -187,12 +187,12 @@ func printStatus(c *cli, rep statusReport) error {
 // schemaVersion returns the schema version of appID, with what an operator
 // should do about it, or nil when it cannot be read.
 func (c *cli) schemaVersion(ctx context.Context, u dbURL, appID string) *string {
-	m, closeDB, err := c.openMigrator(u, appID)
+	m, err := c.openMigrator(u, appID, readExisting)
 	if err != nil {
 		c.log.Debug("read the schema version", "err", err)
 		return nil
 	}
-	defer closeDB()
+	defer m.Close()
 	st, err := m.Status(ctx)
 	if err != nil {
 		c.log.Debug("read the schema version", "err", err)

@@ -84,7 +84,7 @@ func Start(t testing.TB) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	began := time.Now()
-	c, err := start(ctx, bins)
+	c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx, bins) })
 	if err != nil {
 		t.Fatalf("galeratest: %v", err)
 	}
@@ -117,7 +117,7 @@ func Shared(t testing.TB) *Cluster {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
 		began := time.Now()
-		c, err := start(ctx, bins)
+		c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx, bins) })
 		if err == nil {
 			c.logStarted(t, time.Since(began))
 		}

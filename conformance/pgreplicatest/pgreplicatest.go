@@ -61,8 +61,9 @@ const requireName = "pgreplica"
 const title = "Postgres primary/replica"
 
 // startTimeout bounds starting a cluster, from initdb to a replica that has
-// caught up.
-const startTimeout = 2 * time.Minute
+// caught up: generous, since tests start clusters while others run, on
+// machines short of CPU.
+const startTimeout = 5 * time.Minute
 
 // Start starts a cluster for t alone and removes it when t ends. It skips t
 // when the binaries are missing (fails it when STATEBACKEND_TEST_REQUIRE
@@ -77,7 +78,7 @@ func Start(t testing.TB) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	began := time.Now()
-	c, err := start(ctx)
+	c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx) })
 	if err != nil {
 		t.Fatalf("pgreplicatest: %v", err)
 	}
@@ -109,7 +110,7 @@ func Shared(t testing.TB) *Cluster {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
 		began := time.Now()
-		c, err := start(ctx)
+		c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx) })
 		if err == nil {
 			c.logStarted(t, time.Since(began))
 		}

@@ -11,7 +11,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"slices"
 	"time"
 
 	"gorm.io/gorm"
@@ -83,13 +82,14 @@ func New(cfg Config) *Pruner {
 }
 
 // Prune deletes the finished work opts selects; opts must be valid
-// (state.PruneOptions.Validate). Errors are not prefixed: the store adds
-// its own.
+// (state.PruneOptions.Validate). The errors of its reads and writes come
+// from the engine, prefixed with the operation; a context that ends
+// between them is returned bare, for the caller to prefix.
 func (pr *Pruner) Prune(ctx context.Context, opts state.PruneOptions) (state.PruneStats, error) {
 	p := &pruneRun{
 		eng: pr.eng, repo: pr.repo, log: pr.log, opts: opts, cutoff: state.ToMicros(time.Now().Add(-opts.OlderThan)),
 		batch: cmp.Or(opts.BatchSize, state.DefaultPruneBatchSize), timeout: cmp.Or(opts.BatchTimeout, state.DefaultPruneBatchTimeout),
-		seen: map[string]bool{},
+		seen: map[string]bool{}, pruned: map[string]bool{}, partial: map[string]bool{},
 	}
 	err := p.run(ctx)
 	return p.stats, err
@@ -111,22 +111,32 @@ type pruneRun struct {
 	log     *slog.Logger
 	opts    state.PruneOptions
 	cutoff  int64 // microseconds; records at or after it are recent
+	mark    int64 // the highest history id when the prune started
 	batch   int   // invocations per transaction; halved after a timeout
 	timeout time.Duration
 	seen    map[string]bool // roots examined in this run
+	pruned  map[string]bool // roots deleted whole (or, in a dry run, counted) in this run
+	partial map[string]bool // roots of units this run deleted part of
 	stats   state.PruneStats
 }
 
 func (p *pruneRun) run(ctx context.Context) error {
+	err := p.eng.Read(ctx, op.Prune, func(db *gorm.DB) (err error) {
+		p.mark, err = p.repo.HistoryMark(db)
+		return err
+	})
+	if err != nil {
+		return err
+	}
 	for _, status := range finalStatuses {
 		var cur repository.HistoryCursor
 		for {
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			var recs []repository.FinalRecord
+			var recs []repository.RecordRef
 			err := p.eng.Read(ctx, op.Prune, func(db *gorm.DB) (err error) {
-				recs, err = p.repo.FinalRecordsPage(db, status, p.cutoff, cur, p.batch)
+				recs, err = p.repo.FinalRecordsPage(db, status, p.cutoff, p.mark, cur, p.batch)
 				return err
 			})
 			if err != nil {
@@ -149,7 +159,7 @@ func (p *pruneRun) run(ctx context.Context) error {
 			}
 		}
 	}
-	return nil
+	return p.countKept(ctx)
 }
 
 // prune deletes the finished units of the candidates ids.
@@ -170,7 +180,7 @@ func (p *pruneRun) prune(ctx context.Context, ids []string) error {
 		if len(fresh) == 0 {
 			return nil
 		}
-		units, err = p.finishedUnits(db, fresh, &p.stats.Kept)
+		units, _, err = p.finishedUnits(db, fresh)
 		return err
 	})
 	if err != nil || len(units) == 0 {
@@ -180,26 +190,21 @@ func (p *pruneRun) prune(ctx context.Context, ids []string) error {
 		return p.count(ctx, units)
 	}
 	for len(units) > 0 {
-		if len(units[0].members) > p.batch {
-			if err := p.deleteLarge(ctx, units[0]); err != nil {
-				return err
-			}
-			units = units[1:]
-			continue
-		}
-		n, size := 0, 0
-		for n < len(units) && size+len(units[n].members) <= p.batch {
-			size += len(units[n].members)
+		// The units that fit in a batch as they were found, at least one:
+		// the batch enumerates them again and deletes what fits.
+		n, size := 1, units[0].size()
+		for n < len(units) && size+units[n].size() <= p.batch {
+			size += units[n].size()
 			n++
 		}
-		err := p.deleteUnits(ctx, units[:n])
+		done, err := p.deleteBatch(ctx, units[:n])
 		if p.shrink(ctx, err) {
 			continue // the same units, in a smaller batch
 		}
 		if err != nil {
 			return err
 		}
-		units = units[n:]
+		units = units[done:]
 	}
 	return nil
 }
@@ -219,7 +224,12 @@ func (p *pruneRun) shrink(ctx context.Context, err error) bool {
 // run, one batch at a time.
 func (p *pruneRun) count(ctx context.Context, units []*unit) error {
 	return p.eng.Read(ctx, op.Prune, func(db *gorm.DB) error {
-		ids, wfs := flatten(units)
+		var steps []step
+		for _, u := range units {
+			steps = append(steps, u.plan()...)
+			p.pruned[u.root] = true
+		}
+		ids, wfs := split(steps)
 		rows, err := p.repo.DeleteUnits(db, ids, wfs, true)
 		if err != nil {
 			return err
@@ -229,86 +239,80 @@ func (p *pruneRun) count(ctx context.Context, units []*unit) error {
 	})
 }
 
-// deleteUnits deletes units in one transaction, after enumerating and
-// checking them again.
-func (p *pruneRun) deleteUnits(ctx context.Context, units []*unit) error {
+// deleteBatch deletes, in one transaction, at most a batch of the members
+// of units, in order, after enumerating and checking them again: every
+// unit still finished whole, then the first steps of the plan of the
+// next one (see unit.plan). It returns how many of units it is done with:
+// deleted whole, found live, or gone.
+func (p *pruneRun) deleteBatch(ctx context.Context, units []*unit) (done int, err error) {
 	roots := make([]string, len(units))
 	for i, u := range units {
 		roots[i] = u.root
 	}
 	var rows repository.UnitRows
-	var deleted, kept int64
-	err := p.batchTx(ctx, func(tx *gorm.DB) error {
-		kept = 0
-		fresh, err := p.finishedUnits(tx, roots, &kept)
+	var whole, live []string
+	var partial string
+	err = p.batchTx(ctx, func(tx *gorm.DB) error {
+		done, whole, partial = 0, nil, ""
+		fresh, alive, err := p.finishedUnits(tx, roots)
 		if err != nil {
 			return err
 		}
-		deleted = int64(len(fresh))
-		ids, wfs := flatten(fresh)
+		live = alive
+		byRoot := make(map[string]*unit, len(fresh))
+		for _, u := range fresh {
+			byRoot[u.root] = u
+		}
+		var take []step
+		budget := p.batch
+		for _, r := range roots {
+			u := byRoot[r]
+			if u == nil { // live, or gone (deleted by another prune)
+				done++
+				continue
+			}
+			plan := u.plan()
+			n := cut(plan, &budget)
+			take = append(take, plan[:n]...)
+			if n < len(plan) {
+				partial = r
+				break
+			}
+			whole = append(whole, r)
+			done++
+			if budget == 0 {
+				break
+			}
+		}
+		ids, wfs := split(take)
 		rows, err = p.repo.DeleteUnits(tx, ids, wfs, false)
 		return err
 	})
 	if err != nil {
-		return err
+		return 0, err
 	}
-	p.stats.Kept += kept
-	p.add(rows, deleted)
-	return nil
-}
-
-// deleteLarge deletes a unit with more members than a batch holds, in
-// batches: the members other than the root first, checking each batch's
-// members again; then, in one last transaction that enumerates and checks
-// what is left of the unit, the rest with the root and the workflows'
-// rows. Interrupted, it leaves the root and a finished remainder, which
-// the next prune finds and finishes.
-func (p *pruneRun) deleteLarge(ctx context.Context, u *unit) error {
-	members := slices.DeleteFunc(slices.Clone(u.members), func(id string) bool { return slices.Contains(u.workflows, id) })
-	slices.Sort(members)
-	for len(members) > p.batch {
-		chunk := members[:p.batch]
-		var rows repository.UnitRows
-		live := false
-		err := p.batchTx(ctx, func(tx *gorm.DB) error {
-			heads, err := p.repo.HistoryHeads(tx, chunk)
-			if err != nil {
-				return err
-			}
-			for _, id := range chunk {
-				if !p.finished(heads, id) {
-					live = true
-					return nil
-				}
-			}
-			rows, err = p.repo.DeleteUnits(tx, chunk, nil, false)
-			return err
-		})
-		if p.shrink(ctx, err) {
-			continue
+	for _, r := range live {
+		if p.partial[r] {
+			p.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", op.Prune.String(), "root", r)
 		}
-		if err != nil {
-			return err
-		}
-		if live {
-			p.log.Warn("a unit came alive while it was being pruned; the rest of it is kept", "operation", op.Prune.String(), "root", u.root)
-			p.stats.Kept++
-			return nil
-		}
-		p.add(rows, 0)
-		members = members[len(chunk):]
 	}
-	return p.deleteUnits(ctx, []*unit{u})
+	if partial != "" {
+		p.partial[partial] = true
+	}
+	for _, r := range whole {
+		p.pruned[r] = true
+	}
+	p.add(rows, int64(len(whole)))
+	return done, nil
 }
 
 // batchTx runs fn in one write transaction bounded by the batch timeout.
 func (p *pruneRun) batchTx(ctx context.Context, fn func(tx *gorm.DB) error) error {
 	ctx, cancel := context.WithTimeout(ctx, p.timeout)
 	defer cancel()
-	err := p.eng.Write(ctx, op.Prune, func(db *gorm.DB) error {
+	return p.eng.Write(ctx, op.Prune, func(db *gorm.DB) error {
 		return db.Transaction(fn)
 	})
-	return err
 }
 
 // add adds one batch's deleted rows and units to the stats and reports
@@ -324,14 +328,48 @@ func (p *pruneRun) add(rows repository.UnitRows, units int64) {
 	}
 }
 
-// flatten returns the member ids and workflow ids of units.
-func flatten(units []*unit) (ids, workflows []string) {
-	for _, u := range units {
-		ids = append(ids, u.members...)
-		ids = append(ids, u.workflows...) // results and history of ids without a row
-		workflows = append(workflows, u.workflows...)
+// countKept sets the stats' Kept: the units with a record older than the
+// cutoff, up to the mark, that the prune did not delete. After the
+// batches, what is left of the old history is theirs, so it reads that,
+// along the time index, and finds each record's unit.
+func (p *pruneRun) countKept(ctx context.Context) error {
+	kept := map[string]bool{}
+	const page = 1000
+	var cur repository.HistoryCursor
+	for {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		var recs []repository.RecordRef
+		var roots []string
+		err := p.eng.Read(ctx, op.Prune, func(db *gorm.DB) (err error) {
+			recs, err = p.repo.OldRecordsPage(db, p.cutoff, p.mark, cur, page)
+			if err != nil || len(recs) == 0 {
+				return err
+			}
+			ids := make([]string, len(recs))
+			for i, r := range recs {
+				ids[i] = r.InvocationID
+			}
+			roots, err = p.rootsOf(db, ids)
+			return err
+		})
+		if err != nil {
+			return err
+		}
+		for _, r := range roots {
+			if !p.pruned[r] {
+				kept[r] = true
+			}
+		}
+		if len(recs) < page {
+			break
+		}
+		last := recs[len(recs)-1]
+		cur = repository.HistoryCursor{Timestamp: last.Timestamp, ID: entities.Serial(last.ID), Started: true}
 	}
-	return ids, workflows
+	p.stats.Kept = int64(len(kept))
+	return nil
 }
 
 // finished reports whether the history of id ends in a final record older
