@@ -373,7 +373,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 // another test's) may still be on their way out while it runs.
 func TestReplicaGoroutinesStopAtClose(t *testing.T) {
 	c := pgreplicatest.Shared(t)
-	const checker, opener = "statebackend.(*replicaSet).start", "database/sql.(*DB).connectionOpener"
+	const checker, opener = "internal/replicas.(*Set).start", "database/sql.(*DB).connectionOpener"
 	before := goroutines(checker, opener)
 	b, err := statebackend.Open(postgres.Open(c.PrimaryDSN()), statebackend.WithAppID(conformance.NewAppID()),
 		statebackend.WithReadReplicas(postgres.Open(c.ReplicaDSN()), postgres.Open(c.ReplicaDSN())),
