@@ -18,7 +18,6 @@ import (
 	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/internal/replicas"
 	"github.com/taskstate/statebackend/internal/retention"
-	"github.com/taskstate/statebackend/internal/retry"
 	"github.com/taskstate/statebackend/internal/telemetry"
 	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/repository"
@@ -135,7 +134,7 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 		return nil, state.Invalid("app id", err.Error())
 	}
 	log := o.logger.With("database", dl.Name, "app_id", o.appID)
-	db, err := openGorm(d, dl, log, func() *gorm.Config {
+	db, err := engine.OpenGorm(d, dl, log, func() *gorm.Config {
 		return &gorm.Config{
 			NamingStrategy:         tables.Namer(dl.MaxIdentifierLength),
 			SkipDefaultTransaction: true,
@@ -165,25 +164,6 @@ func connect(d gorm.Dialector, o options) (*connection, error) {
 		db: db, sqlDB: sqlDB, dialect: dl, tables: tables, appID: o.appID,
 		log: o.logger.With("database", dl.Name, "app_id", o.appID), replicaSettings: replicaSettings,
 	}, nil
-}
-
-// openGorm runs gorm.Open, retrying transient errors: processes opening one
-// new SQLite file at once contend to switch it to WAL, and SQLite reports
-// the loser's SQLITE_BUSY at once, without waiting for the busy timeout.
-func openGorm(d gorm.Dialector, dl dialect.Dialect, log *slog.Logger, config func() *gorm.Config) (*gorm.DB, error) {
-	p := retry.New()
-	for {
-		db, err := gorm.Open(d, config()) // closes what it opened when it fails
-		if err == nil {
-			return db, nil
-		}
-		pause, ok := p.Next(dl.Transient(err), false)
-		if !ok {
-			return db, err
-		}
-		log.Debug("open failed on a transient error, retrying", "operation", op.Open.String(), "err", err)
-		time.Sleep(pause)
-	}
 }
 
 // open builds the store on c: its schema checked or migrated, its
