@@ -13,11 +13,14 @@ check: fmt vet staticcheck race
 fmt:
 	@files="$$(gofmt -l .)"; if [ -n "$$files" ]; then echo "gofmt: run gofmt -w on:"; echo "$$files"; exit 1; fi
 
+# Every module of the workspace (go.work): the module path's pattern covers them all.
+PACKAGES := github.com/taskstate/statebackend/...
+
 vet:
-	go vet ./...
+	go vet $(PACKAGES)
 
 staticcheck:
-	go run $(STATICCHECK) ./...
+	go run $(STATICCHECK) $(PACKAGES)
 
 ## test: the tests (SQLite always; Postgres and MySQL when available)
 test:

@@ -8,12 +8,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
 
 // StoreAppInfo implements Backend.
-func (b *gormBackend) StoreAppInfo(ctx context.Context, info AppInfo) (err error) {
-	ctx, c := b.tel.start(ctx, opStoreAppInfo)
+func (s *Store) StoreAppInfo(ctx context.Context, info AppInfo) (err error) {
+	c := s.begin(ctx, op.StoreAppInfo)
 	defer c.end(&err)
 	if err := info.Validate("info"); err != nil {
 		return err
@@ -23,22 +24,22 @@ func (b *gormBackend) StoreAppInfo(ctx context.Context, info AppInfo) (err error
 		return state.Invalid("info", err.Error())
 	}
 	row := entities.AppInfo{AppID: entities.Key(info.AppID), AppInfoJSON: entities.Text(doc)}
-	return b.write(ctx, "StoreAppInfo", func(db *gorm.DB) error {
-		return b.repo.StoreAppInfo(db, row)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.StoreAppInfo(db, row)
 	})
 }
 
 // AppInfo implements Backend.
-func (b *gormBackend) AppInfo(ctx context.Context, appID string) (_ AppInfo, err error) {
-	ctx, c := b.tel.start(ctx, opAppInfo)
+func (s *Store) AppInfo(ctx context.Context, appID string) (_ AppInfo, err error) {
+	c := s.begin(ctx, op.AppInfo)
 	defer c.end(&err)
 	if err := state.ValidateRequiredKey("appID", appID); err != nil {
 		return AppInfo{}, err
 	}
 	var row entities.AppInfo
 	var found bool
-	err = b.read(ctx, "AppInfo", func(db *gorm.DB) (err error) {
-		row, found, err = b.repo.AppInfo(db, appID)
+	err = c.read(func(db *gorm.DB) (err error) {
+		row, found, err = s.repo.AppInfo(db, appID)
 		return err
 	})
 	if err != nil {
@@ -51,12 +52,12 @@ func (b *gormBackend) AppInfo(ctx context.Context, appID string) (_ AppInfo, err
 }
 
 // DiscoverAppInfos implements Backend.
-func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (_ map[string]AppInfo, err error) {
-	ctx, c := b.tel.start(ctx, opDiscoverAppInfos)
+func (s *Store) DiscoverAppInfos(ctx context.Context) (_ map[string]AppInfo, err error) {
+	c := s.begin(ctx, op.DiscoverAppInfos)
 	defer c.end(&err)
 	var rows []entities.AppInfo
-	err = b.readReplica(ctx, "DiscoverAppInfos", nil, func(db *gorm.DB) (err error) {
-		rows, err = b.repo.DiscoverAppInfos(db)
+	err = c.readReplica(nil, func(db *gorm.DB) (err error) {
+		rows, err = s.repo.DiscoverAppInfos(db)
 		return err
 	})
 	if err != nil {
@@ -70,7 +71,7 @@ func (b *gormBackend) DiscoverAppInfos(ctx context.Context) (_ map[string]AppInf
 		}
 		out[info.AppID] = info
 	}
-	c.returned(len(out))
+	c.tel.Returned(len(out))
 	return out, nil
 }
 
@@ -80,19 +81,4 @@ func appInfoFromRow(row entities.AppInfo) (AppInfo, error) {
 		return AppInfo{}, fmt.Errorf("statebackend: stored app info %q is malformed: %w", row.AppID, err)
 	}
 	return info, nil
-}
-
-// Purge implements Backend.
-func (b *gormBackend) Purge(ctx context.Context) (err error) {
-	ctx, c := b.tel.start(ctx, opPurge)
-	defer c.end(&err)
-	var deleted map[string]int64
-	err = b.write(ctx, "Purge", func(db *gorm.DB) (err error) {
-		deleted, err = b.repo.Purge(db)
-		return err
-	})
-	if err == nil {
-		c.pruned(deleted)
-	}
-	return err
 }

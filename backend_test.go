@@ -22,8 +22,7 @@ import (
 
 // TestMain removes the database containers and servers the tests of this package
 // started, and fails the run if a goroutine is left over: every backend
-// the tests opened is closed by then. The Docker client's idle HTTP
-// connections (kept by testcontainers) are the test machinery's own.
+// the tests opened is closed by then.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, terminate := range []func() error{pgtest.Terminate, mysqltest.Terminate, galeratest.Terminate} {

@@ -5,9 +5,9 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
-	"time"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/internal/fixture"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -22,9 +22,7 @@ import (
 // benchmarks.
 const benchInvocations = 2000
 
-var benchStart = time.Date(2025, 1, 15, 12, 0, 0, 0, time.UTC)
-
-func openBench(b *testing.B) statebackend.Backend {
+func openBench(b *testing.B) *statebackend.Store {
 	b.Helper()
 	be, err := statebackend.Open(sqlite.Open(filepath.Join(b.TempDir(), "bench.db")))
 	if err != nil {
@@ -50,21 +48,6 @@ func benchInvocation(i int) statebackend.Invocation {
 	return inv
 }
 
-// benchRecord returns record k of invocation i; timestamps increase with
-// 4*i+k.
-func benchRecord(i, k int) (statebackend.InvocationID, statebackend.InvocationHistory) {
-	statuses := []statebackend.Status{
-		statebackend.StatusRegistered, statebackend.StatusPending,
-		statebackend.StatusRunning, statebackend.StatusSuccess,
-	}
-	ts := benchStart.Add(time.Duration(4*i+k) * 10 * time.Microsecond)
-	return statebackend.InvocationID("inv-" + strconv.Itoa(i)), statebackend.InvocationHistory{
-		Timestamp:       ts,
-		StatusRecord:    statebackend.StatusRecord{Status: statuses[k], RunnerID: "runner-1", Timestamp: ts},
-		RunnerContextID: "runner-ctx-1",
-	}
-}
-
 // preload stores benchInvocations invocations with 4 history records each.
 func preload(b *testing.B, be statebackend.Backend) {
 	b.Helper()
@@ -78,7 +61,7 @@ func preload(b *testing.B, be statebackend.Backend) {
 	}
 	for i := range benchInvocations {
 		for k := range 4 {
-			id, h := benchRecord(i, k)
+			id, h := fixture.HistoryRecord(i, k)
 			if err := be.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
 				b.Fatal(err)
 			}
@@ -94,7 +77,7 @@ func BenchmarkAddHistory(b *testing.B) {
 	b.ReportAllocs()
 	j := 0
 	for b.Loop() {
-		id, h := benchRecord(j/4, j%4)
+		id, h := fixture.HistoryRecord(j/4, j%4)
 		if err := be.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
 			b.Fatal(err)
 		}
@@ -165,11 +148,11 @@ func BenchmarkHistoryInTimeRangePage(b *testing.B) {
 	be := openBench(b)
 	preload(b, be)
 	ctx := context.Background()
-	_, last := benchRecord(benchInvocations-1, 3)
+	_, last := fixture.HistoryRecord(benchInvocations-1, 3)
 	b.ReportAllocs()
 	i := 0
 	for b.Loop() {
-		_, first := benchRecord(i*7919%(benchInvocations-100), 0)
+		_, first := fixture.HistoryRecord(i*7919%(benchInvocations-100), 0)
 		for batch, err := range be.HistoryInTimeRange(ctx, first.Timestamp, last.Timestamp, 100) {
 			if err != nil {
 				b.Fatal(err)

@@ -22,13 +22,34 @@ var drivers = []string{
 // import no database driver: a program pays only for the databases it uses.
 func TestNoDriverInCorePackages(t *testing.T) {
 	t.Parallel()
-	for _, pkg := range []string{".", "./state", "./entities", "./repository", "./migrations", "./conformance"} {
+	for _, pkg := range []string{".", "./state", "./dialect", "./entities", "./repository", "./migrations", "./conformance"} {
 		out := goCmd(t, nil, "list", "-deps", pkg)
 		for _, dep := range strings.Fields(out) {
 			for _, d := range drivers {
 				if strings.HasPrefix(dep, d) {
 					t.Errorf("%s depends on the driver %s", pkg, dep)
 				}
+			}
+		}
+	}
+}
+
+// TestDatabasePackagesImportOnlyTheContract checks that the database
+// packages depend on the driver contract (package dialect) and package
+// state, never on the store (the root package) or its ORM layer: a
+// database package is a driver, below everything it serves.
+func TestDatabasePackagesImportOnlyTheContract(t *testing.T) {
+	t.Parallel()
+	const module = "github.com/taskstate/statebackend"
+	allowed := map[string]bool{module + "/dialect": true, module + "/state": true}
+	for _, pkg := range []string{"sqlite", "postgres", "mysql"} {
+		out := goCmd(t, nil, "list", "-deps", "./"+pkg)
+		for _, dep := range strings.Fields(out) {
+			if dep == module+"/"+pkg || !(dep == module || strings.HasPrefix(dep, module+"/")) {
+				continue
+			}
+			if !allowed[dep] {
+				t.Errorf("%s depends on %s; a database package may import only dialect and state of this module", pkg, dep)
 			}
 		}
 	}

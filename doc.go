@@ -15,24 +15,29 @@ driver it uses:
 		"github.com/taskstate/statebackend/sqlite"
 	)
 
-	backend, err := statebackend.Open(sqlite.Open("state.db"))
+	store, err := statebackend.Open(sqlite.Open("state.db"))
 	if err != nil {
 		return err
 	}
-	defer backend.Close()
+	defer store.Close()
+
+Open returns a *Store: the contract every backend honours (state.Backend,
+re-exported as Backend) and what this implementation adds (Prune,
+ImportHistory, Replicas) are its methods. Code that should work with any
+backend takes a Backend; the Store is one.
 
 sqlite.Open is the embedded default, for tests and single machines: one
 file, no server, several processes at once (":memory:" gives a private
 in-memory database). It needs cgo. For a server, use postgres.Open (pgx) or
 mysql.Open (MySQL 8, MariaDB 10.2 and later); neither needs cgo:
 
-	backend, err := statebackend.Open(postgres.Open("postgres://user:pass@db:5432/app"))
-	backend, err := statebackend.Open(mysql.Open("user:pass@tcp(db:3306)/app"))
+	store, err := statebackend.Open(postgres.Open("postgres://user:pass@db:5432/app"))
+	store, err := statebackend.Open(mysql.Open("user:pass@tcp(db:3306)/app"))
 
 Open takes any gorm.Dialector. The dialectors of the database packages also
-implement Database, through which they tell Open how to use their database
-(column types, retries, pool, group commit); any other dialector gets
-conservative defaults.
+implement dialect.Database, the driver contract, through which they tell
+Open how to use their database (column types, retries, pool, group
+commit); any other dialector gets conservative defaults.
 
 # Schema versions
 
@@ -40,20 +45,21 @@ The schema is versioned: Open creates the tables of a new app, recognizes
 and records the tables v0.1.0 created as version 1, and applies the
 migrations an older database lacks, under a lock, so that processes
 opening an old database at once migrate it once. WithoutAutoMigrate makes
-Open only check the version; a Migrator migrates as a separate step
-(Migrations lists every version):
+Open only check the version; package migrations lists every version, and
+its Migrator migrates as a separate step:
 
-	m, err := statebackend.NewMigrator(postgres.Open(dsn), statebackend.WithAppID("orders"))
-	res, err := m.Migrate(ctx, statebackend.MigrateOptions{})
+	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
+	m, err := migrations.NewMigrator(db, migrations.Config{AppID: "orders"})
+	res, err := m.Migrate(ctx, migrations.Options{})
 
 # Retention
 
-The backend implements Pruner: Prune deletes finished top-level workflow
-runs (with everything under them) older than a cutoff, in small batches,
-never live work. WithRetention runs it in the background, one process per
-database at a time:
+Store.Prune (state.Pruner) deletes finished top-level workflow runs (with
+everything under them) older than a cutoff, in small batches, never live
+work. WithRetention runs it in the background, one process per database at
+a time:
 
-	backend, err := statebackend.Open(sqlite.Open("state.db"),
+	store, err := statebackend.Open(sqlite.Open("state.db"),
 		statebackend.WithRetention(statebackend.Retention{OlderThan: 30 * 24 * time.Hour}))
 
 # App ids
@@ -79,16 +85,16 @@ changes it went through. Every method takes a context first:
 		CallID:   statebackend.CallID{Task: task, ArgsID: statebackend.NoArgs},
 		Workflow: statebackend.WorkflowIdentity{WorkflowID: "inv-1", WorkflowType: task},
 	}
-	err = backend.UpsertInvocations(ctx, []statebackend.Invocation{inv})
+	err = store.UpsertInvocations(ctx, []statebackend.Invocation{inv})
 
 	now := time.Now()
-	err = backend.AddHistory(ctx, []statebackend.InvocationID{"inv-1"}, statebackend.InvocationHistory{
+	err = store.AddHistory(ctx, []statebackend.InvocationID{"inv-1"}, statebackend.InvocationHistory{
 		Timestamp:    now,
 		StatusRecord: statebackend.StatusRecord{Status: statebackend.StatusRunning, Timestamp: now},
 	})
-	history, err := backend.History(ctx, "inv-1") // ascending by timestamp
+	history, err := store.History(ctx, "inv-1") // ascending by timestamp
 
-	err = backend.SetResult(ctx, "inv-1", []byte(`42`)) // stored byte for byte
+	err = store.SetResult(ctx, "inv-1", []byte(`42`)) // stored byte for byte
 
 Results, exceptions and workflow data are opaque bytes, already serialized by
 the caller. History records use pynenc's JSON form, so they can be exchanged
@@ -105,7 +111,7 @@ Errors wrap four sentinels; test for them with errors.Is, never by text:
     the field and nothing was written;
   - ErrClosed: a call after Close;
   - ErrReadOnly: a write to a database that refuses writes (a SQLite file
-    opened with sqlite.ReadOnly, a read-only file system, a read-only
+    opened read-only, a read-only file system, a read-only
     server or session).
 
 Database failures come wrapped as "statebackend: <Operation>: <driver
@@ -127,7 +133,7 @@ have been committed: the server may have committed it and the answer been
 lost. Every write is idempotent, so the remedy is to retry it with the
 same arguments.
 
-	result, err := backend.Result(ctx, "inv-1")
+	result, err := store.Result(ctx, "inv-1")
 	if errors.Is(err, statebackend.ErrNotFound) {
 		// not finished yet
 	}
@@ -139,7 +145,7 @@ one batch per step with keyset pagination: each batch costs the same however
 far the iteration has gone, memory stays bounded, and records written during
 the iteration never make it skip or repeat one that existed when it began.
 
-	for batch, err := range backend.HistoryInTimeRange(ctx, from, to, 500) {
+	for batch, err := range store.HistoryInTimeRange(ctx, from, to, 500) {
 		if err != nil {
 			return err
 		}
@@ -150,14 +156,14 @@ the iteration never make it skip or repeat one that existed when it began.
 
 # Concurrency
 
-A Backend is safe for concurrent use by many goroutines, and several
+A Store is safe for concurrent use by many goroutines, and several
 processes may share one database. On SQLite, which takes one writer at a
 time, a process's writes go through one committer that commits the writes
 arriving together in one transaction (group commit), with their history
 records in one insert; each call still returns only after its own write is
-committed, and a write that fails never fails another. Deadlocks and serialization failures are retried with backoff,
-and a lock another process holds is waited for under the caller's
-context. Batches are written in ascending key order, so concurrent writers
+committed, and a write that fails never fails another. Deadlocks and
+serialization failures are retried with backoff, and a lock another
+process holds is waited for under the caller's context. Batches are written in ascending key order, so concurrent writers
 do not deadlock each other.
 
 # Observability
@@ -171,7 +177,7 @@ through the global providers unless WithTracerProvider and
 WithMeterProvider say otherwise, so nothing is recorded until the
 application installs an SDK; WithoutTelemetry leaves the instrumentation
 out. A missing entity (ErrNotFound) is an ordinary answer, not an error
-status. The README's "Observability" section lists every name.
+status. docs/observability.md lists every name.
 
 # Beyond one server
 
@@ -180,18 +186,20 @@ streaming replicas, within a lag bound, while every other read and every
 write goes to the primary; a backend always reads its own writes, and a
 replica that is down or behind sends its reads back to the primary:
 
-	backend, err := statebackend.Open(postgres.Open(primaryDSN),
+	store, err := statebackend.Open(postgres.Open(primaryDSN),
 		statebackend.WithReadReplicas(postgres.Open(replicaDSN)))
 
-CheckReplicas reports each replica's lag. On a MariaDB Galera cluster,
+Store.Replicas reports each replica's lag. On a MariaDB Galera cluster,
 open each process's backend on any node with mysql.Open(nodeDSN):
 conflicts between nodes are retried like deadlocks.
 
 # Your own backend
 
 The contract is the Backend interface (declared in package state, which
-imports nothing but the standard library). Package conformance is the test
-suite every backend here passes; run it against yours:
+imports nothing but the standard library), with optional interfaces for
+what a backend may lack (state.Pruner, state.HistoryImporter). Package
+conformance is the test suite every backend here passes; run it against
+yours (its package documentation is the guide):
 
 	func TestConformance(t *testing.T) {
 		conformance.Run(t, conformance.Harness{

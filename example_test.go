@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log"
-	"os"
-	"path/filepath"
 	"time"
 
 	"github.com/taskstate/statebackend"
@@ -96,7 +94,7 @@ func ExampleWithAppID() {
 }
 
 // A result that was never set is ErrNotFound; test for it with errors.Is.
-func ExampleBackend_result() {
+func ExampleStore_Result() {
 	ctx := context.Background()
 	backend, err := statebackend.Open(sqlite.Open(":memory:"))
 	if err != nil {
@@ -120,7 +118,7 @@ func ExampleBackend_result() {
 
 // HistoryInTimeRange walks the history of every invocation between two
 // instants, one batch per step.
-func ExampleBackend_historyInTimeRange() {
+func ExampleStore_HistoryInTimeRange() {
 	ctx := context.Background()
 	backend, err := statebackend.Open(sqlite.Open(":memory:"))
 	if err != nil {
@@ -157,51 +155,6 @@ func ExampleBackend_historyInTimeRange() {
 	// inv-3 (end of batch)
 }
 
-// Migrate a database as a deployment step, before starting processes that
-// open it with WithoutAutoMigrate.
-func ExampleMigrator() {
-	ctx := context.Background()
-	dir, err := os.MkdirTemp("", "example")
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer os.RemoveAll(dir)
-	db := sqlite.Open(filepath.Join(dir, "state.db"))
-
-	m, err := statebackend.NewMigrator(db, statebackend.WithAppID("orders"))
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer m.Close()
-	plan, err := m.Migrate(ctx, statebackend.MigrateOptions{DryRun: true})
-	if err != nil {
-		log.Fatal(err)
-	}
-	for _, mig := range plan.Applied {
-		fmt.Printf("would apply %s\n", mig.ID())
-	}
-	if _, err := m.Migrate(ctx, statebackend.MigrateOptions{}); err != nil {
-		log.Fatal(err)
-	}
-	st, err := m.Status(ctx)
-	if err != nil {
-		log.Fatal(err)
-	}
-	fmt.Printf("version %d of %d, usable: %t\n", st.Version, st.Latest, st.Usable())
-
-	backend, err := statebackend.Open(db, statebackend.WithAppID("orders"), statebackend.WithoutAutoMigrate())
-	if err != nil {
-		log.Fatal(err)
-	}
-	defer backend.Close()
-	// Output:
-	// would apply 0001_initial
-	// would apply 0002_retention
-	// version 2 of 2, usable: true
-}
-
-// Open a backend whose range scans and listings may read from two streaming
-// replicas of the primary, then see how far behind they are. (Not run: it
 // needs the servers.)
 func ExampleWithReadReplicas() {
 	ctx := context.Background()
@@ -220,7 +173,7 @@ func ExampleWithReadReplicas() {
 	}
 	defer backend.Close()
 
-	replicas, err := statebackend.CheckReplicas(ctx, backend)
+	replicas, err := backend.Replicas(ctx)
 	if err != nil {
 		log.Fatal(err)
 	}

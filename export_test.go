@@ -5,73 +5,60 @@ import (
 
 	"gorm.io/gorm"
 
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/repository"
 )
 
-// Access to the GORM backend's internals for the external tests of this
-// package (which may import the database packages; this one may not).
+// Access to the store's internals for the external tests of this package
+// (which may import the database packages; this one may not).
 
-// Internals exposes the GORM backend b.
-func Internals(b Backend) *gormBackend { return b.(*gormBackend) }
+// Internals is the store s, seen from its tests.
+type Internals struct{ s *Store }
+
+// Inside returns s's internals.
+func Inside(s *Store) Internals { return Internals{s} }
 
 // HasCommitter reports whether writes go through the group committer.
-func (b *gormBackend) HasCommitter() bool { return b.committer != nil }
+func (in Internals) HasCommitter() bool { return in.s.eng.Committer() != nil }
 
-// Write runs fn as a write, as the backend's write methods do.
-func (b *gormBackend) Write(ctx context.Context, op string, fn func(*gorm.DB) error) error {
-	return b.write(ctx, op, fn)
+// Write runs fn as a write of the store method named name, as the store's
+// write methods do.
+func (in Internals) Write(ctx context.Context, name string, fn func(*gorm.DB) error) error {
+	return in.s.eng.Write(ctx, opNamed(name), fn)
 }
 
-// CommitterDo queues fn in the group committer directly.
-func (b *gormBackend) CommitterDo(ctx context.Context, op string, fn func(*gorm.DB) error) error {
-	return b.committer.do(ctx, op, fn, nil)
+// CommitterDo queues fn, a write of the store method named name, in the
+// group committer directly.
+func (in Internals) CommitterDo(ctx context.Context, name string, fn func(*gorm.DB) error) error {
+	return in.s.eng.Committer().Do(ctx, opNamed(name), fn, nil)
 }
 
-// Repo returns the backend's repository.
-func (b *gormBackend) Repo() repository.Repo { return b.repo }
-
-// DB returns the backend's GORM handle.
-func (b *gormBackend) DB() *gorm.DB { return b.db }
-
-// PageQueries returns the SQL and bind variables of a history page and of
-// an invocation-id page after a cursor (see repository.Repo.PageQueries).
-func (b *gormBackend) PageQueries(startUs, endUs, cursorUs int64, cursorID string, limit int) (history, ids repository.Query, err error) {
-	return b.repo.PageQueries(b.db, startUs, endUs, cursorUs, cursorID, limit)
-}
-
-// OperationNames returns the names telemetry gives the backend's calls.
-func OperationNames() []string {
-	out := make([]string, 0, numOperations)
-	for _, op := range operations {
-		out = append(out, op.name)
+// opNamed returns the store method named name; it panics on a name no
+// method has, a mistake in a test.
+func opNamed(name string) op.Op {
+	for _, o := range op.All() {
+		if o.String() == name {
+			return o
+		}
 	}
-	return out
+	panic("no store method is named " + name)
 }
+
+// Repo returns the store's repository.
+func (in Internals) Repo() repository.Repo { return in.s.repo }
+
+// DB returns the store's GORM handle.
+func (in Internals) DB() *gorm.DB { return in.s.eng.DB() }
 
 // Queued returns how many writes wait in the group committer's queue.
-func (b *gormBackend) Queued() int {
-	b.committer.mu.Lock()
-	defer b.committer.mu.Unlock()
-	return len(b.committer.queue)
-}
+func (in Internals) Queued() int { return in.s.eng.Committer().Queued() }
 
 // Merged returns how many writes the group committer has inserted in a
 // merged statement with others.
-func (b *gormBackend) Merged() int64 { return b.committer.merged.Load() }
+func (in Internals) Merged() int64 { return in.s.eng.Committer().Merged() }
 
-// TryLease takes the lease called name as tryLease does.
-func (b *gormBackend) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
-	return b.tryLease(ctx, name)
-}
-
-// FinalRecordsQuery returns the SQL and bind variables of a prune's
-// candidate page after a cursor (see repository.Repo.FinalRecordsQuery).
-func (b *gormBackend) FinalRecordsQuery(status string, cutoff, mark, cursorUs int64, limit int) (repository.Query, error) {
-	return b.repo.FinalRecordsQuery(b.db, status, cutoff, mark, cursorUs, limit)
-}
-
-// OldRecordsQuery returns the SQL and bind variables of the page a prune
-// reads to count the units it kept (see repository.Repo.OldRecordsQuery).
-func (b *gormBackend) OldRecordsQuery(cutoff, mark, cursorUs int64, limit int) (repository.Query, error) {
-	return b.repo.OldRecordsQuery(b.db, cutoff, mark, cursorUs, limit)
+// TryLease takes the lease called name, as the background pruner does on
+// a database without a try-lock.
+func (in Internals) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
+	return in.s.pruner.TryLease(ctx, name)
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/galeratest"
+	"github.com/taskstate/statebackend/internal/poll"
 	"github.com/taskstate/statebackend/mysql"
 )
 
@@ -73,7 +74,7 @@ func TestGaleraCommitConflictRetried(t *testing.T) {
 		}
 	})
 	for i, node := range nodes {
-		err := poll(ctx, fmt.Sprintf("node %d has applied the tables and row", i), func(ctx context.Context) error {
+		err := poll.Until(ctx, fmt.Sprintf("node %d has applied the tables and row", i), func(ctx context.Context) error {
 			return readState(ctx, node, counters, log, 0, 0)
 		})
 		if err != nil {
@@ -83,7 +84,7 @@ func TestGaleraCommitConflictRetried(t *testing.T) {
 
 	var attempts int
 	var attemptErrs, commitErrs []error
-	err = statebackend.Internals(b).Write(ctx, "ConflictingWrite", func(db *gorm.DB) error {
+	err = statebackend.Inside(b).Write(ctx, "SetResult", func(db *gorm.DB) error {
 		attempts++
 		bodyDone := false
 		err := db.Transaction(func(tx *gorm.DB) error {
@@ -110,7 +111,7 @@ func TestGaleraCommitConflictRetried(t *testing.T) {
 				// which rolled this transaction back (see above). Read
 				// committed data through another connection: this
 				// transaction's own view would show its change.
-				err = poll(ctx, "node 0 has applied node 1's update", func(ctx context.Context) error {
+				err = poll.Until(ctx, "node 0 has applied node 1's update", func(ctx context.Context) error {
 					return readState(ctx, node0, counters, log, 100, 0)
 				})
 				if err != nil {

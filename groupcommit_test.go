@@ -16,6 +16,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/poll"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/sqlite"
 )
@@ -30,7 +31,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := statebackend.Internals(be)
+	b := statebackend.Inside(be)
 	if !b.HasCommitter() {
 		t.Fatal("SQLite backend has no group committer")
 	}
@@ -46,7 +47,7 @@ func TestGroupCommitIsolatesFailures(t *testing.T) {
 			id := fmt.Sprintf("inv-%02d", i)
 			// Writes must be atomic on their own (every Backend write is);
 			// this one fails after writing, inside its own transaction.
-			errs[i] = b.Write(ctx, "test", func(db *gorm.DB) error {
+			errs[i] = b.Write(ctx, "SetResult", func(db *gorm.DB) error {
 				return db.Transaction(func(tx *gorm.DB) error {
 					row := entities.Result{InvocationID: entities.Key(id), ResultData: []byte(id)}
 					if err := b.Repo().SetResult(tx, row); err != nil {
@@ -91,11 +92,11 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer be.Close()
-	b := statebackend.Internals(be)
+	b := statebackend.Inside(be)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	ran := false
-	err = b.CommitterDo(ctx, "test", func(*gorm.DB) error { ran = true; return nil })
+	err = b.CommitterDo(ctx, "SetResult", func(*gorm.DB) error { ran = true; return nil })
 	if !errors.Is(err, context.Canceled) || ran {
 		t.Fatalf("cancelled write: err %v, ran %v", err, ran)
 	}
@@ -106,7 +107,7 @@ func TestGroupCommitSkipsCancelled(t *testing.T) {
 }
 
 // openCommitter opens a SQLite backend for the group-commit tests.
-func openCommitter(t *testing.T) (statebackend.Backend, interface {
+func openCommitter(t *testing.T) (*statebackend.Store, interface {
 	Write(context.Context, string, func(*gorm.DB) error) error
 	Queued() int
 	Repo() repository.Repo
@@ -117,7 +118,7 @@ func openCommitter(t *testing.T) (statebackend.Backend, interface {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { _ = be.Close() })
-	return be, statebackend.Internals(be)
+	return be, statebackend.Inside(be)
 }
 
 // setResult returns a write storing id's result, calling hook first.
@@ -139,7 +140,7 @@ func waitQueued(t *testing.T, b interface{ Queued() int }, n int) {
 // refused before it queues would never be counted.
 func waitQueuedOr(t *testing.T, b interface{ Queued() int }, n int, returned <-chan error) {
 	t.Helper()
-	deadline := time.Now().Add(pollTimeout)
+	deadline := time.Now().Add(poll.Timeout)
 	for b.Queued() < n {
 		select {
 		case err := <-returned:
@@ -285,7 +286,7 @@ func TestGroupCommitLeaverInsideSharedTransaction(t *testing.T) {
 // queueHistory starts AddHistory of one record for each of ids, one call
 // per id from its own goroutine, once each call before it is queued in
 // the group committer, and returns the calls' errors by id.
-func queueHistory(t *testing.T, be statebackend.Backend, b interface{ Queued() int }, ctxOf func(id string) context.Context, ids ...string) map[string]chan error {
+func queueHistory(t *testing.T, be *statebackend.Store, b interface{ Queued() int }, ctxOf func(id string) context.Context, ids ...string) map[string]chan error {
 	t.Helper()
 	errs := map[string]chan error{}
 	for i, id := range ids {
@@ -321,7 +322,7 @@ func checkHistoryOf(t *testing.T, be statebackend.Backend, want map[string]int) 
 func TestGroupCommitMergesHistoryKeepingOutcomes(t *testing.T) {
 	t.Parallel()
 	be, b := openCommitter(t)
-	in := statebackend.Internals(be)
+	in := statebackend.Inside(be)
 	ctx := context.Background()
 	// The database refuses history for invocation "poison".
 	table := b.Repo().Tables.Name("History")
@@ -383,7 +384,7 @@ func TestGroupCommitMergedHistoryLeaver(t *testing.T) {
 	t.Parallel()
 	synctest.Test(t, func(t *testing.T) {
 		be, b := openCommitter(t)
-		in := statebackend.Internals(be)
+		in := statebackend.Inside(be)
 		ctx := context.Background()
 		started, release := make(chan struct{}), make(chan struct{})
 		leader := make(chan error, 1)

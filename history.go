@@ -10,15 +10,17 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
+	"github.com/taskstate/statebackend/internal/replicas"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
 
 // AddHistory implements Backend.
-func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h InvocationHistory) (err error) {
-	ctx, c := b.tel.start(ctx, opAddHistory)
+func (s *Store) AddHistory(ctx context.Context, ids []InvocationID, h InvocationHistory) (err error) {
+	c := s.begin(ctx, op.AddHistory)
 	defer c.end(&err)
-	c.batch(len(ids))
+	c.tel.Batch(len(ids))
 	if err := state.ValidateBatchIDs("ids", ids); err != nil {
 		return err
 	}
@@ -26,7 +28,7 @@ func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h Invo
 		return err
 	}
 	if len(ids) == 0 {
-		return b.check(ctx)
+		return c.check()
 	}
 	ids = slices.Clone(ids)
 	slices.Sort(ids)
@@ -42,27 +44,27 @@ func (b *gormBackend) AddHistory(ctx context.Context, ids []InvocationID, h Invo
 			HistoryJSON:      entities.Text(h.AppendJSON(make([]byte, 0, 256))),
 		}
 	}
-	return b.writeRows(ctx, "AddHistory", func(db *gorm.DB) error {
-		return b.repo.AddHistory(db, rows)
+	return c.writeHistory(func(db *gorm.DB) error {
+		return s.repo.AddHistory(db, rows)
 	}, rows)
 }
 
 // History implements Backend.
-func (b *gormBackend) History(ctx context.Context, id InvocationID) (_ []InvocationHistory, err error) {
-	ctx, c := b.tel.start(ctx, opHistory)
+func (s *Store) History(ctx context.Context, id InvocationID) (_ []InvocationHistory, err error) {
+	c := s.begin(ctx, op.History)
 	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return nil, err
 	}
 	var docs []repository.HistoryDoc
-	err = b.read(ctx, "History", func(db *gorm.DB) (err error) {
-		docs, err = b.repo.History(db, string(id))
+	err = c.read(func(db *gorm.DB) (err error) {
+		docs, err = s.repo.History(db, string(id))
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.returned(len(docs))
+	c.tel.Returned(len(docs))
 	out := make([]InvocationHistory, len(docs))
 	for i, d := range docs {
 		if err := out[i].UnmarshalJSON([]byte(d.JSON)); err != nil {
@@ -74,17 +76,17 @@ func (b *gormBackend) History(ctx context.Context, id InvocationID) (_ []Invocat
 
 // HistoryInTimeRange implements Backend. Telemetry sees each page as a
 // call of its own (see invalidRange and historyPage).
-func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationHistory, error] {
+func (s *Store) HistoryInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationHistory, error] {
 	return func(yield func([]InvocationHistory, error) bool) {
-		if err := b.invalidRange(ctx, opHistoryInTimeRange, start, end, batchSize); err != nil {
+		if err := s.invalidRange(ctx, op.HistoryInTimeRange, start, end, batchSize); err != nil {
 			yield(nil, err)
 			return
 		}
 		lo, hi := firstMicro(start), state.ToMicros(end)
 		var cur repository.HistoryCursor
-		var rt route
+		var rt replicas.Route
 		for page := 1; ; page++ {
-			batch, last, err := b.historyPage(ctx, &rt, page, lo, hi, cur, batchSize)
+			batch, last, err := s.historyPage(ctx, &rt, page, lo, hi, cur, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -103,19 +105,19 @@ func (b *gormBackend) HistoryInTimeRange(ctx context.Context, start, end time.Ti
 // historyPage reads page number page of HistoryInTimeRange, after cur,
 // and returns its records and its last row; rt routes the iteration's
 // pages among the read replicas.
-func (b *gormBackend) historyPage(ctx context.Context, rt *route, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
-	ctx, c := b.tel.start(ctx, opHistoryInTimeRange)
+func (s *Store) historyPage(ctx context.Context, rt *replicas.Route, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
+	c := s.begin(ctx, op.HistoryInTimeRange)
 	defer c.end(&err)
-	c.page(page, batchSize)
+	c.tel.Page(page, batchSize)
 	var rows []entities.History
-	err = b.readReplica(ctx, "HistoryInTimeRange", rt, func(db *gorm.DB) (err error) {
-		rows, err = b.repo.HistoryPage(db, lo, hi, cur, batchSize)
+	err = c.readReplica(rt, func(db *gorm.DB) (err error) {
+		rows, err = s.repo.HistoryPage(db, lo, hi, cur, batchSize)
 		return err
 	})
 	if err != nil {
 		return nil, last, err
 	}
-	c.returned(len(rows))
+	c.tel.Returned(len(rows))
 	if len(rows) > 0 {
 		last = rows[len(rows)-1]
 	}
@@ -125,17 +127,17 @@ func (b *gormBackend) historyPage(ctx context.Context, rt *route, page int, lo, 
 
 // InvocationIDsInTimeRange implements Backend. Telemetry sees each page as
 // a call of its own (see invalidRange and invocationIDsPage).
-func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationID, error] {
+func (s *Store) InvocationIDsInTimeRange(ctx context.Context, start, end time.Time, batchSize int) iter.Seq2[[]InvocationID, error] {
 	return func(yield func([]InvocationID, error) bool) {
-		if err := b.invalidRange(ctx, opInvocationIDsInTimeRange, start, end, batchSize); err != nil {
+		if err := s.invalidRange(ctx, op.InvocationIDsInTimeRange, start, end, batchSize); err != nil {
 			yield(nil, err)
 			return
 		}
 		lo, hi := firstMicro(start), state.ToMicros(end)
 		after, started := "", false
-		var rt route
+		var rt replicas.Route
 		for page := 1; ; page++ {
-			ids, err := b.invocationIDsPage(ctx, &rt, page, lo, hi, after, started, batchSize)
+			ids, err := s.invocationIDsPage(ctx, &rt, page, lo, hi, after, started, batchSize)
 			if err != nil {
 				yield(nil, err)
 				return
@@ -154,19 +156,19 @@ func (b *gormBackend) InvocationIDsInTimeRange(ctx context.Context, start, end t
 // invocationIDsPage reads page number page of InvocationIDsInTimeRange,
 // after the id after (when started); rt routes the iteration's pages among
 // the read replicas.
-func (b *gormBackend) invocationIDsPage(ctx context.Context, rt *route, page int, lo, hi int64, after string, started bool, batchSize int) (_ []InvocationID, err error) {
-	ctx, c := b.tel.start(ctx, opInvocationIDsInTimeRange)
+func (s *Store) invocationIDsPage(ctx context.Context, rt *replicas.Route, page int, lo, hi int64, after string, started bool, batchSize int) (_ []InvocationID, err error) {
+	c := s.begin(ctx, op.InvocationIDsInTimeRange)
 	defer c.end(&err)
-	c.page(page, batchSize)
+	c.tel.Page(page, batchSize)
 	var ids []string
-	err = b.readReplica(ctx, "InvocationIDsInTimeRange", rt, func(db *gorm.DB) (err error) {
-		ids, err = b.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
+	err = c.readReplica(rt, func(db *gorm.DB) (err error) {
+		ids, err = s.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.returned(len(ids))
+	c.tel.Returned(len(ids))
 	return toInvocationIDs(ids), nil
 }
 
@@ -175,11 +177,11 @@ func (b *gormBackend) invocationIDsPage(ctx context.Context, rt *route, page int
 // backend's work and not the caller's loop body, and ends each span before
 // the page is handed over; an iteration refused for its arguments is one
 // call that failed.
-func (b *gormBackend) invalidRange(ctx context.Context, op operation, start, end time.Time, batchSize int) error {
+func (s *Store) invalidRange(ctx context.Context, o op.Op, start, end time.Time, batchSize int) error {
 	err := state.ValidateTimeRange(start, end, batchSize)
 	if err != nil {
-		_, c := b.tel.start(ctx, op)
-		c.batch(batchSize)
+		c := s.begin(ctx, o)
+		c.tel.Batch(batchSize)
 		c.end(&err)
 	}
 	return err

@@ -12,7 +12,6 @@ import (
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
-	"github.com/taskstate/statebackend/state"
 )
 
 // TestImportHistory checks the GORM backend's state.HistoryImporter on
@@ -22,13 +21,13 @@ func TestImportHistory(t *testing.T) {
 	t.Parallel()
 	for _, db := range []struct {
 		name string
-		open func(t *testing.T, app string) statebackend.Backend
+		open func(t *testing.T, app string) *statebackend.Store
 	}{
-		{"sqlite", func(t *testing.T, app string) statebackend.Backend {
+		{"sqlite", func(t *testing.T, app string) *statebackend.Store {
 			return sqlitetest.Open(t, sqlitetest.Path(t), app)
 		}},
-		{"postgres", func(t *testing.T, app string) statebackend.Backend { return pgtest.Open(t, app) }},
-		{"mysql", func(t *testing.T, app string) statebackend.Backend { return mysqltest.Open(t, app) }},
+		{"postgres", func(t *testing.T, app string) *statebackend.Store { return pgtest.Open(t, app) }},
+		{"mysql", func(t *testing.T, app string) *statebackend.Store { return mysqltest.Open(t, app) }},
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()
@@ -37,12 +36,9 @@ func TestImportHistory(t *testing.T) {
 	}
 }
 
-func testImportHistory(t *testing.T, b statebackend.Backend) {
+func testImportHistory(t *testing.T, b *statebackend.Store) {
 	ctx := context.Background()
-	imp, ok := b.(state.HistoryImporter)
-	if !ok {
-		t.Fatal("the GORM backend does not implement state.HistoryImporter")
-	}
+	imp := b
 	at := time.Date(2025, 1, 15, 12, 0, 0, 123456000, time.UTC)
 	rec := func(id string, ts time.Time, s statebackend.Status, runner string) statebackend.InvocationHistory {
 		return statebackend.InvocationHistory{

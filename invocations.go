@@ -9,16 +9,17 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
 
 // UpsertInvocations implements Backend.
-func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) (err error) {
-	ctx, c := b.tel.start(ctx, opUpsertInvocations)
+func (s *Store) UpsertInvocations(ctx context.Context, invs []Invocation) (err error) {
+	c := s.begin(ctx, op.UpsertInvocations)
 	defer c.end(&err)
-	c.batch(len(invs))
+	c.tel.Batch(len(invs))
 	if len(invs) == 0 {
-		return b.check(ctx)
+		return c.check()
 	}
 	rows := make([]entities.Invocation, len(invs))
 	for i, inv := range invs {
@@ -32,22 +33,22 @@ func (b *gormBackend) UpsertInvocations(ctx context.Context, invs []Invocation) 
 		}
 		rows[i] = row
 	}
-	return b.write(ctx, "UpsertInvocations", func(db *gorm.DB) error {
-		return b.repo.UpsertInvocations(db, rows)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.UpsertInvocations(db, rows)
 	})
 }
 
 // Invocation implements Backend.
-func (b *gormBackend) Invocation(ctx context.Context, id InvocationID) (_ Invocation, err error) {
-	ctx, c := b.tel.start(ctx, opInvocation)
+func (s *Store) Invocation(ctx context.Context, id InvocationID) (_ Invocation, err error) {
+	c := s.begin(ctx, op.Invocation)
 	defer c.end(&err)
 	if err := id.Validate("id"); err != nil {
 		return Invocation{}, err
 	}
 	var row entities.Invocation
 	var found bool
-	err = b.read(ctx, "Invocation", func(db *gorm.DB) (err error) {
-		row, found, err = b.repo.Invocation(db, string(id))
+	err = c.read(func(db *gorm.DB) (err error) {
+		row, found, err = s.repo.Invocation(db, string(id))
 		return err
 	})
 	if err != nil {
@@ -60,10 +61,10 @@ func (b *gormBackend) Invocation(ctx context.Context, id InvocationID) (_ Invoca
 }
 
 // Invocations implements Backend.
-func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (_ map[InvocationID]Invocation, err error) {
-	ctx, c := b.tel.start(ctx, opInvocations)
+func (s *Store) Invocations(ctx context.Context, ids []InvocationID) (_ map[InvocationID]Invocation, err error) {
+	c := s.begin(ctx, op.Invocations)
 	defer c.end(&err)
-	c.batch(len(ids))
+	c.tel.Batch(len(ids))
 	if err := state.ValidateBatchIDs("ids", ids); err != nil {
 		return nil, err
 	}
@@ -72,8 +73,8 @@ func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (_ ma
 		keys[i] = string(id)
 	}
 	var rows []entities.Invocation
-	err = b.read(ctx, "Invocations", func(db *gorm.DB) (err error) {
-		rows, err = b.repo.Invocations(db, keys)
+	err = c.read(func(db *gorm.DB) (err error) {
+		rows, err = s.repo.Invocations(db, keys)
 		return err
 	})
 	if err != nil {
@@ -87,29 +88,29 @@ func (b *gormBackend) Invocations(ctx context.Context, ids []InvocationID) (_ ma
 		}
 		out[inv.ID] = inv
 	}
-	c.returned(len(out))
+	c.tel.Returned(len(out))
 	return out, nil
 }
 
 // ChildInvocations implements Backend.
-func (b *gormBackend) ChildInvocations(ctx context.Context, parent InvocationID) (_ []InvocationID, err error) {
-	ctx, c := b.tel.start(ctx, opChildInvocations)
+func (s *Store) ChildInvocations(ctx context.Context, parent InvocationID) (_ []InvocationID, err error) {
+	c := s.begin(ctx, op.ChildInvocations)
 	defer c.end(&err)
 	if err := parent.Validate("parent"); err != nil {
 		return nil, err
 	}
 	var ids []string
-	err = b.read(ctx, "ChildInvocations", func(db *gorm.DB) (err error) {
-		ids, err = b.repo.ChildInvocations(db, string(parent))
+	err = c.read(func(db *gorm.DB) (err error) {
+		ids, err = s.repo.ChildInvocations(db, string(parent))
 		return err
 	})
-	c.returned(len(ids))
+	c.tel.Returned(len(ids))
 	return toInvocationIDs(ids), err
 }
 
 // InvocationIDsByWorkflow implements Backend.
-func (b *gormBackend) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFilter) (_ []InvocationID, err error) {
-	ctx, c := b.tel.start(ctx, opInvocationIDsByWorkflow)
+func (s *Store) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFilter) (_ []InvocationID, err error) {
+	c := s.begin(ctx, op.InvocationIDsByWorkflow)
 	defer c.end(&err)
 	if err := f.Validate("filter"); err != nil {
 		return nil, err
@@ -119,11 +120,11 @@ func (b *gormBackend) InvocationIDsByWorkflow(ctx context.Context, f WorkflowFil
 		typeKey = f.WorkflowType.Key()
 	}
 	var ids []string
-	err = b.read(ctx, "InvocationIDsByWorkflow", func(db *gorm.DB) (err error) {
-		ids, err = b.repo.InvocationIDsByWorkflow(db, string(f.WorkflowID), typeKey)
+	err = c.read(func(db *gorm.DB) (err error) {
+		ids, err = s.repo.InvocationIDsByWorkflow(db, string(f.WorkflowID), typeKey)
 		return err
 	})
-	c.returned(len(ids))
+	c.tel.Returned(len(ids))
 	return toInvocationIDs(ids), err
 }
 

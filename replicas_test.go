@@ -14,6 +14,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
 )
@@ -23,11 +24,11 @@ import (
 func TestReadReplicaOptionsRefused(t *testing.T) {
 	t.Parallel()
 	const unreachable = "postgres://u:p@127.0.0.1:1/db?connect_timeout=1"
-	pg := func() statebackend.Database { return postgres.Open(unreachable) }
-	lite := func() statebackend.Database { return sqlite.Open(":memory:") }
+	pg := func() dialect.Database { return postgres.Open(unreachable) }
+	lite := func() dialect.Database { return sqlite.Open(":memory:") }
 	cases := []struct {
 		name     string
-		primary  statebackend.Database
+		primary  dialect.Database
 		replicas []gorm.Dialector
 		settings statebackend.ReplicaSettings
 		field    string
@@ -56,21 +57,21 @@ func TestReadReplicaOptionsRefused(t *testing.T) {
 	}
 }
 
-// TestCheckReplicasWithoutReplicas: a backend without replicas has no
+// TestReplicasWithoutReplicas: a backend without replicas has no
 // status, and a closed one says so.
-func TestCheckReplicasWithoutReplicas(t *testing.T) {
+func TestReplicasWithoutReplicas(t *testing.T) {
 	t.Parallel()
 	b, err := statebackend.Open(sqlite.Open(":memory:"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := statebackend.CheckReplicas(t.Context(), b)
+	st, err := b.Replicas(t.Context())
 	if err != nil || st != nil {
-		t.Fatalf("CheckReplicas without replicas: %v, %v; want nil, nil", st, err)
+		t.Fatalf("Store.Replicas without replicas: %v, %v; want nil, nil", st, err)
 	}
 	_ = b.Close()
-	if _, err := statebackend.CheckReplicas(t.Context(), b); !errors.Is(err, statebackend.ErrClosed) {
-		t.Fatalf("CheckReplicas after Close: %v, want ErrClosed", err)
+	if _, err := b.Replicas(t.Context()); !errors.Is(err, statebackend.ErrClosed) {
+		t.Fatalf("Store.Replicas after Close: %v, want ErrClosed", err)
 	}
 }
 

@@ -91,31 +91,31 @@ func TestLease(t *testing.T) {
 	}
 	defer b.Close()
 	ctx := t.Context()
-	release, ok, err := statebackend.Internals(a).TryLease(ctx, "x")
+	release, ok, err := statebackend.Inside(a).TryLease(ctx, "x")
 	if err != nil || !ok {
 		t.Fatalf("a free lease: ok %t, %v", ok, err)
 	}
-	if _, ok, err := statebackend.Internals(b).TryLease(ctx, "x"); err != nil || ok {
+	if _, ok, err := statebackend.Inside(b).TryLease(ctx, "x"); err != nil || ok {
 		t.Fatalf("a held lease was taken: ok %t, %v", ok, err)
 	}
-	if r, ok, err := statebackend.Internals(b).TryLease(ctx, "y"); err != nil || !ok {
+	if r, ok, err := statebackend.Inside(b).TryLease(ctx, "y"); err != nil || !ok {
 		t.Fatalf("another lease: ok %t, %v", ok, err)
 	} else {
 		r()
 	}
 	release()
-	release, ok, err = statebackend.Internals(b).TryLease(ctx, "x")
+	release, ok, err = statebackend.Inside(b).TryLease(ctx, "x")
 	if err != nil || !ok {
 		t.Fatalf("a released lease: ok %t, %v", ok, err)
 	}
 	release()
 	// A holder that died: its lease expired a second ago.
-	err = statebackend.Internals(a).DB().Model(&entities.Lease{}).Where("name = ?", "x").
+	err = statebackend.Inside(a).DB().Model(&entities.Lease{}).Where("name = ?", "x").
 		Updates(map[string]any{"holder": "dead:1:x", "expires_at": time.Now().Add(-time.Second).UnixMicro()}).Error
 	if err != nil {
 		t.Fatal(err)
 	}
-	release, ok, err = statebackend.Internals(a).TryLease(ctx, "x")
+	release, ok, err = statebackend.Inside(a).TryLease(ctx, "x")
 	if err != nil || !ok {
 		t.Fatalf("an expired lease: ok %t, %v", ok, err)
 	}
@@ -151,7 +151,7 @@ func TestPruneBatchTimeoutShrinks(t *testing.T) {
 	if err := b.AddHistory(ctx, ids, h); err != nil {
 		t.Fatal(err)
 	}
-	stats, err := b.(statebackend.Pruner).Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, BatchSize: 8, BatchTimeout: time.Nanosecond})
+	stats, err := b.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour, BatchSize: 8, BatchTimeout: time.Nanosecond})
 	if !errors.Is(err, context.DeadlineExceeded) {
 		t.Fatalf("Prune with batches that cannot finish: %v, want the deadline", err)
 	}
@@ -175,7 +175,7 @@ func TestPruneBatchTimeoutShrinks(t *testing.T) {
 func TestPruneErrorsPrefixedOnce(t *testing.T) {
 	t.Parallel()
 	ctx := t.Context()
-	open := func(t *testing.T) (statebackend.Backend, statebackend.Pruner) {
+	open := func(t *testing.T) (*statebackend.Store, statebackend.Pruner) {
 		b, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "r.db")))
 		if err != nil {
 			t.Fatal(err)
@@ -197,7 +197,7 @@ func TestPruneErrorsPrefixedOnce(t *testing.T) {
 		if err := b.AddHistory(ctx, ids, h); err != nil {
 			t.Fatal(err)
 		}
-		return b, b.(statebackend.Pruner)
+		return b, b
 	}
 	for _, c := range []struct {
 		name  string
@@ -206,7 +206,7 @@ func TestPruneErrorsPrefixedOnce(t *testing.T) {
 	}{
 		{"database error", func(t *testing.T) error {
 			b, p := open(t)
-			if err := statebackend.Internals(b).DB().Exec("DROP TABLE " + statebackend.Internals(b).Repo().Tables.Name("Invocation")).Error; err != nil {
+			if err := statebackend.Inside(b).DB().Exec("DROP TABLE " + statebackend.Inside(b).Repo().Tables.Name("Invocation")).Error; err != nil {
 				t.Fatal(err)
 			}
 			_, err := p.Prune(ctx, statebackend.PruneOptions{OlderThan: time.Hour})
@@ -281,4 +281,16 @@ func (l *sizeLog) sizes() []int64 {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return slices.Clone(l.shrunk)
+}
+
+// wantErr checks that err wraps target and says text.
+func wantErr(t *testing.T, err, target error, text string) {
+	t.Helper()
+	if !errors.Is(err, target) {
+		t.Errorf("error %v, want one wrapping %q", err, target)
+		return
+	}
+	if !strings.Contains(err.Error(), text) {
+		t.Errorf("error %q does not say %q", err, text)
+	}
 }

@@ -9,12 +9,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
 
 // StoreRunnerContext implements Backend.
-func (b *gormBackend) StoreRunnerContext(ctx context.Context, rc RunnerContext) (err error) {
-	ctx, c := b.tel.start(ctx, opStoreRunnerContext)
+func (s *Store) StoreRunnerContext(ctx context.Context, rc RunnerContext) (err error) {
+	c := s.begin(ctx, op.StoreRunnerContext)
 	defer c.end(&err)
 	if err := rc.Validate("runner context"); err != nil {
 		return err
@@ -31,19 +32,19 @@ func (b *gormBackend) StoreRunnerContext(ctx context.Context, rc RunnerContext) 
 			Hostname: entities.Key(c.Hostname), ThreadID: c.ThreadID,
 		})
 	}
-	return b.write(ctx, "StoreRunnerContext", func(db *gorm.DB) error {
-		return b.repo.StoreRunnerContexts(db, rows)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.StoreRunnerContexts(db, rows)
 	})
 }
 
 // RunnerContext implements Backend.
-func (b *gormBackend) RunnerContext(ctx context.Context, runnerID string) (_ RunnerContext, err error) {
-	ctx, c := b.tel.start(ctx, opRunnerContext)
+func (s *Store) RunnerContext(ctx context.Context, runnerID string) (_ RunnerContext, err error) {
+	c := s.begin(ctx, op.RunnerContext)
 	defer c.end(&err)
 	if err := state.ValidateRequiredKey("runnerID", runnerID); err != nil {
 		return RunnerContext{}, err
 	}
-	out, err := b.runnerContexts(ctx, "RunnerContext", []string{runnerID})
+	out, err := s.runnerContexts(c, []string{runnerID})
 	if err != nil {
 		return RunnerContext{}, err
 	}
@@ -54,28 +55,28 @@ func (b *gormBackend) RunnerContext(ctx context.Context, runnerID string) (_ Run
 }
 
 // RunnerContexts implements Backend.
-func (b *gormBackend) RunnerContexts(ctx context.Context, runnerIDs []string) (_ []RunnerContext, err error) {
-	ctx, c := b.tel.start(ctx, opRunnerContexts)
+func (s *Store) RunnerContexts(ctx context.Context, runnerIDs []string) (_ []RunnerContext, err error) {
+	c := s.begin(ctx, op.RunnerContexts)
 	defer c.end(&err)
-	c.batch(len(runnerIDs))
+	c.tel.Batch(len(runnerIDs))
 	for i, id := range runnerIDs {
 		if err := state.ValidateRequiredKey(fmt.Sprintf("runnerIDs[%d]", i), id); err != nil {
 			return nil, err
 		}
 	}
 	if len(runnerIDs) == 0 {
-		return []RunnerContext{}, b.check(ctx)
+		return []RunnerContext{}, c.check()
 	}
-	out, err := b.runnerContexts(ctx, "RunnerContexts", runnerIDs)
-	c.returned(len(out))
+	out, err := s.runnerContexts(c, runnerIDs)
+	c.tel.Returned(len(out))
 	return out, err
 }
 
-// runnerContexts reads the valid, non-empty runnerIDs as operation op.
-func (b *gormBackend) runnerContexts(ctx context.Context, op string, runnerIDs []string) ([]RunnerContext, error) {
+// runnerContexts reads the valid, non-empty runnerIDs for the call c.
+func (s *Store) runnerContexts(c call, runnerIDs []string) ([]RunnerContext, error) {
 	var rows []entities.RunnerContext
-	err := b.read(ctx, op, func(db *gorm.DB) (err error) {
-		rows, err = b.repo.RunnerChains(db, runnerIDs)
+	err := c.read(func(db *gorm.DB) (err error) {
+		rows, err = s.repo.RunnerChains(db, runnerIDs)
 		return err
 	})
 	if err != nil {
@@ -85,15 +86,15 @@ func (b *gormBackend) runnerContexts(ctx context.Context, op string, runnerIDs [
 }
 
 // MatchRunnerContexts implements Backend.
-func (b *gormBackend) MatchRunnerContexts(ctx context.Context, substring string) (_ []RunnerContext, err error) {
-	ctx, c := b.tel.start(ctx, opMatchRunnerContexts)
+func (s *Store) MatchRunnerContexts(ctx context.Context, substring string) (_ []RunnerContext, err error) {
+	c := s.begin(ctx, op.MatchRunnerContexts)
 	defer c.end(&err)
 	if err := state.ValidateKey("substring", substring); err != nil {
 		return nil, err
 	}
 	var rows []entities.RunnerContext
-	err = b.read(ctx, "MatchRunnerContexts", func(db *gorm.DB) (err error) {
-		rows, err = b.repo.MatchingRunnerChains(db, substring)
+	err = c.read(func(db *gorm.DB) (err error) {
+		rows, err = s.repo.MatchingRunnerChains(db, substring)
 		return err
 	})
 	if err != nil {
@@ -109,7 +110,7 @@ func (b *gormBackend) MatchRunnerContexts(ctx context.Context, substring string)
 	}
 	sort.Strings(ids)
 	out, err := assembleRunners(rows, ids)
-	c.returned(len(out))
+	c.tel.Returned(len(out))
 	return out, err
 }
 

@@ -7,12 +7,13 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/state"
 )
 
 // StoreWorkflowRun implements Backend.
-func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity) (err error) {
-	ctx, c := b.tel.start(ctx, opStoreWorkflowRun)
+func (s *Store) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity) (err error) {
+	c := s.begin(ctx, op.StoreWorkflowRun)
 	defer c.end(&err)
 	if err := wf.Validate("workflow"); err != nil {
 		return err
@@ -22,18 +23,18 @@ func (b *gormBackend) StoreWorkflowRun(ctx context.Context, wf WorkflowIdentity)
 		WorkflowTypeKey:  entities.Key(wf.WorkflowType.Key()),
 		ParentWorkflowID: entities.Key(wf.ParentWorkflowID),
 	}
-	return b.write(ctx, "StoreWorkflowRun", func(db *gorm.DB) error {
-		return b.repo.StoreWorkflowRun(db, row)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.StoreWorkflowRun(db, row)
 	})
 }
 
 // WorkflowTypes implements Backend.
-func (b *gormBackend) WorkflowTypes(ctx context.Context) (_ []TaskID, err error) {
-	ctx, c := b.tel.start(ctx, opWorkflowTypes)
+func (s *Store) WorkflowTypes(ctx context.Context) (_ []TaskID, err error) {
+	c := s.begin(ctx, op.WorkflowTypes)
 	defer c.end(&err)
 	var keys []string
-	err = b.readReplica(ctx, "WorkflowTypes", nil, func(db *gorm.DB) (err error) {
-		keys, err = b.repo.WorkflowTypes(db)
+	err = c.readReplica(nil, func(db *gorm.DB) (err error) {
+		keys, err = s.repo.WorkflowTypes(db)
 		return err
 	})
 	if err != nil {
@@ -47,35 +48,35 @@ func (b *gormBackend) WorkflowTypes(ctx context.Context) (_ []TaskID, err error)
 		}
 		out[i] = t
 	}
-	c.returned(len(out))
+	c.tel.Returned(len(out))
 	return out, nil
 }
 
 // WorkflowRuns implements Backend.
-func (b *gormBackend) WorkflowRuns(ctx context.Context) (_ []WorkflowIdentity, err error) {
-	ctx, c := b.tel.start(ctx, opWorkflowRuns)
+func (s *Store) WorkflowRuns(ctx context.Context) (_ []WorkflowIdentity, err error) {
+	c := s.begin(ctx, op.WorkflowRuns)
 	defer c.end(&err)
-	runs, err := b.workflowRuns(ctx, "WorkflowRuns", "")
-	c.returned(len(runs))
+	runs, err := s.workflowRuns(c, "")
+	c.tel.Returned(len(runs))
 	return runs, err
 }
 
 // WorkflowRunsOfType implements Backend.
-func (b *gormBackend) WorkflowRunsOfType(ctx context.Context, typ TaskID) (_ []WorkflowIdentity, err error) {
-	ctx, c := b.tel.start(ctx, opWorkflowRunsOfType)
+func (s *Store) WorkflowRunsOfType(ctx context.Context, typ TaskID) (_ []WorkflowIdentity, err error) {
+	c := s.begin(ctx, op.WorkflowRunsOfType)
 	defer c.end(&err)
 	if err := typ.Validate("typ"); err != nil {
 		return nil, err
 	}
-	runs, err := b.workflowRuns(ctx, "WorkflowRunsOfType", typ.Key())
-	c.returned(len(runs))
+	runs, err := s.workflowRuns(c, typ.Key())
+	c.tel.Returned(len(runs))
 	return runs, err
 }
 
-func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]WorkflowIdentity, error) {
+func (s *Store) workflowRuns(c call, typeKey string) ([]WorkflowIdentity, error) {
 	var rows []entities.Workflow
-	err := b.readReplica(ctx, op, nil, func(db *gorm.DB) (err error) {
-		rows, err = b.repo.WorkflowRuns(db, typeKey)
+	err := c.readReplica(nil, func(db *gorm.DB) (err error) {
+		rows, err = s.repo.WorkflowRuns(db, typeKey)
 		return err
 	})
 	if err != nil {
@@ -97,8 +98,8 @@ func (b *gormBackend) workflowRuns(ctx context.Context, op, typeKey string) ([]W
 }
 
 // SetWorkflowData implements Backend.
-func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID InvocationID, key string, value []byte) (err error) {
-	ctx, c := b.tel.start(ctx, opSetWorkflowData)
+func (s *Store) SetWorkflowData(ctx context.Context, workflowID InvocationID, key string, value []byte) (err error) {
+	c := s.begin(ctx, op.SetWorkflowData)
 	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return err
@@ -107,14 +108,14 @@ func (b *gormBackend) SetWorkflowData(ctx context.Context, workflowID Invocation
 		return err
 	}
 	row := entities.WorkflowData{WorkflowID: entities.Key(workflowID), DataKey: entities.Key(key), DataValue: value}
-	return b.write(ctx, "SetWorkflowData", func(db *gorm.DB) error {
-		return b.repo.SetWorkflowData(db, row)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.SetWorkflowData(db, row)
 	})
 }
 
 // WorkflowData implements Backend.
-func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID, key string) (_ []byte, err error) {
-	ctx, c := b.tel.start(ctx, opWorkflowData)
+func (s *Store) WorkflowData(ctx context.Context, workflowID InvocationID, key string) (_ []byte, err error) {
+	c := s.begin(ctx, op.WorkflowData)
 	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return nil, err
@@ -124,8 +125,8 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 	}
 	var row entities.WorkflowData
 	var found bool
-	err = b.read(ctx, "WorkflowData", func(db *gorm.DB) (err error) {
-		row, found, err = b.repo.WorkflowData(db, string(workflowID), key)
+	err = c.read(func(db *gorm.DB) (err error) {
+		row, found, err = s.repo.WorkflowData(db, string(workflowID), key)
 		return err
 	})
 	if err != nil {
@@ -138,8 +139,8 @@ func (b *gormBackend) WorkflowData(ctx context.Context, workflowID InvocationID,
 }
 
 // StoreWorkflowSubInvocation implements Backend.
-func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID, subInvocationID InvocationID) (err error) {
-	ctx, c := b.tel.start(ctx, opStoreWorkflowSubInvocation)
+func (s *Store) StoreWorkflowSubInvocation(ctx context.Context, workflowID, subInvocationID InvocationID) (err error) {
+	c := s.begin(ctx, op.StoreWorkflowSubInvocation)
 	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return err
@@ -150,23 +151,23 @@ func (b *gormBackend) StoreWorkflowSubInvocation(ctx context.Context, workflowID
 	row := entities.WorkflowSubInvocation{
 		ParentWorkflowID: entities.Key(workflowID), SubInvocationID: entities.Key(subInvocationID),
 	}
-	return b.write(ctx, "StoreWorkflowSubInvocation", func(db *gorm.DB) error {
-		return b.repo.AddWorkflowSubInvocation(db, row)
+	return c.write(func(db *gorm.DB) error {
+		return s.repo.AddWorkflowSubInvocation(db, row)
 	})
 }
 
 // WorkflowSubInvocations implements Backend.
-func (b *gormBackend) WorkflowSubInvocations(ctx context.Context, workflowID InvocationID) (_ []InvocationID, err error) {
-	ctx, c := b.tel.start(ctx, opWorkflowSubInvocations)
+func (s *Store) WorkflowSubInvocations(ctx context.Context, workflowID InvocationID) (_ []InvocationID, err error) {
+	c := s.begin(ctx, op.WorkflowSubInvocations)
 	defer c.end(&err)
 	if err := workflowID.Validate("workflowID"); err != nil {
 		return nil, err
 	}
 	var ids []string
-	err = b.read(ctx, "WorkflowSubInvocations", func(db *gorm.DB) (err error) {
-		ids, err = b.repo.WorkflowSubInvocations(db, string(workflowID))
+	err = c.read(func(db *gorm.DB) (err error) {
+		ids, err = s.repo.WorkflowSubInvocations(db, string(workflowID))
 		return err
 	})
-	c.returned(len(ids))
+	c.tel.Returned(len(ids))
 	return toInvocationIDs(ids), err
 }

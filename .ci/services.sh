@@ -19,14 +19,9 @@ ci_start_docker
 postgres_image=$(bash "$ci_dir/images/build.sh" postgres)
 mysql_image=$(bash "$ci_dir/images/build.sh" mariadb)
 
-# - Ryuk (testcontainers' reaper) would need an image from a registry.
-# - The machine looks like a container to testcontainers, which would then
-#   dial the Docker bridge gateway; published ports are on 127.0.0.1.
-# - STATEBACKEND_TEST_REQUIRE makes the suite fail instead of skipping when
-#   a database is unavailable.
+# STATEBACKEND_TEST_REQUIRE makes the suite fail instead of skipping when a
+# database is unavailable.
 cat <<EOF
-export TESTCONTAINERS_RYUK_DISABLED=true
-export TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1
 export STATEBACKEND_TEST_POSTGRES_IMAGE=$postgres_image
 export STATEBACKEND_TEST_MYSQL_IMAGE=$mysql_image
 export STATEBACKEND_TEST_REQUIRE=postgres,mysql

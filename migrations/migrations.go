@@ -1,12 +1,13 @@
-// Package migrations holds the versioned schema of the state backend: every
-// change to the app's tables since version 1 (the schema v0.1.0 created),
-// as a list of migrations, each a list of steps written as Go over
-// *gorm.DB, so that one definition serves SQLite, Postgres and MySQL.
-//
-// The statebackend package runs them (through gormigrate, under a lock,
-// one transaction per migration where the database allows it) and records
-// each applied migration in the app's migrations table. This package only
-// says what each version is and how to reach it.
+// Package migrations holds the versioned schema of the state backend and
+// runs it: every change to the app's tables since version 1 (the schema
+// v0.1.0 created), as a list of migrations, each a list of steps written
+// as Go over *gorm.DB, so that one definition serves SQLite, Postgres and
+// MySQL; and the Migrator, which reads an app's schema version and applies
+// the migrations it lacks (through gormigrate, under the database's lock,
+// one transaction per migration where the database allows it), recording
+// each in the app's migrations table. statebackend.Open uses a Migrator on
+// the database it opens; operators and tools use one directly (the
+// statebackend command's schema and migrate).
 //
 // # Writing a migration
 //

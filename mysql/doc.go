@@ -60,6 +60,6 @@
 // from per-node auto-increment offsets: unique, not in insertion order
 // across nodes.
 //
-// The Dialector implements statebackend.Database, which is how Open learns
+// The Dialector implements dialect.Database, which is how Open learns
 // these settings.
 package mysql

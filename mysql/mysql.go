@@ -12,13 +12,12 @@ import (
 	gormmysql "gorm.io/driver/mysql"
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend"
-	"github.com/taskstate/statebackend/repository"
+	"github.com/taskstate/statebackend/dialect"
 )
 
 // Dialector is the gorm.Dialector of one MySQL or MariaDB database, with
-// the backend's settings for it (it implements statebackend.Database and
-// statebackend.LoggingDatabase). Pass it to statebackend.Open.
+// the backend's settings for it (it implements dialect.Database and
+// dialect.LoggingDatabase). Pass it to statebackend.Open.
 type Dialector struct {
 	*gormmysql.Dialector
 	// cfg is the driver's configuration, nil when the DSN did not parse
@@ -31,7 +30,7 @@ type Dialector struct {
 	unprepared bool
 }
 
-var _ statebackend.LoggingDatabase = (*Dialector)(nil)
+var _ dialect.LoggingDatabase = (*Dialector)(nil)
 
 // IOTimeout is the read and write timeout Open sets on every connection
 // (the driver's readTimeout and writeTimeout) unless the DSN sets its
@@ -81,10 +80,10 @@ func Open(dsn string) *Dialector {
 	}
 }
 
-// WithLogger implements statebackend.LoggingDatabase: the driver's own
+// WithLogger implements dialect.LoggingDatabase: the driver's own
 // messages (a connection cut short, a bad idle connection closed) go to l
 // at level Warn instead of the driver's default, stderr.
-func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
+func (d *Dialector) WithLogger(l *slog.Logger) dialect.Database {
 	cp := *d
 	conf := *d.Config
 	cp.Dialector = &gormmysql.Dialector{Config: &conf}
@@ -94,7 +93,7 @@ func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
 
 // MaxPreparedStatements is how many server-side prepared statements one
 // backend opened on this package can hold at most, with the default pool:
-// each of its statements (at most repository.MaxStatements, 64) prepared
+// each of its statements (at most dialect.MaxStatements, 64) prepared
 // once on each of its connections (16). MySQL and MariaDB bound the
 // statements of the whole server with max_prepared_stmt_count (16382 by
 // default): 15 backends at most can reach this bound together. Size it
@@ -106,7 +105,7 @@ func (d *Dialector) WithLogger(l *slog.Logger) statebackend.Database {
 // statements are closed with its connections and at Close. When the server
 // refuses to prepare one more (error 1461), the backend runs that
 // statement as text and the call succeeds.
-const MaxPreparedStatements = repository.MaxStatements * poolSize
+const MaxPreparedStatements = dialect.MaxStatements * poolSize
 
 // poolSize is the default size of the connection pool.
 const poolSize = 16
@@ -143,14 +142,14 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 	return d.Dialector.Initialize(db)
 }
 
-// Dialect implements statebackend.Database. Its Name is "mariadb" once
+// Dialect implements dialect.Database. Its Name is "mariadb" once
 // connected to a MariaDB server (GORM's dialector reads the server's
 // version when it connects), "mysql" otherwise. It prepares the backend's
 // statements (server-side, once per connection; see MaxPreparedStatements)
 // unless WithoutPreparedStatements turned that off: the server then skips
 // parsing the statement on every call, which is most of the server's work
 // in a single-row read.
-func (d *Dialector) Dialect() statebackend.Dialect {
+func (d *Dialector) Dialect() dialect.Dialect {
 	name := "mysql"
 	if strings.Contains(d.ServerVersion, "MariaDB") {
 		name = "mariadb"
@@ -159,19 +158,19 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 	if d.cfg != nil {
 		namespace = d.cfg.DBName
 	}
-	return statebackend.Dialect{
+	return dialect.Dialect{
 		Name:                name,
 		Namespace:           namespace,
 		MaxIdentifierLength: 64,
-		Columns: statebackend.ColumnTypes{
+		Columns: dialect.ColumnTypes{
 			// varbinary, not varchar with utf8mb4_bin: MariaDB's binary
 			// collations pad, so "a" and "a " would be one key. Sizes are
-			// bytes, as statebackend.MaxIDLen is.
+			// bytes, as state.MaxIDLen is.
 			Key:  "varbinary(%d)",
 			Text: "longtext CHARACTER SET utf8mb4 COLLATE utf8mb4_bin",
 			Blob: "longblob",
 		},
-		Pool:              statebackend.Pool{MaxOpenConns: poolSize, MaxIdleConns: poolSize, ConnMaxLifetime: time.Hour},
+		Pool:              dialect.Pool{MaxOpenConns: poolSize, MaxIdleConns: poolSize, ConnMaxLifetime: time.Hour},
 		PrepareStatements: !d.unprepared,
 		PrepareRefused:    prepareRefused,
 		Transient:         transient,

@@ -14,7 +14,7 @@ import (
 // the call returns. The server rolls back a transaction whose connection
 // closed before COMMIT reached it; if COMMIT had reached it, the
 // transaction may be committed although the call failed (see "Outcome of
-// a failed call" in the README).
+// a failed call" in docs/guarantees.md).
 
 // conn is what database/sql uses of a go-sql-driver/mysql connection.
 type conn interface {

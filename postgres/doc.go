@@ -26,6 +26,6 @@
 //     replica's replay position (pg_last_wal_replay_lsn), which any user may
 //     call, to bound their lag. A server not in recovery is no replica.
 //
-// The Dialector implements statebackend.Database, which is how Open learns
+// The Dialector implements dialect.Database, which is how Open learns
 // these settings.
 package postgres

@@ -11,11 +11,11 @@ import (
 	gormpg "gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 )
 
 // Dialector is the gorm.Dialector of one Postgres database, with the
-// backend's settings for it (it implements statebackend.Database). Pass it
+// backend's settings for it (it implements dialect.Database). Pass it
 // to statebackend.Open.
 type Dialector struct {
 	*gormpg.Dialector
@@ -24,7 +24,7 @@ type Dialector struct {
 	database string
 }
 
-var _ statebackend.Database = (*Dialector)(nil)
+var _ dialect.Database = (*Dialector)(nil)
 
 // Open returns the dialector of the Postgres database at dsn, a URL
 // ("postgres://user:pass@host:5432/db?sslmode=disable") or a key=value
@@ -40,26 +40,26 @@ func Open(dsn string) *Dialector {
 	return d
 }
 
-// Dialect implements statebackend.Database.
-func (d *Dialector) Dialect() statebackend.Dialect {
-	return statebackend.Dialect{
+// Dialect implements dialect.Database.
+func (d *Dialector) Dialect() dialect.Dialect {
+	return dialect.Dialect{
 		Name:                "postgresql",
 		Namespace:           d.database,
 		MaxIdentifierLength: 63,
-		Columns: statebackend.ColumnTypes{
+		Columns: dialect.ColumnTypes{
 			// COLLATE "C": ids compare and sort byte for byte whatever the
 			// database's default collation.
 			Key:  `varchar(%d) COLLATE "C"`,
 			Text: "text",
 			Blob: "bytea",
 		},
-		Pool:           statebackend.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
+		Pool:           dialect.Pool{MaxOpenConns: 16, MaxIdleConns: 16, ConnMaxLifetime: time.Hour},
 		Transient:      transient,
 		ReadOnlyError:  readOnly,
 		Lock:           lock,
 		TryLock:        tryLock,
 		PartialIndexes: true,
-		Replication: statebackend.Replication{
+		Replication: dialect.Replication{
 			PrimaryPosition: primaryPosition,
 			ReplicaPosition: replicaPosition,
 		},

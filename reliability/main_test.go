@@ -40,8 +40,6 @@ import (
 	"testing"
 	"time"
 
-	"go.uber.org/goleak"
-
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
@@ -49,27 +47,19 @@ import (
 )
 
 // TestMain removes the database containers the tests started and fails
-// the run if a goroutine is left over (see leakOptions).
+// the run if a goroutine is left over.
 func TestMain(m *testing.M) {
 	code := m.Run()
 	_ = pgtest.Terminate()
 	_ = mysqltest.Terminate()
 	_ = galeratest.Terminate()
 	if code == 0 {
-		if err := leakcheck.Find(leakOptions...); err != nil {
+		if err := leakcheck.Find(); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			code = 1
 		}
 	}
 	os.Exit(code)
-}
-
-// leakOptions ignore the goroutines of the test machinery itself: the
-// Docker client's idle HTTP connections, kept by testcontainers after the
-// containers are gone.
-var leakOptions = []goleak.Option{
-	goleak.IgnoreTopFunction("net/http.(*persistConn).readLoop"),
-	goleak.IgnoreTopFunction("net/http.(*persistConn).writeLoop"),
 }
 
 // childEnv names the child role a re-executed test binary plays.

@@ -22,6 +22,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/mysql"
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
@@ -139,7 +140,7 @@ func newVersion1DB(t *testing.T, kind schematest.Dialect) *version1DB {
 }
 
 // open opens the app with extra options.
-func (v *version1DB) open(opts ...statebackend.Option) (statebackend.Backend, error) {
+func (v *version1DB) open(opts ...statebackend.Option) (*statebackend.Store, error) {
 	return statebackend.Open(v.dialector(), append([]statebackend.Option{statebackend.WithAppID(v.appID)}, opts...)...)
 }
 
@@ -147,14 +148,10 @@ func (v *version1DB) open(opts ...statebackend.Option) (statebackend.Backend, er
 // intact.
 func (v *version1DB) verify(t *testing.T) {
 	t.Helper()
-	m, err := statebackend.NewMigrator(v.dialector(), statebackend.WithAppID(v.appID))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := schematest.Migrator(t, v.dialector(), v.appID)
 	st, err := m.Status(t.Context())
-	if err != nil || !st.Recorded || st.Version != statebackend.LatestSchemaVersion() || len(st.Applied) != st.Version {
-		t.Fatalf("schema after the upgrade: %+v, %v; want version %d recorded", st, err, statebackend.LatestSchemaVersion())
+	if err != nil || !st.Recorded || st.Version != migrations.Latest() || len(st.Applied) != st.Version {
+		t.Fatalf("schema after the upgrade: %+v, %v; want version %d recorded", st, err, migrations.Latest())
 	}
 	b, err := v.open(statebackend.WithoutAutoMigrate())
 	if err != nil {
@@ -170,12 +167,12 @@ func (v *version1DB) verify(t *testing.T) {
 // version 1 of a v0.1.0 database, recorded) exactly once in all.
 func wantEachAppliedOnce(t *testing.T, counts map[int]int) {
 	t.Helper()
-	for v := 1; v <= statebackend.LatestSchemaVersion(); v++ {
+	for v := 1; v <= migrations.Latest(); v++ {
 		if counts[v] != 1 {
 			t.Errorf("migration %d was applied %d times in all, want once (counts by version: %v)", v, counts[v], counts)
 		}
 	}
-	if len(counts) != statebackend.LatestSchemaVersion() {
+	if len(counts) != migrations.Latest() {
 		t.Errorf("applied migrations by version: %v", counts)
 	}
 }
@@ -212,7 +209,7 @@ func TestConcurrentUpgradeSQLite(t *testing.T) {
 			t.Fatalf("%s exited with code %d:\n%s", c.name, code, c.output())
 		}
 		line := lastPrefix(lines, "opened")
-		for ver := 1; ver <= statebackend.LatestSchemaVersion(); ver++ {
+		for ver := 1; ver <= migrations.Latest(); ver++ {
 			n, _ := strconv.Atoi(field(line, "v"+strconv.Itoa(ver)))
 			total[ver] += n
 		}
@@ -324,14 +321,10 @@ func TestMigrationKilledMidway(t *testing.T) {
 				t.Fatalf("migrator exited with code %d, want killed:\n%s", code, c.output())
 			}
 
-			m, err := statebackend.NewMigrator(v.dialector(), statebackend.WithAppID(v.appID))
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer m.Close()
+			m := schematest.Migrator(t, v.dialector(), v.appID)
 			st, err := m.Status(t.Context())
 			recorded := kind != schematest.SQLite
-			if err != nil || st.Version != 1 || st.Recorded != recorded || len(st.Pending) != statebackend.LatestSchemaVersion()-1 {
+			if err != nil || st.Version != 1 || st.Recorded != recorded || len(st.Pending) != migrations.Latest()-1 {
 				t.Fatalf("schema after the kill: %+v, %v; want version 1 (recorded: %t), the rest pending", st, err, recorded)
 			}
 			log := newMigrationLog()

@@ -208,7 +208,7 @@ func (db *pruneDB) dialector() gorm.Dialector {
 	return sqlite.Open(db.dsn)
 }
 
-func (db *pruneDB) open(opts ...statebackend.Option) (statebackend.Backend, error) {
+func (db *pruneDB) open(opts ...statebackend.Option) (*statebackend.Store, error) {
 	return statebackend.Open(db.dialector(), append([]statebackend.Option{statebackend.WithAppID(db.appID)}, opts...)...)
 }
 
@@ -217,7 +217,7 @@ func (db *pruneDB) env() []string {
 }
 
 // openFromEnv opens the database a parent passed in the environment.
-func openFromEnv(opts ...statebackend.Option) (statebackend.Backend, error) {
+func openFromEnv(opts ...statebackend.Option) (*statebackend.Store, error) {
 	db := &pruneDB{kind: os.Getenv("RELIABILITY_KIND"), dsn: os.Getenv("RELIABILITY_DB"), appID: os.Getenv("RELIABILITY_APP")}
 	return db.open(opts...)
 }
@@ -256,7 +256,7 @@ func TestPruneKilledMidway(t *testing.T) {
 			w.checkLive(t, b)
 			gone := w.checkEligible(t, b, false)
 			t.Logf("killed after %d progress reports; %d of %d finished units gone", countPrefix(lines, "batch"), gone, len(w.eligible))
-			stats, err := b.(statebackend.Pruner).Prune(t.Context(), statebackend.PruneOptions{OlderThan: pruneRetention, BatchSize: 10})
+			stats, err := b.Prune(t.Context(), statebackend.PruneOptions{OlderThan: pruneRetention, BatchSize: 10})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -283,7 +283,7 @@ func TestChildPruner(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	_, err = b.(statebackend.Pruner).Prune(t.Context(), statebackend.PruneOptions{OlderThan: pruneRetention, BatchSize: 15,
+	_, err = b.Prune(t.Context(), statebackend.PruneOptions{OlderThan: pruneRetention, BatchSize: 15,
 		Progress: func(s statebackend.PruneStats) {
 			say("batch n=%d units=%d", s.Batches, s.Units)
 			switch {

@@ -49,7 +49,7 @@ type Config struct {
 	DB *sql.DB
 	// PrepareRefused reports a refusal to prepare a statement for lack of
 	// room on the server: the statement then runs as text (see
-	// statebackend.Dialect.PrepareRefused). Nil: never.
+	// dialect.Dialect.PrepareRefused). Nil: never.
 	PrepareRefused func(err error) bool
 	// UnindexedHistoryTimestamp is an expression equal to history_timestamp
 	// that the planner cannot serve from an index; the invocation-id pages of

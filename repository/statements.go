@@ -1,6 +1,8 @@
 package repository
 
 import (
+	"github.com/taskstate/statebackend/dialect"
+
 	"context"
 	"database/sql"
 	"database/sql/driver"
@@ -20,8 +22,9 @@ type stmtKey struct {
 }
 
 // MaxStatements bounds the statements one Repo compiles (and prepares per
-// connection): every named statement in every size it can take.
-const MaxStatements = 64
+// connection): every named statement in every size it can take. The
+// driver contract promises it to databases (dialect.MaxStatements).
+const MaxStatements = dialect.MaxStatements
 
 // compiled is a statement built by GORM, with its bind variables: arg
 // markers for run-time arguments and constants as built.

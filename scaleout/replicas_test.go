@@ -25,7 +25,7 @@ import (
 
 // openReplicated opens a backend for appID on c's primary that reads from
 // c's replica, and closes it when t ends.
-func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settings statebackend.ReplicaSettings, opts ...statebackend.Option) statebackend.Backend {
+func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settings statebackend.ReplicaSettings, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	opts = append([]statebackend.Option{
 		statebackend.WithAppID(appID),
@@ -41,7 +41,7 @@ func openReplicated(t testing.TB, c *pgreplicatest.Cluster, appID string, settin
 }
 
 // openPrimary opens a backend for appID on c's primary alone.
-func openPrimary(t testing.TB, c *pgreplicatest.Cluster, appID string) statebackend.Backend {
+func openPrimary(t testing.TB, c *pgreplicatest.Cluster, appID string) *statebackend.Store {
 	t.Helper()
 	b, err := statebackend.Open(postgres.Open(c.PrimaryDSN()), statebackend.WithAppID(appID))
 	if err != nil {
@@ -70,7 +70,7 @@ func TestPostgresReplicas(t *testing.T) {
 		})
 		backends.Add(1)
 		tb.Cleanup(func() { // runs before openReplicated's Close
-			st, err := statebackend.CheckReplicas(context.Background(), b)
+			st, err := b.Replicas(context.Background())
 			if err == nil && len(st) == 1 {
 				replicaReads.Add(st[0].Reads)
 			}
@@ -120,14 +120,14 @@ func rangeIDs(t *testing.T, b statebackend.Backend, batch int) []string {
 }
 
 // status returns the status of b's only replica, checked now.
-func status(t *testing.T, b statebackend.Backend) statebackend.ReplicaStatus {
+func status(t *testing.T, b *statebackend.Store) statebackend.ReplicaStatus {
 	t.Helper()
-	st, err := statebackend.CheckReplicas(t.Context(), b)
+	st, err := b.Replicas(t.Context())
 	if err != nil {
-		t.Fatalf("CheckReplicas: %v", err)
+		t.Fatalf("Store.Replicas: %v", err)
 	}
 	if len(st) != 1 {
-		t.Fatalf("CheckReplicas: %d statuses, want 1", len(st))
+		t.Fatalf("Store.Replicas: %d statuses, want 1", len(st))
 	}
 	return st[0]
 }
@@ -139,7 +139,7 @@ const waitTimeout = 2 * time.Minute
 
 // waitStatus polls b's replica until ok holds, failing t after
 // waitTimeout; it returns the status that satisfied ok.
-func waitStatus(t *testing.T, b statebackend.Backend, what string, ok func(statebackend.ReplicaStatus) bool) statebackend.ReplicaStatus {
+func waitStatus(t *testing.T, b *statebackend.Store, what string, ok func(statebackend.ReplicaStatus) bool) statebackend.ReplicaStatus {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -158,7 +158,7 @@ func waitStatus(t *testing.T, b statebackend.Backend, what string, ok func(state
 // everything the primary had written, and returns a time before that
 // check began: the replica has reached the primary's position as of the
 // returned time at least.
-func caughtUpAt(t *testing.T, b statebackend.Backend) time.Time {
+func caughtUpAt(t *testing.T, b *statebackend.Store) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -179,7 +179,7 @@ func caughtUpAt(t *testing.T, b statebackend.Backend) time.Time {
 // replica in service drops out when its checks fall behind its lag bound,
 // as a starved machine can make them: one read through a replica that
 // was serving a moment ago may still go to the primary.
-func readFromReplica(t *testing.T, b statebackend.Backend, what string, want []string) {
+func readFromReplica(t *testing.T, b *statebackend.Store, what string, want []string) {
 	t.Helper()
 	deadline := time.Now().Add(waitTimeout)
 	for {
@@ -198,14 +198,14 @@ func readFromReplica(t *testing.T, b statebackend.Backend, what string, want []s
 }
 
 // readsOf returns how many reads b's replica has served.
-func readsOf(t *testing.T, b statebackend.Backend) int64 { t.Helper(); return status(t, b).Reads }
+func readsOf(t *testing.T, b *statebackend.Store) int64 { t.Helper(); return status(t, b).Reads }
 
 // TestPostgresReplicaLag pauses the replica's replay and checks what
 // backends reading from it see: a replica within the lag bound serves
 // reads (and misses what the primary wrote since the pause), a backend
 // reads its own writes, a time-range iteration that started on the
 // primary does not move to the lagging replica, the lag shows in
-// CheckReplicas and the log, and once it passes the bound reads go to the
+// Store.Replicas and the log, and once it passes the bound reads go to the
 // primary and see everything.
 func TestPostgresReplicaLag(t *testing.T) {
 	t.Parallel()
@@ -224,7 +224,7 @@ func TestPostgresReplicaLag(t *testing.T) {
 	if err := c.WaitCaughtUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for _, b := range []statebackend.Backend{patient, strict} {
+	for _, b := range []*statebackend.Store{patient, strict} {
 		// Both read the record from the replica once they know it caught up.
 		readFromReplica(t, b, "before the pause", []string{"before-pause"})
 	}
@@ -318,7 +318,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 	}
 	// Both serve from the replica before it stops (the unaware backend
 	// checked at Open; its check now is the last for an hour).
-	for _, b := range []statebackend.Backend{unaware, watching} {
+	for _, b := range []*statebackend.Store{unaware, watching} {
 		waitStatus(t, b, "serving", func(st statebackend.ReplicaStatus) bool { return st.Serving })
 		if got := rangeIDs(t, b, 10); !slices.Equal(got, []string{"before-stop"}) {
 			t.Fatalf("before the stop: got %v", got)
@@ -361,7 +361,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 	if err := c.WaitCaughtUp(t.Context()); err != nil {
 		t.Fatal(err)
 	}
-	for name, b := range map[string]statebackend.Backend{"unaware": unaware, "watching": watching} {
+	for name, b := range map[string]*statebackend.Store{"unaware": unaware, "watching": watching} {
 		readFromReplica(t, b, name+" backend after the restart", want)
 	}
 }
@@ -373,7 +373,7 @@ func TestPostgresReplicaStopped(t *testing.T) {
 // another test's) may still be on their way out while it runs.
 func TestReplicaGoroutinesStopAtClose(t *testing.T) {
 	c := pgreplicatest.Shared(t)
-	const checker, opener = "statebackend.(*replicaSet).start", "database/sql.(*DB).connectionOpener"
+	const checker, opener = "internal/replicas.(*Set).start", "database/sql.(*DB).connectionOpener"
 	before := goroutines(checker, opener)
 	b, err := statebackend.Open(postgres.Open(c.PrimaryDSN()), statebackend.WithAppID(conformance.NewAppID()),
 		statebackend.WithReadReplicas(postgres.Open(c.ReplicaDSN()), postgres.Open(c.ReplicaDSN())),

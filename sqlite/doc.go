@@ -15,7 +15,7 @@
 //
 // Both read and write the same file format with the same locks, settings
 // and read-only modes, and the backend classifies their errors alike
-// (lock contention retried, SQLITE_READONLY as statebackend.ErrReadOnly):
+// (lock contention retried, SQLITE_READONLY as state.ErrReadOnly):
 // processes built either way share one database file. The pure-Go driver
 // is slower on writes and on some reads (see BENCHMARKS.md), and does not
 // report the system error behind an I/O error: a write that fails because
@@ -44,7 +44,7 @@
 //     under contention;
 //   - the database file memory-mapped (256 MiB);
 //   - one writer per process: the backend group-commits writes that arrive
-//     together (see statebackend.Dialect.SingleWriter);
+//     together (see dialect.Dialect.SingleWriter);
 //   - a pool of 8 connections, or exactly one for ":memory:".
 //
 // # Read-only databases
@@ -65,7 +65,8 @@
 // that names the file and wraps statebackend.ErrReadOnly; a directory
 // given as the path fails with statebackend.ErrInvalidArgument.
 //
-// The Dialector implements statebackend.Database and
-// statebackend.ReadOnlyDatabase, which is how Open learns these settings; statebackend.Open also accepts any other gorm.Dialector,
+// The Dialector implements dialect.Database and dialect.ReadOnlyDatabase,
+// which is how Open learns these settings; statebackend.Open also accepts
+// any other gorm.Dialector,
 // with conservative defaults.
 package sqlite

@@ -8,7 +8,7 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/state"
 )
 
 // The errors of this file replace SQLite's "unable to open database file"
@@ -33,7 +33,7 @@ func checkWritable(path string) error {
 // because of cause.
 func readOnlyError(path string, cause error) error {
 	return fmt.Errorf("%s cannot be written (to read it, open it read-only: statebackend.WithReadOnly() or sqlite.ReadOnly()): %w: %w",
-		path, statebackend.ErrReadOnly, cause)
+		path, state.ErrReadOnly, cause)
 }
 
 // explainOpen returns err, the error of opening the database or of its

@@ -7,7 +7,8 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/state"
 )
 
 // This file holds how a database is read without changing anything: the
@@ -25,7 +26,7 @@ import (
 
 // ReadOnly opens the database read-only: to inspect a copy or a backup,
 // or a file another program owns. Reads work as usual; every write call
-// fails at once with statebackend.ErrReadOnly, and Open creates no schema,
+// fails at once with state.ErrReadOnly, and Open creates no schema,
 // leaves the journal mode as the file has it and changes no byte of the
 // file. statebackend.WithReadOnly implies it.
 //
@@ -81,11 +82,11 @@ func ImmutableWhenClosed() Option {
 	return func(c *config) { c.readOnly, c.immutableWhenClosed = true, true }
 }
 
-// ReadOnly implements statebackend.ReadOnlyDatabase: it returns the
+// ReadOnly implements dialect.ReadOnlyDatabase: it returns the
 // database opened as with the ReadOnly option, with its other options
 // kept. An in-memory database is returned as it is: no other connection
 // sees it, and the backend refuses writes anyway.
-func (d *Dialector) ReadOnly() statebackend.Database {
+func (d *Dialector) ReadOnly() dialect.Database {
 	if d.memory || d.cfg.readOnly {
 		return d
 	}
@@ -150,7 +151,7 @@ func nobodyWrites(path string, info fs.FileInfo) bool {
 // that it cannot open a database file, or that the database is read-only.
 func checkNotDirectory(path string) error {
 	if info, err := os.Stat(path); err == nil && info.IsDir() {
-		return fmt.Errorf("%s is a directory, not an SQLite database file: %w", path, statebackend.ErrInvalidArgument)
+		return fmt.Errorf("%s is a directory, not an SQLite database file: %w", path, state.ErrInvalidArgument)
 	}
 	return nil
 }

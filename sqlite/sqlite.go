@@ -14,11 +14,12 @@ import (
 	gormsqlite "gorm.io/driver/sqlite"
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/state"
 )
 
 // Dialector is the gorm.Dialector of one SQLite database, with the
-// backend's settings for it (it implements statebackend.Database). Pass it
+// backend's settings for it (it implements dialect.Database). Pass it
 // to statebackend.Open.
 type Dialector struct {
 	*gormsqlite.Dialector
@@ -27,7 +28,7 @@ type Dialector struct {
 	cfg    config
 }
 
-var _ statebackend.ReadOnlyDatabase = (*Dialector)(nil)
+var _ dialect.ReadOnlyDatabase = (*Dialector)(nil)
 
 // Option configures Open.
 type Option func(*config)
@@ -43,7 +44,7 @@ type config struct {
 // connection holds before it reports SQLITE_BUSY. It is short on purpose:
 // that wait happens inside SQLite, where no context can end it, so it
 // bounds how far a call can overshoot its deadline. The backend waits
-// longer by retrying (see statebackend.TransientBusy), and there the
+// longer by retrying (see dialect.TransientBusy), and there the
 // caller's context is honoured.
 const busyTimeout = 20 * time.Millisecond
 
@@ -101,27 +102,27 @@ func fileDSN(path string, cfg config) string {
 	return "file:" + escapePath(path) + "?" + q.Encode()
 }
 
-// Dialect implements statebackend.Database.
-func (d *Dialector) Dialect() statebackend.Dialect {
-	pool := statebackend.Pool{MaxOpenConns: 8, MaxIdleConns: 8}
+// Dialect implements dialect.Database.
+func (d *Dialector) Dialect() dialect.Dialect {
+	pool := dialect.Pool{MaxOpenConns: 8, MaxIdleConns: 8}
 	if d.memory {
-		pool = statebackend.Pool{MaxOpenConns: 1, MaxIdleConns: 1}
+		pool = dialect.Pool{MaxOpenConns: 1, MaxIdleConns: 1}
 	}
-	return statebackend.Dialect{
+	return dialect.Dialect{
 		Name:      "sqlite",
 		Namespace: d.path,
 		// Without AUTOINCREMENT SQLite still hands out increasing ids (the
 		// largest + 1) and skips updating sqlite_sequence on every insert;
 		// an id could only be reused after the newest history row is
 		// deleted, and history ids only order records of equal timestamps.
-		Columns:           statebackend.ColumnTypes{Serial: "integer PRIMARY KEY"},
+		Columns:           dialect.ColumnTypes{Serial: "integer PRIMARY KEY"},
 		Pool:              pool,
 		PrepareStatements: true,
 		SingleWriter:      !d.cfg.readOnly,
 		Transient:         transient,
 		ReadOnly:          d.cfg.readOnly,
 		ReadOnlyError:     d.readOnlyErr,
-		Hints:             statebackend.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
+		Hints:             dialect.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 		Lock:              lock,
 		PartialIndexes:    true,
 	}
@@ -136,7 +137,7 @@ func (d *Dialector) Dialect() statebackend.Dialect {
 // the file (see explainOpen), not SQLite's "unable to open database file".
 func (d *Dialector) Initialize(db *gorm.DB) error {
 	if d.memory && d.cfg.readOnly {
-		return fmt.Errorf("a read-only in-memory database would always be empty: %w", statebackend.ErrInvalidArgument)
+		return fmt.Errorf("a read-only in-memory database would always be empty: %w", state.ErrInvalidArgument)
 	}
 	inner := *d.Dialector
 	if !d.memory {

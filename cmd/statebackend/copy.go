@@ -237,10 +237,7 @@ func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t
 func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int, prog *progress, resume bool) (tableReport, error) {
 	name := dst.tables.Name("History")
 	tr := tableReport{Table: name}
-	imp, ok := dst.backend.(state.HistoryImporter)
-	if !ok {
-		return tr, fmt.Errorf("the target backend cannot import history (no state.HistoryImporter)")
-	}
+	imp := dst.backend
 	target := libSource{dst}
 	prog.describe(progressLabel(name))
 	from := minMicros

@@ -199,7 +199,7 @@ func (discard) Write(p []byte) (int, error) { return len(p), nil }
 // TestSeedLarge writes the test dataset with STATEBACKEND_CLI_SEED_N
 // invocations (4 history records each) for app "large" into the SQLite
 // file STATEBACKEND_CLI_SEED_PATH, when both are set: the source of the
-// large copies measured for the README. Not a regular test.
+// large copies measured in docs/cli.md. Not a regular test.
 func TestSeedLarge(t *testing.T) {
 	n, _ := strconv.Atoi(os.Getenv("STATEBACKEND_CLI_SEED_N"))
 	path := os.Getenv("STATEBACKEND_CLI_SEED_PATH")

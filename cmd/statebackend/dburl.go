@@ -11,7 +11,7 @@ import (
 	gomysql "github.com/go-sql-driver/mysql"
 	"gorm.io/gorm"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/mysql"
 	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/sqlite"
@@ -193,7 +193,7 @@ func (d dbURL) dialector() gorm.Dialector {
 // maxIdentifier is the database's limit on table names, which shortens
 // long app ids in table prefixes.
 func (d dbURL) maxIdentifier() int {
-	if db, ok := d.dialector().(statebackend.Database); ok {
+	if db, ok := d.dialector().(dialect.Database); ok {
 		return db.Dialect().MaxIdentifierLength
 	}
 	return 0

@@ -11,6 +11,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/internal/schematest"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -156,11 +157,7 @@ func TestImportPynencTwoAppsToPostgres(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID("orders"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer m.Close()
+	m := schematest.Migrator(t, u.dialector(), "orders")
 	if st, err := m.Status(ctx); err != nil || st.Version != 0 {
 		t.Errorf("app orders: schema %+v, %v; want no tables", st, err)
 	}

@@ -20,7 +20,6 @@ import (
 	"gorm.io/gorm"
 	"gorm.io/gorm/logger"
 
-	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/internal/schematest"
@@ -319,7 +318,7 @@ func TestMigrateInterruptedOnPostgres(t *testing.T) {
 	singleLine(t, errText, `^statebackend: migrate interrupted by SIGINT: Postgres runs each migration in one transaction, `+
 		`so the one under way was rolled back and those before it stay applied; run migrate again to finish$`)
 
-	m, err := statebackend.NewMigrator(u.dialector(), statebackend.WithAppID(app))
+	m, err := (&cli{}).openMigrator(u, app, readExisting)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 // migrate upgrades the app's schema to the newest version the library
@@ -132,7 +133,7 @@ func (c *cli) applyMigrations(ctx context.Context, u dbURL, to string, dryRun, c
 				hint: "check --app, or create the app's tables with migrate --create"}
 		}
 	}
-	res, err := m.Migrate(ctx, statebackend.MigrateOptions{To: target, DryRun: dryRun})
+	res, err := m.Migrate(ctx, migrations.Options{To: target, DryRun: dryRun})
 	if errors.Is(err, statebackend.ErrInvalidArgument) {
 		return migrationPlan{}, usageErrorf("--to %s: %v", to, err)
 	}
@@ -152,7 +153,7 @@ func (c *cli) applyMigrations(ctx context.Context, u dbURL, to string, dryRun, c
 // newDatabasePlan is the plan of migrate --create --dry-run on a SQLite
 // file that does not exist: every migration up to target (0: the newest).
 func newDatabasePlan(appID string, target int) (migrationPlan, error) {
-	all := statebackend.Migrations()
+	all := migrations.All()
 	if target == 0 {
 		target = len(all)
 	}

@@ -13,7 +13,9 @@ import (
 	"gorm.io/gorm/logger"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -24,7 +26,7 @@ import (
 type conn struct {
 	url     dbURL
 	appID   string
-	backend statebackend.Backend
+	backend *statebackend.Store
 	db      *gorm.DB
 	tables  entities.Tables
 }
@@ -106,18 +108,33 @@ func dialectorFor(u dbURL, mode openMode) gorm.Dialector {
 	return u.dialector()
 }
 
+// migrator is the migrator of one app's schema with the database it
+// opened, which Close closes.
+type migrator struct {
+	*migrations.Migrator
+	db *gorm.DB
+}
+
+// Close closes the migrator's database.
+func (m migrator) Close() { closeGorm(m.db) }
+
 // openMigrator opens the schema of appID on u for mode: readExisting reads
 // it only (schema, status, migrate --dry-run).
-func (c *cli) openMigrator(u dbURL, appID string, mode openMode) (*statebackend.Migrator, error) {
-	opts := []statebackend.Option{statebackend.WithAppID(appID), statebackend.WithLogger(c.log)}
-	if mode == readExisting {
-		opts = append(opts, statebackend.WithReadOnly())
+func (c *cli) openMigrator(u dbURL, appID string, mode openMode) (migrator, error) {
+	d := dialectorFor(u, mode)
+	if ld, ok := d.(dialect.LoggingDatabase); ok {
+		d = ld.WithLogger(c.log) // the MySQL driver logs to stderr otherwise
 	}
-	m, err := statebackend.NewMigrator(dialectorFor(u, mode), opts...)
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
 	if err != nil {
-		return nil, openError(u, err)
+		return migrator{}, openError(u, err)
 	}
-	return m, nil
+	m, err := migrations.NewMigrator(db, migrations.Config{AppID: appID, Logger: c.log, ReadOnly: mode == readExisting})
+	if err != nil {
+		closeGorm(db)
+		return migrator{}, openError(u, err)
+	}
+	return migrator{Migrator: m, db: db}, nil
 }
 
 // openError says why u could not be opened, with what to check: for a

@@ -130,10 +130,7 @@ func (c *cli) runPrune(ctx context.Context, u dbURL, req pruneRequest) (pruneSta
 		return pruneStats{}, err
 	}
 	defer cn.Close()
-	pruner, ok := cn.backend.(statebackend.Pruner)
-	if !ok {
-		return pruneStats{}, fmt.Errorf("%w: the backend has no retention", errNotAvailable)
-	}
+	pruner := cn.backend
 	prog := c.newProgress(-1, "pruning", "invocations")
 	defer prog.done()
 	var sofar statebackend.PruneStats

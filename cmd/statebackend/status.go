@@ -13,6 +13,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 func (c *cli) statusCommand() *cobra.Command {
@@ -202,7 +203,7 @@ func (c *cli) schemaVersion(ctx context.Context, u dbURL, appID string) *string 
 }
 
 // describeVersion says what version st is at and whether it is current.
-func describeVersion(st statebackend.SchemaStatus) string {
+func describeVersion(st migrations.Status) string {
 	v := strconv.Itoa(st.Version)
 	switch {
 	case st.Version == 0:

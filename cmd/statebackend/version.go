@@ -8,7 +8,7 @@ import (
 
 	"github.com/spf13/cobra"
 
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/migrations"
 )
 
 // modulePath is the library's module, whose version the binary reports.
@@ -18,7 +18,7 @@ const modulePath = "github.com/taskstate/statebackend"
 // oldest first, as "N name".
 func knownSchemaVersions() []string {
 	var out []string
-	for _, m := range statebackend.Migrations() {
+	for _, m := range migrations.All() {
 		out = append(out, strconv.Itoa(m.Version)+" "+m.Name)
 	}
 	return out

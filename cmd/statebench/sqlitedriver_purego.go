@@ -3,7 +3,7 @@
 package main
 
 import (
-	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/sqlite"
 )
 
@@ -20,5 +20,5 @@ func registerSQLiteDriver() {}
 
 // sqliteBusy reports lock contention as the sqlite package classifies it.
 func sqliteBusy(err error) bool {
-	return sqlite.Open(":memory:").Dialect().Transient(err) == statebackend.TransientBusy
+	return sqlite.Open(":memory:").Dialect().Transient(err) == dialect.TransientBusy
 }

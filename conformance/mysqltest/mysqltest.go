@@ -4,7 +4,7 @@
 //   - the DSN in STATEBACKEND_TEST_MYSQL_DSN (go-sql-driver form,
 //     "user:pass@tcp(host:3306)/db"; the server needs max_allowed_packet of
 //     at least 128 MiB for the suite's 64 MiB payloads);
-//   - a container started through testcontainers-go when a Docker engine
+//   - a container started with the docker command when a Docker engine
 //     answers, from the image in STATEBACKEND_TEST_MYSQL_IMAGE (default
 //     "mariadb:11"): one per test binary, shared by its tests;
 //   - otherwise the test is skipped, with a message saying how to enable it,
@@ -21,20 +21,16 @@
 //
 // The container runs any image that follows the official mariadb (or mysql)
 // image's conventions: MARIADB_* / MYSQL_* variables for the credentials,
-// server flags as the command, port 3306.
+// server flags as the command, port 3306, and a temporary server without
+// networking while the database is created.
 package mysqltest
 
 import (
-	"context"
-	"fmt"
-	"net"
+	"database/sql/driver"
 	"testing"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
-	"github.com/moby/moby/api/types/network"
-	"github.com/testcontainers/testcontainers-go"
-	"github.com/testcontainers/testcontainers-go/wait"
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
@@ -43,63 +39,57 @@ import (
 	sbmysql "github.com/taskstate/statebackend/mysql"
 )
 
-// Environment variables read by DSN.
+// Environment variables read by DSN, and the image it starts by default.
 const (
-	DSNEnv   = "STATEBACKEND_TEST_MYSQL_DSN"
-	ImageEnv = "STATEBACKEND_TEST_MYSQL_IMAGE"
+	DSNEnv       = "STATEBACKEND_TEST_MYSQL_DSN"
+	ImageEnv     = "STATEBACKEND_TEST_MYSQL_IMAGE"
+	DefaultImage = "mariadb:11"
 )
 
-// DefaultImage is the image started when ImageEnv is not set.
-const DefaultImage = "mariadb:11"
+// containerDSN returns the DSN of the container's database at addr.
+func containerDSN(addr string) string {
+	cfg := gomysql.NewConfig()
+	cfg.User, cfg.Passwd = testdb.User, testdb.Password
+	cfg.Net, cfg.Addr = "tcp", addr
+	cfg.DBName = testdb.Database
+	cfg.Timeout = 5 * time.Second
+	return cfg.FormatDSN()
+}
 
+// connector connects to the database at dsn without the driver's log, which
+// would show every connection refused while the container starts.
+func connector(dsn string) (driver.Connector, error) {
+	cfg, err := gomysql.ParseDSN(dsn)
+	if err != nil {
+		return nil, err
+	}
+	cfg.Logger = &gomysql.NopLogger{}
+	return gomysql.NewConnector(cfg)
+}
+
+// server is the test binary's MySQL or MariaDB: a container of an image
+// with the official mariadb (or mysql) image's conventions.
 var server = &testdb.Server{
-	Name:         "mysql",
-	Title:        "MySQL/MariaDB",
-	DSNEnv:       DSNEnv,
-	ImageEnv:     ImageEnv,
-	DefaultImage: DefaultImage,
-	Start:        start,
+	Name: "mysql", Title: "MySQL/MariaDB",
+	DSNEnv: DSNEnv, ImageEnv: ImageEnv, DefaultImage: DefaultImage,
+	Dialector: func(dsn string) gorm.Dialector { return sbmysql.Open(dsn) },
+
+	Env: []string{
+		"MARIADB_ROOT_PASSWORD=" + testdb.Password,
+		"MARIADB_DATABASE=" + testdb.Database,
+		"MARIADB_USER=" + testdb.User,
+		"MARIADB_PASSWORD=" + testdb.Password,
+		// The same for images that only know the MySQL names.
+		"MYSQL_ROOT_PASSWORD=" + testdb.Password,
+		"MYSQL_DATABASE=" + testdb.Database,
+		"MYSQL_USER=" + testdb.User,
+		"MYSQL_PASSWORD=" + testdb.Password,
+	},
+	Port:         "3306",
+	Connector:    connector,
+	ContainerDSN: containerDSN,
+	Cmd:          serverFlags,
 }
-
-// DSN returns the DSN of the shared test database: DSNEnv's value, or that
-// of the container it starts on first use. Without either it skips t (fails
-// it when STATEBACKEND_TEST_REQUIRE names "mysql"); a container that cannot
-// start fails t, with the end of the container's log.
-func DSN(t testing.TB) string {
-	t.Helper()
-	return server.DSN(t)
-}
-
-// Terminate stops and removes the container DSN started, if any. Call it
-// after m.Run in TestMain (or use Main).
-func Terminate() error { return server.Terminate() }
-
-// Main runs the tests of m, terminates the container and exits.
-func Main(m *testing.M) { testdb.Main(m, server) }
-
-// Open opens a backend for appID on the shared database and closes it when
-// t ends. It skips or fails t as DSN does.
-func Open(t testing.TB, appID string, opts ...statebackend.Option) statebackend.Backend {
-	t.Helper()
-	return server.Open(t, dialector, appID, opts...)
-}
-
-// Harness returns a conformance harness whose backends share the test
-// database. It provisions the database at once, so a missing one skips (or
-// fails) t itself rather than every test of the suite.
-func Harness(t testing.TB, opts ...statebackend.Option) conformance.Harness {
-	t.Helper()
-	return server.Harness(t, dialector, opts...)
-}
-
-func dialector(dsn string) gorm.Dialector { return sbmysql.Open(dsn) }
-
-// Credentials of the container's database.
-const (
-	user     = "statebackend"
-	password = "statebackend"
-	database = "statebackend"
-)
 
 // serverFlags are the container's command: the official images and the CI's
 // local image take server flags as arguments.
@@ -119,52 +109,27 @@ var serverFlags = []string{
 	"--collation-server=utf8mb4_general_ci",
 }
 
-func start(ctx context.Context, image string) (testcontainers.Container, string, error) {
-	dsnAt := func(host, port string) string {
-		cfg := gomysql.NewConfig()
-		cfg.User, cfg.Passwd = user, password
-		cfg.Net, cfg.Addr = "tcp", net.JoinHostPort(host, port)
-		cfg.DBName = database
-		cfg.Timeout = 5 * time.Second
-		return cfg.FormatDSN()
-	}
-	ctr, err := testcontainers.Run(ctx, image,
-		testcontainers.WithEnv(map[string]string{
-			"MARIADB_ROOT_PASSWORD": password,
-			"MARIADB_DATABASE":      database,
-			"MARIADB_USER":          user,
-			"MARIADB_PASSWORD":      password,
-			// The same for images that only know the MySQL names.
-			"MYSQL_ROOT_PASSWORD": password,
-			"MYSQL_DATABASE":      database,
-			"MYSQL_USER":          user,
-			"MYSQL_PASSWORD":      password,
-		}),
-		testcontainers.WithExposedPorts("3306/tcp"),
-		testcontainers.WithCmd(serverFlags...),
-		// The images run a temporary server without networking while they
-		// create the database, so the port listens only once the real server
-		// runs; the SQL ping then proves it accepts the test user.
-		testcontainers.WithWaitStrategyAndDeadline(testdb.StartTimeout,
-			wait.ForListeningPort("3306/tcp"),
-			wait.ForSQL("3306/tcp", "mysql", func(host string, port network.Port) string {
-				return dsnAt(host, port.Port())
-			}).WithStartupTimeout(testdb.StartTimeout).WithPollInterval(500*time.Millisecond),
-		),
-	)
-	if ctr == nil {
-		return nil, "", err
-	}
-	if err != nil {
-		return ctr, "", err
-	}
-	host, err := ctr.Host(ctx)
-	if err != nil {
-		return ctr, "", fmt.Errorf("container host: %w", err)
-	}
-	port, err := ctr.MappedPort(ctx, "3306/tcp")
-	if err != nil {
-		return ctr, "", fmt.Errorf("container port: %w", err)
-	}
-	return ctr, dsnAt(host, port.Port()), nil
-}
+// The functions below are the server's methods (see testdb.Server), the
+// same in pgtest and mysqltest.
+
+// DSN returns the DSN of the shared test database: DSNEnv's value, or
+// that of the container it starts on first use. Without either it skips
+// t (fails it when STATEBACKEND_TEST_REQUIRE names "mysql"); a container
+// that cannot start fails t, with the end of the container's log.
+var DSN func(t testing.TB) string = server.DSN
+
+// Terminate stops and removes the container DSN started, if any. Call it
+// after m.Run in TestMain (or use Main).
+var Terminate func() error = server.Terminate
+
+// Main runs the tests of m, terminates the container and exits.
+var Main func(m *testing.M) = server.Main
+
+// Open opens a backend for appID on the shared database and closes it
+// when t ends. It skips or fails t as DSN does.
+var Open func(t testing.TB, appID string, opts ...statebackend.Option) *statebackend.Store = server.Open
+
+// Harness returns a conformance harness whose backends share the test
+// database. It provisions the database at once, so a missing one skips
+// (or fails) t itself rather than every test of the suite.
+var Harness func(t testing.TB, opts ...statebackend.Option) conformance.Harness = server.Harness

@@ -21,7 +21,7 @@ func Path(t testing.TB) string {
 
 // Open opens a backend for appID on the SQLite file at path and closes it
 // when t ends.
-func Open(t testing.TB, path, appID string, opts ...statebackend.Option) statebackend.Backend {
+func Open(t testing.TB, path, appID string, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
 	b, err := statebackend.Open(sqlite.Open(path), opts...)

@@ -1,22 +1,44 @@
 // Package testdb holds what pgtest and mysqltest share: choosing between a
 // DSN from the environment, a container started once per test binary, and a
 // skip (or a failure, when the environment requires the database).
+//
+// # Containers through the docker command
+//
+// The container is started, inspected and removed by running the docker
+// command line (docker info, image inspect, pull, run, port, logs, rm),
+// not through a Docker client library such as testcontainers-go, which
+// did it before. The reason is the library's module graph: this package
+// belongs to the library's module, so whatever it requires, every program
+// that requires the library finds in its own module graph and go.sum.
+// testcontainers-go's Docker client brought in the OpenTelemetry SDK,
+// otelhttp, the Moby client and about fifty other modules, none of which the
+// library uses. Without it, `go mod graph` of the library's module went
+// from 478 lines to 154, and its go.sum from 85 modules (174 lines) to 34
+// (66 lines).
+//
+// Readiness is tested by connecting: the server's own driver (pgx,
+// go-sql-driver) connects to the published port until the database
+// answers, under StartTimeout. The official images and the CI's local
+// images create the database on a temporary server that listens on no TCP
+// port, so the first connection that succeeds is to the real server, with
+// the database and its user in place.
+//
+// A container is removed by Terminate (Server.Main calls it), or at once
+// when the test binary gets SIGINT or SIGTERM. A test binary killed
+// otherwise (SIGKILL, go test's -timeout) leaves its container running; it
+// carries the label io.statebackend.testdb, with the binary's process id.
 package testdb
 
 import (
-	"bufio"
 	"context"
-	"errors"
+	"database/sql/driver"
 	"fmt"
-	"io"
 	"os"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
-	"github.com/testcontainers/testcontainers-go"
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
@@ -31,22 +53,48 @@ const RequireEnv = "STATEBACKEND_TEST_REQUIRE"
 // StartTimeout bounds starting a container, from creation to readiness.
 const StartTimeout = 3 * time.Minute
 
-// Server provisions one database for the tests of a test binary.
+// The credentials of a container's database: its user (which owns the
+// database), the user's password, and the database's name.
+const (
+	User     = "statebackend"
+	Password = "statebackend"
+	Database = "statebackend"
+)
+
+// Server provisions one database for the tests of a test binary: the
+// database of a DSN from the environment, or of a container it starts on
+// first use. The first fields say what the tests call the database and
+// where its settings come from, the others how to run the container.
 type Server struct {
 	Name         string // "postgres" or "mysql": the name in RequireEnv
 	Title        string // "Postgres", "MySQL/MariaDB": for messages
 	DSNEnv       string // variable holding a DSN to use instead of a container
 	ImageEnv     string // variable holding the image to start
 	DefaultImage string
+	// Dialector opens the database at dsn through this module's package
+	// for it (postgres.Open, mysql.Open).
+	Dialector func(dsn string) gorm.Dialector
 
-	// Start runs a container from image and returns it with the DSN of its
-	// database. On error it may return the container, for its log and
-	// removal.
-	Start func(ctx context.Context, image string) (testcontainers.Container, string, error)
+	// Env is the container's environment (NAME=value), from which the
+	// image's entrypoint creates the database and its user (User,
+	// Password, Database).
+	Env []string
+	// Port is the TCP port the server listens on inside the container; it
+	// is published on a free port of 127.0.0.1.
+	Port string
+	// Connector returns a connector to the database at dsn, which tells
+	// when the container's database is ready; it must not log the
+	// connections refused until then.
+	Connector func(dsn string) (driver.Connector, error)
+	// ContainerDSN returns the DSN of the container's database at addr
+	// (host:port).
+	ContainerDSN func(addr string) string
+	// Cmd is the container's command: the server and its flags.
+	Cmd []string
 
 	once sync.Once
 	mu   sync.Mutex
-	ctr  testcontainers.Container
+	ctr  *container
 	dsn  string
 	err  error // the container could not be started
 	skip string
@@ -54,7 +102,8 @@ type Server struct {
 
 // DSN returns the DSN of the server's database: the environment's, or that
 // of a container started on first use and shared by every caller. Without
-// either it skips t, or fails it when RequireEnv names the server.
+// either it skips t, or fails it when RequireEnv names the server; a
+// container that cannot start fails t, with the end of the container's log.
 func (s *Server) DSN(t testing.TB) string {
 	t.Helper()
 	if dsn := strings.TrimSpace(os.Getenv(s.DSNEnv)); dsn != "" {
@@ -82,7 +131,7 @@ func (s *Server) Image() string {
 }
 
 func (s *Server) start() {
-	if reason := DockerUnavailable(); reason != "" {
+	if reason := dockerUnavailable(); reason != "" {
 		s.skip = fmt.Sprintf("no %s and no Docker engine (%s). To run them, set %s to a DSN, "+
 			"or start Docker (the image is %s, set by %s)",
 			s.DSNEnv, reason, s.DSNEnv, s.Image(), s.ImageEnv)
@@ -91,19 +140,19 @@ func (s *Server) start() {
 	image := s.Image()
 	ctx, cancel := context.WithTimeout(context.Background(), StartTimeout)
 	defer cancel()
-	if reason := ImageUnavailable(ctx, image); reason != "" {
+	if reason := imageUnavailable(ctx, image); reason != "" {
 		s.skip = fmt.Sprintf("no %s, and Docker cannot provide the image (%s). To run them, set %s to a DSN, "+
 			"or %s to an image Docker has or can pull",
 			s.DSNEnv, reason, s.DSNEnv, s.ImageEnv)
 		return
 	}
-	ctr, dsn, err := s.Start(ctx, image)
+	ctr, dsn, err := s.run(ctx, image)
 	if err != nil {
 		tail := ""
 		if ctr != nil {
-			tail = LogTail(ctr, 40)
+			tail = ctr.logTail(40)
 			rmCtx, rmCancel := context.WithTimeout(context.Background(), 30*time.Second)
-			_ = ctr.Terminate(rmCtx)
+			_ = ctr.remove(rmCtx)
 			rmCancel()
 		}
 		s.err = fmt.Errorf("%s: start a container from %s (%s): %w%s\n"+
@@ -127,10 +176,23 @@ func (s *Server) Terminate() error {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := ctr.Terminate(ctx); err != nil {
-		return fmt.Errorf("%s: remove container %s: %w", s.Name, ctr.GetContainerID(), err)
+	if err := ctr.remove(ctx); err != nil {
+		return fmt.Errorf("%s: remove container %s: %w", s.Name, ctr.name, err)
 	}
 	return nil
+}
+
+// Main runs the tests of m, terminates the container and exits with m's
+// code, or 1 when m passed but the container could not be removed.
+func (s *Server) Main(m *testing.M) {
+	code := m.Run()
+	if err := s.Terminate(); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		if code == 0 {
+			code = 1
+		}
+	}
+	os.Exit(code)
 }
 
 // Required reports whether RequireEnv names db.
@@ -143,101 +205,13 @@ func Required(db string) bool {
 	return false
 }
 
-// DockerUnavailable returns why no Docker engine answers, "" when one does.
-// It never panics: testcontainers panics when it finds no Docker host.
-func DockerUnavailable() (reason string) {
-	defer func() {
-		if r := recover(); r != nil {
-			reason = fmt.Sprint(r)
-		}
-	}()
-	p, err := testcontainers.ProviderDefault.GetProvider()
-	if err != nil {
-		return err.Error()
-	}
-	defer p.Close()
-	// Generous: a Docker engine on a loaded machine answers slowly, and
-	// one that does not answer skips (or fails) every test of a database.
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := p.Health(ctx); err != nil {
-		return err.Error()
-	}
-	return ""
-}
-
-// ImageUnavailable returns why Docker can neither find image locally nor
-// pull it, "" when the image is there (pulled now if need be). A machine
-// with Docker but without registry access then skips rather than fails.
-func ImageUnavailable(ctx context.Context, image string) (reason string) {
-	defer func() {
-		if r := recover(); r != nil {
-			reason = fmt.Sprint(r)
-		}
-	}()
-	p, err := testcontainers.NewDockerProvider()
-	if err != nil {
-		return err.Error()
-	}
-	defer p.Close()
-	if _, err := p.Client().ImageInspect(ctx, image); err == nil {
-		return ""
-	}
-	if err := p.PullImage(ctx, image); err != nil {
-		return fmt.Sprintf("image %s is not present and cannot be pulled: %v", image, err)
-	}
-	return ""
-}
-
-// LogTail returns the last n lines of the container's log, formatted to
-// follow an error message, or "" when there are none.
-func LogTail(ctr testcontainers.Container, n int) string {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	rc, err := ctr.Logs(ctx)
-	if err != nil {
-		return "\ncontainer log unavailable: " + err.Error()
-	}
-	defer rc.Close()
-	var lines []string
-	sc := bufio.NewScanner(io.LimitReader(rc, 16<<20))
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		lines = append(lines, sc.Text())
-		if len(lines) > n {
-			lines = slices.Delete(lines, 0, len(lines)-n)
-		}
-	}
-	if len(lines) == 0 {
-		return ""
-	}
-	return fmt.Sprintf("\nlast %d lines of the container log:\n\t%s", len(lines), strings.Join(lines, "\n\t"))
-}
-
-// Main runs m, terminates the servers' containers and exits with m's code.
-func Main(m *testing.M, servers ...*Server) {
-	code := m.Run()
-	var errs []error
-	for _, s := range servers {
-		errs = append(errs, s.Terminate())
-	}
-	if err := errors.Join(errs...); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		if code == 0 {
-			code = 1
-		}
-	}
-	os.Exit(code)
-}
-
-// Open opens a backend for appID on the server's database through dialect
-// (postgres.Open or mysql.Open of this module) and closes it when t ends.
-// It skips or fails t as DSN does.
-func (s *Server) Open(t testing.TB, dialect func(dsn string) gorm.Dialector, appID string, opts ...statebackend.Option) statebackend.Backend {
+// Open opens a backend for appID on the server's database and closes it
+// when t ends. It skips or fails t as DSN does.
+func (s *Server) Open(t testing.TB, appID string, opts ...statebackend.Option) *statebackend.Store {
 	t.Helper()
 	dsn := s.DSN(t)
 	opts = append([]statebackend.Option{statebackend.WithAppID(appID)}, opts...)
-	b, err := statebackend.Open(dialect(dsn), opts...)
+	b, err := statebackend.Open(s.Dialector(dsn), opts...)
 	if err != nil {
 		t.Fatalf("%s: open app %q: %v", s.Name, appID, err)
 	}
@@ -248,12 +222,12 @@ func (s *Server) Open(t testing.TB, dialect func(dsn string) gorm.Dialector, app
 // Harness returns a conformance harness whose backends share the server's
 // database. It provisions the database at once, so a missing one skips (or
 // fails) t itself rather than every test of the suite.
-func (s *Server) Harness(t testing.TB, dialect func(dsn string) gorm.Dialector, opts ...statebackend.Option) conformance.Harness {
+func (s *Server) Harness(t testing.TB, opts ...statebackend.Option) conformance.Harness {
 	t.Helper()
 	s.DSN(t)
 	return conformance.Harness{
 		Open: func(tb testing.TB, appID string) state.Backend {
-			return s.Open(tb, dialect, appID, opts...)
+			return s.Open(tb, appID, opts...)
 		},
 	}
 }

@@ -1,0 +1,5 @@
+module github.com/taskstate/statebackend/cmd/benchtable
+
+go 1.26.8
+
+replace github.com/taskstate/statebackend => ../..

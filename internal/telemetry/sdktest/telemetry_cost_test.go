@@ -1,0 +1,130 @@
+package sdktest_test
+
+import (
+	"context"
+	"os"
+	"os/exec"
+	"testing"
+
+	"go.opentelemetry.io/otel"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/internal/fixture"
+)
+
+// maxNoopAllocs bounds the allocations the instrumentation adds to a call
+// with the default (global, no-op) providers: those of the global tracer's
+// Start (its non-recording span, boxed twice, and the context that carries
+// it). The backend itself allocates nothing for a span that does not
+// record.
+const maxNoopAllocs = 3
+
+// TestTelemetryAllocationsWhenOff measures the allocations per call with
+// the default providers, which record nothing until an application
+// installs an SDK, against the same calls WithoutTelemetry.
+func TestTelemetryAllocationsWhenOff(t *testing.T) {
+	if testing.Short() {
+		t.Skip("measures allocations; skipped with -short")
+	}
+	// Not parallel: AllocsPerRun counts the allocations of the whole
+	// process.
+	ctx := context.Background()
+	open := func(opts ...statebackend.Option) statebackend.Backend {
+		b := sqlitetest.Open(t, sqlitetest.Path(t), "allocs", opts...)
+		if err := b.SetResult(ctx, "inv", []byte("result")); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddHistory(ctx, []statebackend.InvocationID{"inv"}, historyRecord()); err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	calls := []struct {
+		name string
+		run  func(b statebackend.Backend) error
+	}{
+		{"Result", func(b statebackend.Backend) error { _, err := b.Result(ctx, "inv"); return err }},
+		{"History", func(b statebackend.Backend) error { _, err := b.History(ctx, "inv"); return err }},
+		{"SetResult", func(b statebackend.Backend) error { return b.SetResult(ctx, "inv", []byte("result")) }},
+	}
+	off, def := open(statebackend.WithoutTelemetry()), open()
+	for _, c := range calls {
+		measure := func(b statebackend.Backend) float64 {
+			var err error
+			n := testing.AllocsPerRun(200, func() {
+				if e := c.run(b); e != nil {
+					err = e
+				}
+			})
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			return n
+		}
+		// Twice each, interleaved, keeping the lower: the pool's
+		// connections and statements settle during the first.
+		nOff, nDef := measure(off), measure(def)
+		nOff, nDef = min(nOff, measure(off)), min(nDef, measure(def))
+		t.Logf("%s: %.0f allocations per call without telemetry, %.0f with the default providers", c.name, nOff, nDef)
+		if nDef > nOff+maxNoopAllocs {
+			t.Errorf("%s: %.0f allocations per call with the default providers, more than %.0f (without telemetry) + %d",
+				c.name, nDef, nOff, maxNoopAllocs)
+		}
+	}
+}
+
+func historyRecord() statebackend.InvocationHistory {
+	_, h := fixture.HistoryRecord(0, 0)
+	return h
+}
+
+// globalProvidersEnv makes the test binary run TestTelemetryDefaultProviders
+// itself; otherwise the test runs it in a process of its own, since it
+// installs global providers, which would stay for the other tests.
+const globalProvidersEnv = "STATEBACKEND_TEST_GLOBAL_PROVIDERS"
+
+// TestTelemetryDefaultProviders checks that a backend opened without
+// providers records nothing while no SDK is installed, and records through
+// the global providers once the application installs an SDK, as the
+// documentation promises.
+func TestTelemetryDefaultProviders(t *testing.T) {
+	if os.Getenv(globalProvidersEnv) != "1" {
+		t.Parallel()
+		cmd := exec.Command(os.Args[0], "-test.run=^TestTelemetryDefaultProviders$", "-test.count=1")
+		cmd.Env = append(os.Environ(), globalProvidersEnv+"=1")
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, out)
+		}
+		return
+	}
+	ctx := context.Background()
+	b := sqlitetest.Open(t, sqlitetest.Path(t), "global")
+	if err := b.SetResult(ctx, "inv", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
+	rec := newRecorder(t)
+	if n := len(rec.spans.Ended()); n != 0 {
+		t.Fatalf("%d spans before any SDK", n)
+	}
+	otel.SetTracerProvider(rec.tp)
+	otel.SetMeterProvider(rec.mp)
+	if _, err := b.Result(ctx, "inv"); err != nil {
+		t.Fatal(err)
+	}
+	spans := rec.spans.Ended()
+	if len(spans) != 1 || spans[0].Name() != "statebackend.Result" {
+		t.Fatalf("after installing an SDK: %d spans, want statebackend.Result alone", len(spans))
+	}
+	ms := rec.collect(t)
+	durations := points(t, ms["statebackend.call.duration"])
+	if len(durations) != 1 {
+		t.Errorf("call durations recorded: %v, want the one call since the SDK was installed", durations)
+	}
+	// The pool gauges registered at Open report through the SDK installed
+	// later.
+	if _, ok := ms["db.client.connection.count"]; !ok {
+		t.Error("no pool gauges through the global meter provider")
+	}
+}
