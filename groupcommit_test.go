@@ -129,12 +129,6 @@ func setResult(b interface{ Repo() repository.Repo }, id string, hook func()) fu
 	}
 }
 
-// waitQueued polls until n writes are queued.
-func waitQueued(t *testing.T, b interface{ Queued() int }, n int) {
-	t.Helper()
-	waitQueuedOr(t, b, n, nil)
-}
-
 // waitQueuedOr polls until n writes are queued, failing t if the call
 // whose outcome comes on returned (when not nil) returns first: a call
 // refused before it queues would never be counted.

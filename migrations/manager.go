@@ -245,9 +245,7 @@ func (s *Migrator) migrate(ctx context.Context, target int, dryRun bool) (Result
 				fmt.Sprintf("%d is below the current version %d (migrations only go forward)", target, st.version))
 		}
 		res := Result{From: st.version, To: target, RecordVersion1: st.version == 1 && !st.recorded}
-		for _, m := range known[st.version:target] {
-			res.Applied = append(res.Applied, m)
-		}
+		res.Applied = append(res.Applied, known[st.version:target]...)
 		return res, nil
 	}
 	st, err := s.inspect(s.db.WithContext(ctx))

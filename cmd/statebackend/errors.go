@@ -22,10 +22,6 @@ func usageErrorf(format string, args ...any) error {
 	return &usageError{msg: fmt.Sprintf(format, args...)}
 }
 
-// errNotAvailable reports a command whose library support is not in this
-// build.
-var errNotAvailable = errors.New("not available in this build")
-
 // exitCode maps an error to the process's exit code.
 func exitCode(err error) int {
 	if err == nil {
