@@ -103,7 +103,8 @@ func trigger(model, suffix string, ddl func(dialect string, n names) ([]string, 
 			return hasTrigger(db, triggerName(t, model, suffix))
 		},
 		Apply: func(db *gorm.DB, t entities.Tables) error {
-			stmts, err := ddl(dialectOf(db), namesOf(t, triggerName(t, model, suffix)))
+			dialect := dialectOf(db)
+			stmts, err := ddl(dialect, namesOf(dialect, t, triggerName(t, model, suffix)))
 			if err != nil {
 				return err
 			}
@@ -139,12 +140,17 @@ type names struct {
 	trigger, status, history, invocations string
 }
 
-func namesOf(t entities.Tables, trigger string) names {
-	// Table names are checked safe ([A-Za-z_][A-Za-z0-9_]*) by Tables, so
-	// they need no quoting.
+// namesOf returns the identifiers quoted for dialect: table names are
+// checked safe ([A-Za-z_][A-Za-z0-9_]*) by Tables but may hold capitals,
+// which Postgres folds unless quoted.
+func namesOf(dialect string, t entities.Tables, trigger string) names {
+	quote := func(s string) string { return `"` + s + `"` }
+	if dialect == "mysql" {
+		quote = func(s string) string { return "`" + s + "`" }
+	}
 	return names{
-		trigger: trigger, status: t.Name("InvocationStatus"),
-		history: t.Name("History"), invocations: t.Name("Invocation"),
+		trigger: quote(trigger), status: quote(t.Name("InvocationStatus")),
+		history: quote(t.Name("History")), invocations: quote(t.Name("Invocation")),
 	}
 }
 
@@ -325,7 +331,7 @@ func postgresTrigger(n names, event, body string) []string {
 // leases table, so a backfill that stops resumes where it was.
 func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Tables, log *slog.Logger) error {
 	dialect := dialectOf(db)
-	n := namesOf(t, "")
+	n := namesOf(dialect, t, "")
 	mark := "schema backfill " + invocationStatus().ID()
 	leases := t.Name("Lease")
 	var after string
@@ -348,7 +354,7 @@ func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Table
 			return err
 		}
 		var ids []string
-		q := db.Table(n.history).Distinct("invocation_id").Order("invocation_id").Limit(BackfillBatch)
+		q := db.Table(t.Name("History")).Distinct("invocation_id").Order("invocation_id").Limit(BackfillBatch)
 		if after != "" {
 			q = q.Where("invocation_id > ?", after)
 		}

@@ -1,6 +1,9 @@
 package repository
 
-import "gorm.io/gorm"
+import (
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
 
 // BrowseFilter selects rows of the current-status table (see
 // entities.InvocationStatus). Zero fields select everything.
@@ -100,9 +103,14 @@ const browseSelect = "s.invocation_id, s.task_id_key, s.status, s.status_timesta
 // browseFrom starts a listing query over the current statuses (s), with
 // the current history record (h) and the invocation (i).
 func (r Repo) browseFrom(db *gorm.DB) *gorm.DB {
-	return db.Table(r.Tables.Name("InvocationStatus")+" s").Select(browseSelect).
-		Joins("JOIN "+r.Tables.Name("History")+" h ON h.id = s.history_id").
-		Joins("LEFT JOIN "+r.Tables.Name("Invocation")+" i ON i.invocation_id = s.invocation_id")
+	return r.statusTable(db).Select(browseSelect).
+		Joins("JOIN ? h ON h.id = s.history_id", clause.Table{Name: r.Tables.Name("History")}).
+		Joins("LEFT JOIN ? i ON i.invocation_id = s.invocation_id", clause.Table{Name: r.Tables.Name("Invocation")})
+}
+
+// statusTable starts a query over the current-status table, aliased s.
+func (r Repo) statusTable(db *gorm.DB) *gorm.DB {
+	return db.Table("? s", clause.Table{Name: r.Tables.Name("InvocationStatus")})
 }
 
 // ListInvocations returns up to limit rows matching f, newest change
@@ -137,7 +145,7 @@ func (r Repo) StuckInvocations(db *gorm.DB, statuses []string, cutoff int64, aft
 // CountInvocations counts the rows matching f per status, and per task
 // too when byTask, in no particular order.
 func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]StatusCountRow, error) {
-	q := db.Table(r.Tables.Name("InvocationStatus") + " s")
+	q := r.statusTable(db)
 	if byTask {
 		q = q.Select("s.task_id_key, s.status, COUNT(*) AS count").Group("s.task_id_key").Group("s.status")
 	} else {
