@@ -9,6 +9,7 @@ import (
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/state"
 )
 
 // TestUpgradeKeepsData proves that a database v0.1.0 created, with data in
@@ -45,6 +46,15 @@ func TestUpgradeKeepsData(t *testing.T) {
 		// The app info row holds the source app's id; both read it alike.
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("after the upgrade the data reads\n%+v\nbefore it read\n%+v", got, want)
+		}
+		// The backfill derived the current statuses the source's triggers
+		// kept as it was written.
+		wantBrowse, gotBrowse := browseAll(t, src), browseAll(t, upgraded)
+		if !reflect.DeepEqual(gotBrowse, wantBrowse) {
+			t.Fatalf("after the upgrade the current statuses read\n%+v\nwritten live they read\n%+v", gotBrowse, wantBrowse)
+		}
+		if len(wantBrowse.list) == 0 {
+			t.Fatal("the dataset lists no invocation")
 		}
 		// And the upgraded app takes writes, in order after the old ones.
 		late := ds.base.Add(time.Hour)
@@ -257,4 +267,39 @@ func (ds *upgradeDataset) dump(t *testing.T, b statebackend.Backend) upgradeDump
 		t.Fatalf("the dataset does not read back in full: %+v", d)
 	}
 	return d
+}
+
+// browsed is what a Browser says of a whole app: every invocation listed,
+// and the counts per task and status.
+type browsed struct {
+	list   []state.InvocationSummary
+	counts []state.StatusCount
+}
+
+// browseAll lists every invocation of b, page by page, and counts them.
+func browseAll(t *testing.T, b statebackend.Backend) browsed {
+	t.Helper()
+	br, ok := b.(state.Browser)
+	if !ok {
+		t.Fatalf("%T does not implement state.Browser", b)
+	}
+	var out browsed
+	page := state.PageRequest{Limit: 2}
+	for {
+		p, err := br.ListInvocations(t.Context(), state.InvocationFilter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.list = append(out.list, p.Invocations...)
+		if p.Next == "" {
+			break
+		}
+		page.After = p.Next
+	}
+	counts, err := br.CountInvocations(t.Context(), state.InvocationFilter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.counts = counts
+	return out
 }
