@@ -39,7 +39,7 @@ func (s *Store) ListInvocations(ctx context.Context, f state.InvocationFilter, p
 	}
 	var rows []repository.BrowseRow
 	err = c.read(func(db *gorm.DB) (err error) {
-		rows, err = s.repo.ListInvocations(db, browseFilter(f), after, page.Size()+1)
+		rows, err = s.repo.ListInvocations(db, browseFilter(f), allStatuses, after, page.Size()+1)
 		return err
 	})
 	if err != nil {
@@ -216,6 +216,9 @@ func browseFilter(f state.InvocationFilter) repository.BrowseFilter {
 	}
 	return out
 }
+
+// allStatuses lists every status's name.
+var allStatuses = statusKeys(state.Statuses())
 
 func statusKeys(statuses []state.Status) []string {
 	out := make([]string, 0, len(statuses))

@@ -222,8 +222,19 @@ func laterCond(status string) string {
 
 // historyInsertTrigger upserts the invocation's current status from each
 // inserted history record.
+//
+// On SQLite the row a record makes takes the task of a stored invocation.
+// On Postgres and MySQL every stored invocation has its row already (the
+// invocations' trigger and the backfill make it), and a record reads no
+// other table: on MySQL such a read in a trigger takes shared locks on
+// the invocations' index, which would hold up every writer of
+// invocations until the record's transaction ends.
 func historyInsertTrigger(dialect string, n names) ([]string, error) {
-	values := "(NEW.invocation_id, COALESCE((SELECT task_id_key FROM " + n.invocations + " WHERE invocation_id = NEW.invocation_id), ''), " +
+	task := "''"
+	if dialect == "sqlite" {
+		task = "COALESCE((SELECT task_id_key FROM " + n.invocations + " WHERE invocation_id = NEW.invocation_id), '')"
+	}
+	values := "(NEW.invocation_id, " + task + ", " +
 		"NEW.history_status, NEW.history_timestamp, NEW.id, " + runnerExpr(dialect, "NEW.history_json") + ")"
 	switch dialect {
 	case "sqlite":
@@ -332,36 +343,62 @@ func postgresTrigger(n names, event, body string) []string {
 }
 
 // backfillInvocationStatus derives the current status of every invocation
-// with history, BackfillBatch invocations per transaction, in invocation id
-// order. Each batch upserts under the triggers' rule, so it is harmless to
-// repeat and correct beside writers; the position reached is kept in the
-// leases table, so a backfill that stops resumes where it was.
+// with history, backfillBatch invocations per transaction, in invocation
+// id order; on Postgres and MySQL it first makes the row of every stored
+// invocation (with its task and no status), as the invocations' trigger
+// does for new ones. Each batch upserts under the triggers' rule, so it is
+// harmless to repeat and correct beside writers; the position reached is
+// kept in the leases table, so a backfill that stops resumes where it was.
 func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Tables, log *slog.Logger) error {
 	dialect := dialectOf(db)
 	n := namesOf(dialect, t, "")
-	mark := "schema backfill " + invocationStatus().ID()
-	leases := t.Name("Lease")
-	var after string
-	if err := db.Table(leases).Select("holder").Where("name = ?", mark).Scan(&after).Error; err != nil {
-		return err
-	}
-	if after != "" {
-		log.Info("resuming the backfill of current statuses", "after", after)
-	}
-	insert := "INSERT INTO " + n.status + " (" + statusColumns + ") SELECT h.invocation_id, COALESCE(i.task_id_key, ''), " +
+	fromHistory := "INSERT INTO " + n.status + " (" + statusColumns + ") SELECT h.invocation_id, COALESCE(i.task_id_key, ''), " +
 		"h.history_status, h.history_timestamp, h.id, " + runnerExpr(dialect, "h.history_json") +
 		" FROM " + n.history + " h LEFT JOIN " + n.invocations + " i ON i.invocation_id = h.invocation_id" +
 		" WHERE h.invocation_id >= ? AND h.invocation_id <= ? AND NOT EXISTS (SELECT 1 FROM " + n.history + " h2" +
 		" WHERE h2.invocation_id = h.invocation_id AND (h2.history_timestamp > h.history_timestamp" +
 		" OR (h2.history_timestamp = h.history_timestamp AND h2.id > h.id)))" +
 		laterUpsert(dialect, n.status, true)
+	passes := []struct{ name, model, insert string }{}
+	if dialect != "sqlite" {
+		fromInvocations := "INSERT INTO " + n.status + " (" + statusColumns + ") SELECT invocation_id, task_id_key, '', 0, 0, ''" +
+			" FROM " + n.invocations + " WHERE invocation_id >= ? AND invocation_id <= ?"
+		if dialect == "mysql" {
+			fromInvocations += " ON DUPLICATE KEY UPDATE task_id_key = VALUES(task_id_key)"
+		} else {
+			fromInvocations += " ON CONFLICT (invocation_id) DO UPDATE SET task_id_key = excluded.task_id_key"
+		}
+		passes = append(passes, struct{ name, model, insert string }{"invocations", "Invocation", fromInvocations})
+	}
+	passes = append(passes, struct{ name, model, insert string }{"history", "History", fromHistory})
+	for _, p := range passes {
+		if err := backfillPass(ctx, db, t, log, p.name, t.Name(p.model), p.insert); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// backfillPass runs insert over the distinct invocation ids of table,
+// backfillBatch ids per transaction (insert takes the first and the last
+// id of the batch), keeping its position in the leases table.
+func backfillPass(ctx context.Context, db *gorm.DB, t entities.Tables, log *slog.Logger, name, table, insert string) error {
+	mark := "schema backfill " + invocationStatus().ID() + " " + name
+	leases := t.Name("Lease")
+	var after string
+	if err := db.Table(leases).Select("holder").Where("name = ?", mark).Scan(&after).Error; err != nil {
+		return err
+	}
+	if after != "" {
+		log.Info("resuming the backfill of current statuses", "from", name, "after", after)
+	}
 	began, done, last := time.Now(), 0, time.Now()
 	for {
 		if err := ctx.Err(); err != nil {
 			return err
 		}
 		var ids []string
-		q := db.Table(t.Name("History")).Distinct("invocation_id").Order("invocation_id").Limit(backfillBatch)
+		q := db.Table(table).Distinct("invocation_id").Order("invocation_id").Limit(backfillBatch)
 		if after != "" {
 			q = q.Where("invocation_id > ?", after)
 		}
@@ -386,14 +423,14 @@ func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Table
 			afterBackfillBatch(t, after)
 		}
 		if time.Since(last) >= 5*time.Second {
-			log.Info("backfilling current statuses", "invocations", done, "after", after)
+			log.Info("backfilling current statuses", "from", name, "invocations", done, "after", after)
 			last = time.Now()
 		}
 	}
 	if err := db.Table(leases).Where("name = ?", mark).Delete(&entities.Lease{}).Error; err != nil {
 		return err
 	}
-	log.Info("backfilled current statuses", "invocations", done, "took", time.Since(began))
+	log.Info("backfilled current statuses", "from", name, "invocations", done, "took", time.Since(began))
 	return nil
 }
 

@@ -1,6 +1,10 @@
 package repository
 
 import (
+	"cmp"
+	"slices"
+	"strings"
+
 	"gorm.io/gorm"
 	"gorm.io/gorm/clause"
 )
@@ -53,10 +57,12 @@ type StatusCountRow struct {
 }
 
 // browseWhere applies f to q, whose current-status table is aliased s.
-// Invocations without history (history_id 0, no status) never match.
+// Invocations without history (status "") never match: the condition is
+// on the status, which every index of the table starts with or covers.
 func (r Repo) browseWhere(q *gorm.DB, f BrowseFilter) *gorm.DB {
-	q = q.Where("s.history_id > 0")
-	if len(f.Statuses) == 1 {
+	if len(f.Statuses) == 0 {
+		q = q.Where("s.status <> ''")
+	} else if len(f.Statuses) == 1 {
 		q = q.Where("s.status = ?", f.Statuses[0])
 	} else if len(f.Statuses) > 1 {
 		q = q.Where("s.status IN ?", f.Statuses)
@@ -113,10 +119,59 @@ func (r Repo) statusTable(db *gorm.DB) *gorm.DB {
 	return db.Table("? s", clause.Table{Name: r.Tables.Name("InvocationStatus")})
 }
 
+// maxMergedRanges bounds the (task, status) pairs a listing reads as
+// ranges of their own and merges; past it, one statement sorts.
+const maxMergedRanges = 64
+
 // ListInvocations returns up to limit rows matching f, newest change
 // first (status timestamp, then invocation id, both descending), after
-// the key when there is one.
-func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int) ([]BrowseRow, error) {
+// the key when there is one. allStatuses lists every status, for a
+// listing by task without a status.
+//
+// The indexes order rows by time within one status, or one task and
+// status. A listing of several statuses or tasks (a task alone is all its
+// statuses) reads each (task, status) range in index order, up to limit
+// rows, and merges them here: a few short index reads, where one
+// statement would sort every matching row.
+func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, allStatuses []string, after *BrowseKey, limit int) ([]BrowseRow, error) {
+	statuses := f.Statuses
+	if len(statuses) == 0 && len(f.Tasks) > 0 {
+		statuses = allStatuses
+	}
+	tasks := f.Tasks
+	if len(tasks) == 0 {
+		tasks = []string{""}
+	}
+	ranges := len(statuses) * len(tasks)
+	if ranges <= 1 || ranges > maxMergedRanges {
+		return r.listRange(db, f, after, limit)
+	}
+	var all []BrowseRow
+	for _, task := range tasks {
+		for _, st := range statuses {
+			one := f
+			one.Statuses = []string{st}
+			if task != "" {
+				one.Tasks = []string{task}
+			}
+			rows, err := r.listRange(db, one, after, limit)
+			if err != nil {
+				return nil, err
+			}
+			all = append(all, rows...)
+		}
+	}
+	slices.SortFunc(all, func(a, b BrowseRow) int {
+		if c := cmp.Compare(b.StatusTimestamp, a.StatusTimestamp); c != 0 {
+			return c
+		}
+		return strings.Compare(b.InvocationID, a.InvocationID)
+	})
+	return all[:min(limit, len(all))], nil
+}
+
+// listRange is ListInvocations in one statement.
+func (r Repo) listRange(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int) ([]BrowseRow, error) {
 	q := r.browseWhere(r.browseFrom(db), f)
 	if after != nil {
 		q = q.Where("(s.status_timestamp < ? OR (s.status_timestamp = ? AND s.invocation_id < ?))",
