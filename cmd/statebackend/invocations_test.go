@@ -111,7 +111,8 @@ func TestInvocationsPages(t *testing.T) {
 }
 
 // shellSplit splits a command line as a POSIX shell would the words
-// shellQuote writes: plain, or in single quotes with '\'' for a quote.
+// shellQuote writes: plain, or in single quotes (a quote inside closes
+// them, is escaped with a backslash and opens them again).
 func shellSplit(t *testing.T, s string) []string {
 	t.Helper()
 	var words []string
