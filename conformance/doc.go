@@ -68,9 +68,9 @@
 //
 // The suite is grouped by area: invocations, history, timerange, payloads,
 // workflows, runners, appinfo, purge, isolation, validation, lifecycle,
-// concurrency, dialect and retention (Groups lists them). Run runs every test
-// as a parallel subtest named "<group>/<test>", so while you work on one area
-// select it on the command line:
+// concurrency, dialect, retention and browse (Groups lists them). Run runs
+// every test as a parallel subtest named "<group>/<test>", so while you work
+// on one area select it on the command line:
 //
 //	go test -run 'TestConformance/history' ./...
 //	go test -run 'TestConformance/timerange/bounds_inclusive' ./...
@@ -95,11 +95,12 @@
 //   - NoDefaultApp: your backend has no default app id ""; skips the test
 //     that opens the default app.
 //
-// Retention is optional too: the retention group skips, saying so, when the
-// backend does not implement state.Pruner. Everything else is required:
-// ordering, ErrNotFound, ErrInvalidArgument for invalid input, ErrClosed after
-// Close, context cancellation, microsecond UTC timestamps, keyset-paginated
-// time ranges, literal substring matching, per-app purge.
+// Retention and browsing are optional too: the retention group skips,
+// saying so, when the backend does not implement state.Pruner, and the
+// browse group when it does not implement state.Browser. Everything else is
+// required: ordering, ErrNotFound, ErrInvalidArgument for invalid input,
+// ErrClosed after Close, context cancellation, microsecond UTC timestamps,
+// keyset-paginated time ranges, literal substring matching, per-app purge.
 //
 // # The suite can fail
 //
@@ -107,7 +108,8 @@
 // memory backend wrapped to break one promise each: history in the wrong
 // order, nil instead of ErrNotFound, a purge leaking into another app, _
 // treated as a wildcard, an exclusive time bound, an iterator that skips or
-// repeats across batches, a pruner exceeding its batch size, ...) and checks
+// repeats across batches, a pruner exceeding its batch size, a browser
+// taking the last record written for the current status, ...) and checks
 // that each is caught by a failing test of the right group. A suite that
 // passes your backend has actually checked it.
 package conformance

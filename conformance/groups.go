@@ -18,5 +18,6 @@ func groups() [][]Test {
 		concurrencyTests(),
 		dialectEdgeTests(),
 		retentionTests(),
+		browseTests(),
 	}
 }

@@ -95,6 +95,17 @@ func brokenVariants() []brokenVariant {
 		{"prune_exceeds_batch_size", "retention", func(b wrapped) state.Backend { return doubledBatches{b} }},
 		{"prune_chases_new_rows", "retention", func(b wrapped) state.Backend { return chasingPruner{b} }},
 		{"prune_kept_uncounted", "retention", func(b wrapped) state.Backend { return keptUncounted{b} }},
+
+		{"browse_local_unbroken", "", func(b wrapped) state.Backend { return localBrowser{wrapped: b} }},
+		{"browse_current_last_written", "browse", func(b wrapped) state.Backend { return localBrowser{wrapped: b, lastWritten: true} }},
+		{"browse_pages_by_offset", "browse", func(b wrapped) state.Backend { return localBrowser{wrapped: b, offsets: true} }},
+		{"browse_pages_repeat_boundary", "browse", func(b wrapped) state.Backend { return localBrowser{wrapped: b, inclusive: true} }},
+		{"browse_pages_skip_boundary", "browse", func(b wrapped) state.Backend { return boundarySkipped{b} }},
+		{"browse_next_on_last_page", "browse", func(b wrapped) state.Backend { return nextOnLastPage{b} }},
+		{"browse_ignores_runner_filter", "browse", func(b wrapped) state.Backend { return runnerFilterIgnored{b} }},
+		{"browse_ignores_parent_filter", "browse", func(b wrapped) state.Backend { return parentFilterIgnored{b} }},
+		{"browse_counts_omit_history_only", "browse", func(b wrapped) state.Backend { return historyOnlyUncounted{b} }},
+		{"browse_stuck_ignores_older_than", "browse", func(b wrapped) state.Backend { return stuckCutoffIgnored{b} }},
 	}
 }
 
@@ -249,7 +260,8 @@ type childState struct {
 	opened  map[testing.TB][]state.Backend // the correct backends each test opened
 	subs    map[string][]state.InvocationID
 	results map[string][]byte
-	writing map[string]*atomic.Int32 // writes in flight, by app id
+	writing map[string]*atomic.Int32           // writes in flight, by app id
+	written map[string]state.InvocationHistory // the last record written for each id
 }
 
 func (s *childState) register(t testing.TB, b state.Backend) {

@@ -4,16 +4,19 @@ package conformance_test
 // and breaks one promise.
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"iter"
 	"maps"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"time"
 
+	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -628,4 +631,324 @@ func (b keptUncounted) Prune(ctx context.Context, opts state.PruneOptions) (stat
 	stats, err := b.wrapped.Prune(ctx, opts)
 	stats.Kept = 0
 	return stats, err
+}
+
+// The broken browsers. Every variant is a Browser, since wrapped passes
+// the three methods through; these break them.
+
+// ListInvocations passes through to the wrapped backend's Browser.
+func (b wrapped) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	return b.Backend.(state.Browser).ListInvocations(ctx, f, page)
+}
+
+// CountInvocations passes through to the wrapped backend's Browser.
+func (b wrapped) CountInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
+	return b.Backend.(state.Browser).CountInvocations(ctx, f, byTask)
+}
+
+// StuckInvocations passes through to the wrapped backend's Browser.
+func (b wrapped) StuckInvocations(ctx context.Context, statuses []state.Status, olderThan time.Duration, page state.PageRequest) (state.InvocationPage, error) {
+	return b.Backend.(state.Browser).StuckInvocations(ctx, statuses, olderThan, page)
+}
+
+// runnerFilterIgnored lists and counts the invocations of every runner
+// context.
+type runnerFilterIgnored struct{ wrapped }
+
+func (b runnerFilterIgnored) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	if f.Validate() == nil {
+		f.RunnerContextID = ""
+	}
+	return b.wrapped.ListInvocations(ctx, f, page)
+}
+
+func (b runnerFilterIgnored) CountInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
+	if f.Validate() == nil {
+		f.RunnerContextID = ""
+	}
+	return b.wrapped.CountInvocations(ctx, f, byTask)
+}
+
+// parentFilterIgnored lists and counts the invocations of every parent.
+type parentFilterIgnored struct{ wrapped }
+
+func (b parentFilterIgnored) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	if f.Validate() == nil {
+		f.ParentInvocationID = ""
+	}
+	return b.wrapped.ListInvocations(ctx, f, page)
+}
+
+func (b parentFilterIgnored) CountInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
+	if f.Validate() == nil {
+		f.ParentInvocationID = ""
+	}
+	return b.wrapped.CountInvocations(ctx, f, byTask)
+}
+
+// boundarySkipped loses the first invocation of every page after the
+// first, as a cursor one row too far would.
+type boundarySkipped struct{ wrapped }
+
+func (b boundarySkipped) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	p, err := b.wrapped.ListInvocations(ctx, f, page)
+	if err == nil && page.After != "" && len(p.Invocations) > 0 {
+		p.Invocations = p.Invocations[1:]
+	}
+	return p, err
+}
+
+// nextOnLastPage returns a Next on the last page too, as a backend that
+// fetches Limit rows rather than Limit+1 would; the page it leads to is
+// empty.
+type nextOnLastPage struct{ wrapped }
+
+const endOfListing state.Cursor = "end-of-listing"
+
+func (b nextOnLastPage) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	if page.After == endOfListing {
+		page.After = ""
+		if _, err := b.wrapped.ListInvocations(ctx, f, page); err != nil {
+			return state.InvocationPage{}, err
+		}
+		return state.InvocationPage{Invocations: []state.InvocationSummary{}}, nil
+	}
+	p, err := b.wrapped.ListInvocations(ctx, f, page)
+	if err == nil && p.Next == "" {
+		p.Next = endOfListing
+	}
+	return p, err
+}
+
+// stuckCutoffIgnored finds every invocation in the statuses stuck, however
+// recently it changed.
+type stuckCutoffIgnored struct{ wrapped }
+
+func (b stuckCutoffIgnored) StuckInvocations(ctx context.Context, statuses []state.Status, olderThan time.Duration, page state.PageRequest) (state.InvocationPage, error) {
+	if olderThan > 0 {
+		olderThan = time.Nanosecond
+	}
+	return b.wrapped.StuckInvocations(ctx, statuses, olderThan, page)
+}
+
+// historyOnlyUncounted leaves ids with history only out of the counts, as
+// an inner join of history and invocations would.
+type historyOnlyUncounted struct{ wrapped }
+
+func (b historyOnlyUncounted) CountInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
+	rows, err := b.wrapped.CountInvocations(ctx, f, true)
+	if err != nil {
+		return nil, err
+	}
+	out := []state.StatusCount{}
+	for _, r := range rows {
+		if r.Task.IsZero() {
+			continue
+		}
+		if !byTask {
+			r.Task = state.TaskID{}
+			if i := slices.IndexFunc(out, func(c state.StatusCount) bool { return c.Status == r.Status }); i >= 0 {
+				out[i].Count += r.Count
+				continue
+			}
+		}
+		out = append(out, r)
+	}
+	if !byTask {
+		slices.SortFunc(out, func(x, y state.StatusCount) int { return strings.Compare(string(x.Status), string(y.Status)) })
+	}
+	return out, nil
+}
+
+// localBrowser answers the Browser's calls itself, as a backend of its own
+// would: it reads every summary from the correct backend, then filters,
+// sorts, pages and counts them in Go. With no knob set it is correct (the
+// control variant browse_local_unbroken shows it); each knob breaks one
+// promise.
+type localBrowser struct {
+	wrapped
+	// lastWritten takes the record written last for the current status,
+	// rather than the last of History's order.
+	lastWritten bool
+	// offsets pages by offset: invocations added before the cursor shift
+	// the next page back onto rows already listed.
+	offsets bool
+	// inclusive starts each page at the previous page's last row again.
+	inclusive bool
+}
+
+func (b localBrowser) AddHistory(ctx context.Context, ids []state.InvocationID, h state.InvocationHistory) error {
+	if err := b.Backend.AddHistory(ctx, ids, h); err != nil {
+		return err
+	}
+	h.Timestamp = state.FromMicros(state.ToMicros(h.Timestamp))
+	h.StatusRecord.Timestamp = state.FromMicros(state.ToMicros(h.StatusRecord.Timestamp))
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	if b.shared.written == nil {
+		b.shared.written = map[string]state.InvocationHistory{}
+	}
+	for _, id := range ids {
+		b.shared.written[b.key(id)] = h
+	}
+	return nil
+}
+
+func (b localBrowser) Purge(ctx context.Context) error {
+	if err := b.Backend.Purge(ctx); err != nil {
+		return err
+	}
+	b.shared.mu.Lock()
+	defer b.shared.mu.Unlock()
+	forgetApp(b.wrapped, b.shared.written)
+	return nil
+}
+
+// summaries returns every summary the correct backend lists, the current
+// status taken from the last record written with lastWritten.
+func (b localBrowser) summaries(ctx context.Context) ([]state.InvocationSummary, error) {
+	var all []state.InvocationSummary
+	page := state.PageRequest{Limit: state.MaxPageSize}
+	for {
+		p, err := b.wrapped.ListInvocations(ctx, state.InvocationFilter{}, page)
+		if err != nil {
+			return nil, err
+		}
+		all = append(all, p.Invocations...)
+		if p.Next == "" {
+			break
+		}
+		page.After = p.Next
+	}
+	if b.lastWritten {
+		b.shared.mu.Lock()
+		defer b.shared.mu.Unlock()
+		for i, s := range all {
+			if h, ok := b.shared.written[b.key(s.ID)]; ok {
+				all[i].Status, all[i].RunnerContextID, all[i].ChangedAt = h.StatusRecord, h.RunnerContextID, h.Timestamp
+			}
+		}
+	}
+	return all, nil
+}
+
+func (b localBrowser) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (state.InvocationPage, error) {
+	if err := errors.Join(f.Validate(), page.Validate()); err != nil {
+		return state.InvocationPage{}, err
+	}
+	all, err := b.summaries(ctx)
+	if err != nil {
+		return state.InvocationPage{}, err
+	}
+	rows := slices.DeleteFunc(all, func(s state.InvocationSummary) bool { return !conformance.BrowseMatch(f, s) })
+	slices.SortFunc(rows, func(x, y state.InvocationSummary) int { return localKey(y).compare(localKey(x)) })
+	return b.page(rows, page, -1)
+}
+
+func (b localBrowser) StuckInvocations(ctx context.Context, statuses []state.Status, olderThan time.Duration, page state.PageRequest) (state.InvocationPage, error) {
+	f := state.InvocationFilter{Statuses: statuses}
+	if err := errors.Join(f.Validate(), page.Validate()); err != nil {
+		return state.InvocationPage{}, err
+	}
+	if len(statuses) == 0 || olderThan <= 0 {
+		return state.InvocationPage{}, state.Invalid("statuses or olderThan", "empty or not positive")
+	}
+	all, err := b.summaries(ctx)
+	if err != nil {
+		return state.InvocationPage{}, err
+	}
+	cutoff := time.Now().Add(-olderThan)
+	rows := slices.DeleteFunc(all, func(s state.InvocationSummary) bool {
+		return !conformance.BrowseMatch(f, s) || !s.ChangedAt.Before(cutoff)
+	})
+	slices.SortFunc(rows, func(x, y state.InvocationSummary) int { return localKey(x).compare(localKey(y)) })
+	return b.page(rows, page, 1)
+}
+
+func (b localBrowser) CountInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
+	if err := f.Validate(); err != nil {
+		return nil, err
+	}
+	all, err := b.summaries(ctx)
+	if err != nil {
+		return nil, err
+	}
+	out := []state.StatusCount{}
+	for _, s := range all {
+		if !conformance.BrowseMatch(f, s) {
+			continue
+		}
+		row := state.StatusCount{Status: s.Status.Status, Count: 1}
+		if byTask {
+			row.Task = s.Task
+		}
+		if i := slices.IndexFunc(out, func(c state.StatusCount) bool { return c.Task == row.Task && c.Status == row.Status }); i >= 0 {
+			out[i].Count++
+		} else {
+			out = append(out, row)
+		}
+	}
+	taskKey := func(tk state.TaskID) string {
+		if tk.IsZero() {
+			return ""
+		}
+		return tk.Key()
+	}
+	slices.SortFunc(out, func(x, y state.StatusCount) int {
+		return cmp.Or(strings.Compare(taskKey(x.Task), taskKey(y.Task)), strings.Compare(string(x.Status), string(y.Status)))
+	})
+	return out, nil
+}
+
+// page cuts the page after page.After out of rows, sorted in the listing's
+// order; dir is the sign of (row key - cursor key) of the rows after the
+// cursor.
+func (b localBrowser) page(rows []state.InvocationSummary, page state.PageRequest, dir int) (state.InvocationPage, error) {
+	start := 0
+	if page.After != "" {
+		if b.offsets {
+			n, err := strconv.Atoi(string(page.After))
+			if err != nil || n < 0 {
+				return state.InvocationPage{}, state.Invalid("page.After", "not an offset")
+			}
+			start = min(n, len(rows))
+		} else {
+			micros, id, ok := strings.Cut(string(page.After), "|")
+			n, err := strconv.ParseInt(micros, 10, 64)
+			if !ok || err != nil {
+				return state.InvocationPage{}, state.Invalid("page.After", "not a key")
+			}
+			after := rowKey{n, state.InvocationID(id)}
+			start = slices.IndexFunc(rows, func(s state.InvocationSummary) bool {
+				c := localKey(s).compare(after) * dir
+				return c > 0 || (b.inclusive && c == 0)
+			})
+			if start < 0 {
+				start = len(rows)
+			}
+		}
+	}
+	rows = rows[start:]
+	if len(rows) <= page.Size() {
+		return state.InvocationPage{Invocations: rows}, nil
+	}
+	rows = rows[:page.Size()]
+	next := state.Cursor(strconv.Itoa(start + len(rows)))
+	if !b.offsets {
+		last := localKey(rows[len(rows)-1])
+		next = state.Cursor(strconv.FormatInt(last.micros, 10) + "|" + string(last.id))
+	}
+	return state.InvocationPage{Invocations: rows, Next: next}, nil
+}
+
+// rowKey is where a summary sorts: by (ChangedAt, ID).
+type rowKey struct {
+	micros int64
+	id     state.InvocationID
+}
+
+func localKey(s state.InvocationSummary) rowKey { return rowKey{state.ToMicros(s.ChangedAt), s.ID} }
+
+func (k rowKey) compare(l rowKey) int {
+	return cmp.Or(cmp.Compare(k.micros, l.micros), cmp.Compare(k.id, l.id))
 }

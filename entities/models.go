@@ -84,6 +84,23 @@ type WorkflowSubInvocation struct {
 	SubInvocationID  Key `gorm:"column:sub_invocation_id;primaryKey;size:255"`
 }
 
+// InvocationStatus is a row of state_backend_invocation_status: the
+// current status of one invocation, its last history record by timestamp
+// (then insertion), kept by the database itself (triggers on the history
+// and invocations tables, see package migrations) in the transaction that
+// writes the record. HistoryID is that record's id (0 for an invocation
+// stored before any history: Status is then ""); TaskIDKey is copied from
+// the invocation ("" for an id with history only). Not a table of
+// pynenc's: it is derived from the history and rebuilt from it.
+type InvocationStatus struct {
+	InvocationID    Key   `gorm:"column:invocation_id;primaryKey;size:255;index:,composite:changed,priority:2;index:,composite:status_changed,priority:3;index:,composite:task_status_changed,priority:4"`
+	TaskIDKey       Key   `gorm:"column:task_id_key;not null;size:255;index:,composite:task_status_changed,priority:1"`
+	Status          Key   `gorm:"column:status;not null;size:32;index:,composite:status_changed,priority:1;index:,composite:task_status_changed,priority:2"`
+	StatusTimestamp int64 `gorm:"column:status_timestamp;not null;index:,composite:changed,priority:1;index:,composite:status_changed,priority:2;index:,composite:task_status_changed,priority:3"`
+	HistoryID       int64 `gorm:"column:history_id;not null"`
+	RunnerContextID Key   `gorm:"column:runner_context_id;not null;size:255"`
+}
+
 // Lease is a row of state_backend_leases: a named lock held by one holder
 // until ExpiresAt (microseconds since the Unix epoch), for databases
 // without advisory locks. Not a table of pynenc's.
@@ -112,6 +129,14 @@ func All() []any {
 		&Result{}, &Exception{}, &Invocation{}, &RunnerContext{}, &History{},
 		&Workflow{}, &AppInfo{}, &WorkflowData{}, &WorkflowSubInvocation{},
 	}
+}
+
+// Derived returns one value of each model whose rows the database derives
+// from the data tables: the current status of each invocation. Purge
+// empties them with the data; a copy or an export leaves them out (the
+// destination derives its own).
+func Derived() []any {
+	return []any{&InvocationStatus{}}
 }
 
 // Bookkeeping returns one value of each bookkeeping model: the leases and

@@ -24,6 +24,7 @@ var suffixes = map[string]string{
 	"AppInfo":               "app_info",
 	"WorkflowData":          "workflow_data",
 	"WorkflowSubInvocation": "workflow_sub_invocations",
+	"InvocationStatus":      "invocation_status",
 	"Lease":                 "leases",
 	"Migration":             "migrations",
 }
@@ -104,10 +105,11 @@ func (t Tables) Name(model string) string {
 }
 
 // Names returns every table name of the app: the data tables in creation
-// order (DataNames), then the bookkeeping tables (the migrations table and
-// the pruner's leases).
+// order (DataNames), the derived table of current statuses, then the
+// bookkeeping tables (the migrations table and the pruner's leases).
 func (t Tables) Names() []string {
-	return append(t.DataNames(), t.names(Bookkeeping())...)
+	names := append(t.DataNames(), t.names(Derived())...)
+	return append(names, t.names(Bookkeeping())...)
 }
 
 // DataNames returns the names of the app's nine data tables, those of

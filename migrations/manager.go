@@ -310,6 +310,18 @@ func (s *Migrator) apply(db *gorm.DB, st schemaState, target int) error {
 	}
 	for _, m := range known[from:target] {
 		began := time.Now()
+		if m.Backfill != nil {
+			// Make the new schema first, then derive its data in
+			// batches; the migration is recorded (below) once both are
+			// done, so a run that stops is finished by the next.
+			err := db.Transaction(func(tx *gorm.DB) error { return s.applySteps(tx, m) })
+			if err == nil {
+				err = m.Backfill(db.Statement.Context, db, s.tables, s.log.With("version", m.Version, "name", m.Name))
+			}
+			if err != nil {
+				return fmt.Errorf("migration %s: %w", m.ID(), err)
+			}
+		}
 		err := db.Transaction(func(tx *gorm.DB) error {
 			g := gormigrate.New(tx, &gormigrate.Options{
 				TableName: table, IDColumnName: "id", IDColumnSize: 255, UseTransaction: false,
@@ -335,22 +347,27 @@ func (s *Migrator) gormigrations(ms []Migration) []*gormigrate.Migration {
 	out := make([]*gormigrate.Migration, len(ms))
 	for i, m := range ms {
 		out[i] = &gormigrate.Migration{ID: m.ID(), Migrate: func(tx *gorm.DB) error {
-			for _, step := range m.Steps {
-				done, err := step.Done(tx, s.tables)
-				if err != nil {
-					return fmt.Errorf("%s: %v: %w", step.Name, err, ErrSchemaMismatch)
-				}
-				if done {
-					s.log.Debug("schema migration step already done", "version", m.Version, "step", step.Name)
-					continue
-				}
-				if err := step.Apply(tx, s.tables); err != nil {
-					return fmt.Errorf("%s: %w", step.Name, err)
-				}
-				s.log.Info("applied schema migration step", "version", m.Version, "step", step.Name)
-			}
-			return nil
+			return s.applySteps(tx, m)
 		}}
 	}
 	return out
+}
+
+// applySteps applies the steps of m that are not done yet.
+func (s *Migrator) applySteps(tx *gorm.DB, m Migration) error {
+	for _, step := range m.Steps {
+		done, err := step.Done(tx, s.tables)
+		if err != nil {
+			return fmt.Errorf("%s: %v: %w", step.Name, err, ErrSchemaMismatch)
+		}
+		if done {
+			s.log.Debug("schema migration step already done", "version", m.Version, "step", step.Name)
+			continue
+		}
+		if err := step.Apply(tx, s.tables); err != nil {
+			return fmt.Errorf("%s: %w", step.Name, err)
+		}
+		s.log.Info("applied schema migration step", "version", m.Version, "step", step.Name)
+	}
+	return nil
 }

@@ -28,7 +28,9 @@
 package migrations
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 
 	"gorm.io/gorm"
 	"gorm.io/gorm/schema"
@@ -55,6 +57,12 @@ type Migration struct {
 	MinCompatible int
 	// Steps are applied in order; each is skipped when it is already done.
 	Steps []Step
+	// Backfill, when not nil, derives data for the new schema from the
+	// existing rows, in transactions of its own: the steps are applied
+	// (and committed) first, then Backfill runs, then the migration is
+	// recorded. It must be harmless to repeat and resume where a stopped
+	// run left off, and log its progress on log.
+	Backfill func(ctx context.Context, db *gorm.DB, t entities.Tables, log *slog.Logger) error
 }
 
 // ID returns the id the migrations table records for m: the version in
@@ -75,7 +83,7 @@ type Step struct {
 // All returns every migration, in version order. The slice is new on each
 // call.
 func All() []Migration {
-	return []Migration{initial(), retention()}
+	return []Migration{initial(), retention(), invocationStatus()}
 }
 
 // createTable is the step that creates table model (the entities name,

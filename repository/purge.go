@@ -13,7 +13,7 @@ func (r Repo) Purge(db *gorm.DB) (map[string]int64, error) {
 	deleted := map[string]int64{}
 	err := db.Transaction(func(tx *gorm.DB) error {
 		all := tx.Session(&gorm.Session{AllowGlobalUpdate: true})
-		for _, m := range entities.All() {
+		for _, m := range append(entities.All(), entities.Derived()...) {
 			res := all.Delete(m)
 			if res.Error != nil {
 				return res.Error

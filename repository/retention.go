@@ -290,6 +290,9 @@ var unitTables = []struct {
 	{&entities.Exception{}, "invocation_id", false, func(u *UnitRows) *int64 { return &u.Exceptions }},
 	{&entities.Invocation{}, "invocation_id", false, func(u *UnitRows) *int64 { return &u.Invocations }},
 	{&entities.History{}, "invocation_id", false, func(u *UnitRows) *int64 { return &u.History }},
+	// The current statuses are derived from the history: deleted with it,
+	// not counted.
+	{&entities.InvocationStatus{}, "invocation_id", false, func(u *UnitRows) *int64 { return new(int64) }},
 }
 
 // DeleteUnits deletes the rows of the invocations ids (invocations,

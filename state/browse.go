@@ -37,18 +37,20 @@ const (
 type Browser interface {
 	// ListInvocations returns a page of the invocations that match f,
 	// newest change first (ChangedAt descending, then ID descending), and
-	// the cursor of the next page: empty when there is none. Paging is by
-	// key, so an invocation whose current status does not change while the
-	// pages are read appears exactly once, however many invocations are
-	// added meanwhile; one whose status changes meanwhile may appear again
-	// (at its new place) or be skipped at its old one. A cursor is only
-	// valid with the filter it was returned for.
+	// the cursor of the next page: empty when there is none. Every page but
+	// the last holds page.Size() invocations. Paging is by key, so an
+	// invocation whose current status does not change while the pages are
+	// read appears exactly once, however many invocations are added
+	// meanwhile; one whose status changes meanwhile may appear again (at
+	// its new place) or be skipped at its old one. A cursor is only valid
+	// with the filter it was returned for.
 	ListInvocations(ctx context.Context, f InvocationFilter, page PageRequest) (InvocationPage, error)
 
 	// CountInvocations counts the invocations that match f per current
 	// status, and per task as well when byTask is true. Rows with a zero
-	// count are omitted. Rows are ordered by task, then status (both by
-	// byte order); without byTask, Task is empty.
+	// count are omitted. Rows are ordered by task key (TaskID.Key; the
+	// empty task of ids with history only first), then status, both by
+	// byte order; without byTask, Task is empty.
 	CountInvocations(ctx context.Context, f InvocationFilter, byTask bool) ([]StatusCount, error)
 
 	// StuckInvocations returns a page of the invocations whose current

@@ -25,6 +25,9 @@
 //	runners.go       runner contexts and their parent chains
 //	appinfo.go       app info and discovery
 //	purge.go         Purge
+//	retention.go     Prune (the optional state.Pruner)
+//	browse.go        listing, counting and finding stuck invocations by
+//	                 their current status (the optional state.Browser)
 //
 // # What every method does
 //

@@ -41,6 +41,9 @@ const (
 	Purge
 	Prune
 	ImportHistory
+	ListInvocations
+	CountInvocations
+	StuckInvocations
 
 	// NumPublic counts the operations above: the store's methods, which
 	// telemetry records as calls.
@@ -95,6 +98,9 @@ var info = [numOps]struct {
 	Purge:                      {"Purge", ""},
 	Prune:                      {"Prune", ""},
 	ImportHistory:              {"ImportHistory", "History"},
+	ListInvocations:            {"ListInvocations", "InvocationStatus"},
+	CountInvocations:           {"CountInvocations", "InvocationStatus"},
+	StuckInvocations:           {"StuckInvocations", "InvocationStatus"},
 
 	Open:        {"Open", ""},
 	GroupCommit: {"group commit", ""},

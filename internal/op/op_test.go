@@ -42,6 +42,7 @@ func TestEveryMethodIsAnOperation(t *testing.T) {
 		reflect.TypeFor[state.Backend](),
 		reflect.TypeFor[state.Pruner](),
 		reflect.TypeFor[state.HistoryImporter](),
+		reflect.TypeFor[state.Browser](),
 	} {
 		for i := range bt.NumMethod() {
 			if m := bt.Method(i).Name; m != "Close" {

@@ -1,0 +1,157 @@
+package repository
+
+import (
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+)
+
+// BrowseFilter selects rows of the current-status table (see
+// entities.InvocationStatus). Zero fields select everything.
+type BrowseFilter struct {
+	Tasks        []string // task keys
+	Statuses     []string
+	WorkflowID   string
+	WorkflowType string // workflow type key
+	Parent       string // parent invocation id
+	Runner       string // runner context id of the current record
+	// Since and Before bound status_timestamp: Since <= ts < Before; 0 is
+	// unbounded.
+	Since, Before int64
+}
+
+// BrowseKey is a position in a listing: the last row's status timestamp
+// and invocation id.
+type BrowseKey struct {
+	Timestamp int64
+	ID        string
+}
+
+// BrowseRow is one listed invocation: its current status, the document of
+// the current history record, and its invocation row (zero when the id has
+// history only).
+type BrowseRow struct {
+	InvocationID      string
+	TaskIDKey         string
+	Status            string
+	StatusTimestamp   int64
+	RunnerContextID   string
+	HistoryJSON       string
+	HasInvocation     bool
+	WorkflowID        string
+	WorkflowTypeKey   string
+	ParentWorkflowID  string
+	ParentInvocation  string
+	InvocationTaskKey string
+}
+
+// StatusCountRow is one row of CountInvocations: TaskIDKey is "" unless
+// counted per task.
+type StatusCountRow struct {
+	TaskIDKey string
+	Status    string
+	Count     int64
+}
+
+// browseWhere applies f to q, whose current-status table is aliased s.
+// Invocations without history (history_id 0, no status) never match.
+func (r Repo) browseWhere(q *gorm.DB, f BrowseFilter) *gorm.DB {
+	q = q.Where("s.history_id > 0")
+	if len(f.Statuses) == 1 {
+		q = q.Where("s.status = ?", f.Statuses[0])
+	} else if len(f.Statuses) > 1 {
+		q = q.Where("s.status IN ?", f.Statuses)
+	}
+	if len(f.Tasks) == 1 {
+		q = q.Where("s.task_id_key = ?", f.Tasks[0])
+	} else if len(f.Tasks) > 1 {
+		q = q.Where("s.task_id_key IN ?", f.Tasks)
+	}
+	if f.Runner != "" {
+		q = q.Where("s.runner_context_id = ?", f.Runner)
+	}
+	if f.Since != 0 {
+		q = q.Where("s.status_timestamp >= ?", f.Since)
+	}
+	if f.Before != 0 {
+		q = q.Where("s.status_timestamp < ?", f.Before)
+	}
+	// The invocation's own columns are filtered through its table's
+	// indexes (workflow, workflow type, parent): the set is usually small.
+	invs := r.Tables.Name("Invocation")
+	if f.WorkflowID != "" {
+		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
+			Select("invocation_id").Where("workflow_id = ?", f.WorkflowID))
+	}
+	if f.WorkflowType != "" {
+		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
+			Select("invocation_id").Where("workflow_type_key = ?", f.WorkflowType))
+	}
+	if f.Parent != "" {
+		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
+			Select("invocation_id").Where("parent_invocation_id = ?", f.Parent))
+	}
+	return q
+}
+
+// browseSelect is what a listing reads of each row.
+const browseSelect = "s.invocation_id, s.task_id_key, s.status, s.status_timestamp, s.runner_context_id, " +
+	"h.history_json, i.invocation_id IS NOT NULL AS has_invocation, " +
+	"COALESCE(i.workflow_id, '') AS workflow_id, COALESCE(i.workflow_type_key, '') AS workflow_type_key, " +
+	"COALESCE(i.parent_workflow_id, '') AS parent_workflow_id, " +
+	"COALESCE(i.parent_invocation_id, '') AS parent_invocation, COALESCE(i.task_id_key, '') AS invocation_task_key"
+
+// browseFrom starts a listing query over the current statuses (s), with
+// the current history record (h) and the invocation (i).
+func (r Repo) browseFrom(db *gorm.DB) *gorm.DB {
+	return r.statusTable(db).Select(browseSelect).
+		Joins("JOIN ? h ON h.id = s.history_id", clause.Table{Name: r.Tables.Name("History")}).
+		Joins("LEFT JOIN ? i ON i.invocation_id = s.invocation_id", clause.Table{Name: r.Tables.Name("Invocation")})
+}
+
+// statusTable starts a query over the current-status table, aliased s.
+func (r Repo) statusTable(db *gorm.DB) *gorm.DB {
+	return db.Table("? s", clause.Table{Name: r.Tables.Name("InvocationStatus")})
+}
+
+// ListInvocations returns up to limit rows matching f, newest change
+// first (status timestamp, then invocation id, both descending), after
+// the key when there is one.
+func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int) ([]BrowseRow, error) {
+	q := r.browseWhere(r.browseFrom(db), f)
+	if after != nil {
+		q = q.Where("(s.status_timestamp < ? OR (s.status_timestamp = ? AND s.invocation_id < ?))",
+			after.Timestamp, after.Timestamp, after.ID)
+	}
+	var rows []BrowseRow
+	err := q.Order("s.status_timestamp DESC").Order("s.invocation_id DESC").Limit(limit).Scan(&rows).Error
+	return rows, err
+}
+
+// StuckInvocations returns up to limit rows whose status is one of
+// statuses and whose status timestamp is before cutoff, longest unchanged
+// first (status timestamp, then invocation id, both ascending), after the
+// key when there is one.
+func (r Repo) StuckInvocations(db *gorm.DB, statuses []string, cutoff int64, after *BrowseKey, limit int) ([]BrowseRow, error) {
+	q := r.browseWhere(r.browseFrom(db), BrowseFilter{Statuses: statuses, Before: cutoff})
+	if after != nil {
+		q = q.Where("(s.status_timestamp > ? OR (s.status_timestamp = ? AND s.invocation_id > ?))",
+			after.Timestamp, after.Timestamp, after.ID)
+	}
+	var rows []BrowseRow
+	err := q.Order("s.status_timestamp").Order("s.invocation_id").Limit(limit).Scan(&rows).Error
+	return rows, err
+}
+
+// CountInvocations counts the rows matching f per status, and per task
+// too when byTask, in no particular order.
+func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]StatusCountRow, error) {
+	q := r.statusTable(db)
+	if byTask {
+		q = q.Select("s.task_id_key, s.status, COUNT(*) AS count").Group("s.task_id_key").Group("s.status")
+	} else {
+		q = q.Select("s.status, COUNT(*) AS count").Group("s.status")
+	}
+	var rows []StatusCountRow
+	err := r.browseWhere(q, f).Scan(&rows).Error
+	return rows, err
+}
