@@ -339,6 +339,11 @@ func (c *cli) invocations(ctx context.Context, q invocationsQuery, asJSON bool) 
 	if !ok {
 		return errNoBrowser
 	}
+	if ok, err := hasStatusTable(ctx, cn.db, cn.tables); err != nil {
+		return fmt.Errorf("list the tables of %s: %w", u.shown, err)
+	} else if !ok {
+		return fmt.Errorf("%s in %s cannot be listed by status: %w", appName(c.appID), u.shown, errNoStatusTable)
+	}
 	var page state.InvocationPage
 	if q.stuck > 0 {
 		page, err = br.StuckInvocations(ctx, q.filter.Statuses, q.stuck, q.page)

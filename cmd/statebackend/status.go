@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -162,7 +163,14 @@ func (c *cli) status(ctx context.Context, appGiven, byTask bool) error {
 		if appGiven {
 			appID, known = c.appID, true
 		}
-		if err := c.countInvocations(ctx, u, appID, known, label, byTask, &rep); err != nil {
+		var uncountable error
+		switch base, _ := entities.NewTables("", 0); {
+		case !known:
+			uncountable = errors.New("no app info names the app of these tables; give its id with --app")
+		case !slices.Contains(sets[prefix], prefix+base.Name("InvocationStatus")):
+			uncountable = errNoStatusTable
+		}
+		if err := c.countInvocations(ctx, u, appID, uncountable, label, byTask, &rep); err != nil {
 			return err
 		}
 	}
@@ -246,10 +254,10 @@ func printStatus(c *cli, rep statusReport) error {
 
 // countInvocations adds to rep the counts of the invocations of the app
 // appID, shown as label, per current status (and task when byTask), or
-// why they could not be counted: an app whose id is unknown (known false:
-// tables without app info), a backend without state.Browser, a schema too
-// old. Only an interruption fails the command.
-func (c *cli) countInvocations(ctx context.Context, u dbURL, appID string, known bool, label string,
+// why they could not be counted: uncountable when known beforehand (an app
+// whose id is unknown, a schema too old), a backend without
+// state.Browser, a failed query. Only an interruption fails the command.
+func (c *cli) countInvocations(ctx context.Context, u dbURL, appID string, uncountable error, label string,
 	byTask bool, rep *statusReport) error {
 	fail := func(err error) error {
 		if ctx.Err() != nil {
@@ -261,8 +269,8 @@ func (c *cli) countInvocations(ctx context.Context, u dbURL, appID string, known
 		})
 		return nil
 	}
-	if !known {
-		return fail(fmt.Errorf("no app info names the app of these tables; give its id with --app"))
+	if uncountable != nil {
+		return fail(uncountable)
 	}
 	b, err := statebackend.Open(dialectorFor(u, readExisting), statebackend.WithReadOnly(),
 		statebackend.WithAppID(appID), statebackend.WithLogger(c.log))
