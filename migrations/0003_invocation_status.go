@@ -48,6 +48,13 @@ type v3InvocationStatus struct {
 // version 3 derives the current status of.
 const BackfillBatch = 5000
 
+// backfillBatch is BackfillBatch, smaller in tests; afterBackfillBatch,
+// when tests set it, runs after each committed batch.
+var (
+	backfillBatch      = BackfillBatch
+	afterBackfillBatch func(t entities.Tables, after string)
+)
+
 func invocationStatus() Migration {
 	return Migration{
 		Version: 3,
@@ -354,7 +361,7 @@ func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Table
 			return err
 		}
 		var ids []string
-		q := db.Table(t.Name("History")).Distinct("invocation_id").Order("invocation_id").Limit(BackfillBatch)
+		q := db.Table(t.Name("History")).Distinct("invocation_id").Order("invocation_id").Limit(backfillBatch)
 		if after != "" {
 			q = q.Where("invocation_id > ?", after)
 		}
@@ -375,6 +382,9 @@ func backfillInvocationStatus(ctx context.Context, db *gorm.DB, t entities.Table
 		}
 		after = ids[len(ids)-1]
 		done += len(ids)
+		if afterBackfillBatch != nil {
+			afterBackfillBatch(t, after)
+		}
 		if time.Since(last) >= 5*time.Second {
 			log.Info("backfilling current statuses", "invocations", done, "after", after)
 			last = time.Now()

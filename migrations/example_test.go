@@ -63,7 +63,8 @@ func ExampleMigrator() {
 	// Output:
 	// would apply 0001_initial
 	// would apply 0002_retention
-	// version 2 of 2, usable: true
+	// would apply 0003_invocation_status
+	// version 3 of 3, usable: true
 }
 
 // Open a backend whose range scans and listings may read from two streaming

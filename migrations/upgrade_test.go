@@ -1,14 +1,20 @@
 package migrations_test
 
 import (
+	"context"
+	"errors"
 	"fmt"
 	"reflect"
+	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/internal/schematest"
+	"github.com/taskstate/statebackend/migrations"
+	"github.com/taskstate/statebackend/state"
 )
 
 // TestUpgradeKeepsData proves that a database v0.1.0 created, with data in
@@ -45,6 +51,15 @@ func TestUpgradeKeepsData(t *testing.T) {
 		// The app info row holds the source app's id; both read it alike.
 		if !reflect.DeepEqual(got, want) {
 			t.Fatalf("after the upgrade the data reads\n%+v\nbefore it read\n%+v", got, want)
+		}
+		// The backfill derived the current statuses the source's triggers
+		// kept as it was written.
+		wantBrowse, gotBrowse := browseAll(t, src), browseAll(t, upgraded)
+		if !reflect.DeepEqual(gotBrowse, wantBrowse) {
+			t.Fatalf("after the upgrade the current statuses read\n%+v\nwritten live they read\n%+v", gotBrowse, wantBrowse)
+		}
+		if len(wantBrowse.list) == 0 {
+			t.Fatal("the dataset lists no invocation")
 		}
 		// And the upgraded app takes writes, in order after the old ones.
 		late := ds.base.Add(time.Hour)
@@ -257,4 +272,97 @@ func (ds *upgradeDataset) dump(t *testing.T, b statebackend.Backend) upgradeDump
 		t.Fatalf("the dataset does not read back in full: %+v", d)
 	}
 	return d
+}
+
+// browsed is what a Browser says of a whole app: every invocation listed,
+// and the counts per task and status.
+type browsed struct {
+	list   []state.InvocationSummary
+	counts []state.StatusCount
+}
+
+// browseAll lists every invocation of b, page by page, and counts them.
+func browseAll(t *testing.T, b statebackend.Backend) browsed {
+	t.Helper()
+	br, ok := b.(state.Browser)
+	if !ok {
+		t.Fatalf("%T does not implement state.Browser", b)
+	}
+	var out browsed
+	page := state.PageRequest{Limit: 2}
+	for {
+		p, err := br.ListInvocations(t.Context(), state.InvocationFilter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out.list = append(out.list, p.Invocations...)
+		if p.Next == "" {
+			break
+		}
+		page.After = p.Next
+	}
+	counts, err := br.CountInvocations(t.Context(), state.InvocationFilter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out.counts = counts
+	return out
+}
+
+// TestBackfillResumes stops version 3's backfill after its second batch (a
+// cancelled context, as a killed process would) and migrates again: the
+// second run derives the rest and the current statuses equal those the
+// triggers kept as the data was written. On Postgres and MySQL the
+// committed batches are kept and the second run resumes after them; on
+// SQLite the migration is one transaction, which the stop rolls back.
+// Not parallel with other tests: it changes the backfill's batch size.
+func TestBackfillResumes(t *testing.T) {
+	t.Cleanup(migrations.SetBackfillBatch(2))
+	forEachDatabase(t, func(t *testing.T, db *schemaDB) {
+		source := db.newAppID(t)
+		src, err := db.open(t, source)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ds := newUpgradeDataset(source)
+		ds.write(t, src)
+		app := db.newAppID(t)
+		db.createVersion1(t, app, false)
+		copyVersion1Rows(t, db, source, app)
+
+		ctx, cancel := context.WithCancel(t.Context())
+		var batches []string
+		var mu sync.Mutex
+		migrations.OnBackfillBatch(db.tables(t, app).Prefix(), func(last string) {
+			mu.Lock()
+			defer mu.Unlock()
+			batches = append(batches, last)
+			if len(batches) == 2 {
+				cancel()
+			}
+		})
+		_, err = db.migrator(t, app).Migrate(ctx, migrations.Options{})
+		if !errors.Is(err, context.Canceled) {
+			t.Fatalf("Migrate stopped after two batches = %v, want context.Canceled", err)
+		}
+		mu.Lock()
+		first := slices.Clone(batches)
+		batches = nil
+		mu.Unlock()
+		if _, err := db.migrator(t, app).Migrate(t.Context(), migrations.Options{}); err != nil {
+			t.Fatal(err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if db.kind != schematest.SQLite && (len(batches) == 0 || batches[0] <= first[1]) {
+			t.Errorf("second run's batches end at %q, want them after the first run's %q", batches, first)
+		}
+		upgraded, err := db.open(t, app)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, got := browseAll(t, src), browseAll(t, upgraded); !reflect.DeepEqual(got, want) {
+			t.Fatalf("after a resumed backfill the current statuses read\n%+v\nwritten live they read\n%+v", got, want)
+		}
+	})
 }

@@ -1,0 +1,196 @@
+package statebackend_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"reflect"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance/mysqltest"
+	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/conformance/sqlitetest"
+	"github.com/taskstate/statebackend/state"
+)
+
+// TestCurrentStatusUnderConcurrentWriters races writers on every database:
+// each of 16 goroutines writes history records with random timestamps
+// (late and equal ones included) for invocations the others write too,
+// and stores invocations, some before their first record and some after,
+// in transactions that interleave; the current statuses the database kept
+// must then equal a brute force over History, in the listing and in the
+// counts.
+func TestCurrentStatusUnderConcurrentWriters(t *testing.T) {
+	t.Parallel()
+	for _, db := range []struct {
+		name string
+		open func(t *testing.T, app string) *statebackend.Store
+	}{
+		{"sqlite", func(t *testing.T, app string) *statebackend.Store {
+			return sqlitetest.Open(t, sqlitetest.Path(t), app)
+		}},
+		{"postgres", func(t *testing.T, app string) *statebackend.Store { return pgtest.Open(t, app) }},
+		{"mysql", func(t *testing.T, app string) *statebackend.Store { return mysqltest.Open(t, app) }},
+	} {
+		t.Run(db.name, func(t *testing.T) {
+			t.Parallel()
+			app := "browse-race-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
+			testCurrentStatusRace(t, db.open(t, app))
+		})
+	}
+}
+
+func testCurrentStatusRace(t *testing.T, b *statebackend.Store) {
+	ctx := t.Context()
+	const (
+		writers = 16
+		ids     = 40
+		perW    = 30
+	)
+	base := time.Date(2025, 6, 1, 12, 0, 0, 0, time.UTC)
+	task := func(i int) statebackend.TaskID {
+		return statebackend.TaskID{Module: "race.tasks", FuncName: fmt.Sprintf("t%d", i%3)}
+	}
+	id := func(i int) statebackend.InvocationID { return statebackend.InvocationID(fmt.Sprintf("race-%02d", i)) }
+	statuses := []statebackend.Status{
+		statebackend.StatusPending, statebackend.StatusRunning, statebackend.StatusSuccess,
+		statebackend.StatusFailed, statebackend.StatusRetry,
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, writers)
+	for w := range writers {
+		wg.Go(func() {
+			rng := rand.New(rand.NewPCG(uint64(w), 7))
+			for k := range perW {
+				i := rng.IntN(ids)
+				if k%5 == w%5 {
+					// Invocations are stored by several writers, before or
+					// after their records, and some never are.
+					if i%7 != 0 {
+						inv := statebackend.Invocation{
+							ID: id(i), CallID: statebackend.CallID{Task: task(i), ArgsID: "a"},
+							Workflow: statebackend.WorkflowIdentity{WorkflowID: id(i), WorkflowType: task(i)},
+						}
+						if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+							errs <- err
+							return
+						}
+					}
+					continue
+				}
+				// Timestamps from few distinct values: ties and late records.
+				ts := base.Add(time.Duration(rng.IntN(20)) * time.Second)
+				st := statuses[rng.IntN(len(statuses))]
+				h := statebackend.InvocationHistory{
+					Timestamp:       ts,
+					StatusRecord:    statebackend.StatusRecord{Status: st, Timestamp: ts, RunnerID: fmt.Sprintf("w%d", w)},
+					RunnerContextID: fmt.Sprintf("ctx-%d", w),
+				}
+				batch := []statebackend.InvocationID{id(i), id((i + 1 + rng.IntN(3)) % ids)}
+				if err := b.AddHistory(ctx, batch, h); err != nil {
+					errs <- err
+					return
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Fatal(err)
+	}
+
+	// The brute force: the last record of each id's History.
+	type cur struct {
+		task   string
+		status statebackend.Status
+		at     time.Time
+		runner string
+	}
+	want := map[statebackend.InvocationID]cur{}
+	for i := range ids {
+		hist, err := b.History(ctx, id(i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if len(hist) == 0 {
+			continue
+		}
+		last := hist[len(hist)-1]
+		c := cur{status: last.StatusRecord.Status, at: last.Timestamp, runner: last.RunnerContextID}
+		if inv, err := b.Invocation(ctx, id(i)); err == nil {
+			c.task = inv.CallID.Task.Key()
+		}
+		want[id(i)] = c
+	}
+	if len(want) < ids/2 {
+		t.Fatalf("only %d ids got history", len(want))
+	}
+
+	got := map[statebackend.InvocationID]cur{}
+	var order []state.InvocationSummary
+	page := state.PageRequest{Limit: 7}
+	for {
+		p, err := b.ListInvocations(ctx, state.InvocationFilter{}, page)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range p.Invocations {
+			if _, dup := got[s.ID]; dup {
+				t.Fatalf("%s listed twice", s.ID)
+			}
+			c := cur{status: s.Status.Status, at: s.ChangedAt, runner: s.RunnerContextID}
+			if !s.Task.IsZero() {
+				c.task = s.Task.Key()
+			}
+			got[s.ID] = c
+		}
+		order = append(order, p.Invocations...)
+		if p.Next == "" {
+			break
+		}
+		page.After = p.Next
+	}
+	if !reflect.DeepEqual(got, want) {
+		for id, w := range want {
+			if got[id] != w {
+				t.Errorf("%s: listed %+v, History says %+v", id, got[id], w)
+			}
+		}
+		t.Fatalf("listing has %d invocations, History %d", len(got), len(want))
+	}
+	if !slices.IsSortedFunc(order, func(a, b state.InvocationSummary) int {
+		if c := b.ChangedAt.Compare(a.ChangedAt); c != 0 {
+			return c
+		}
+		return strings.Compare(string(b.ID), string(a.ID))
+	}) {
+		t.Error("listing not newest change first")
+	}
+
+	// Counts per task and status, the task filter and the status counts
+	// agree with the brute force too.
+	wantCounts := map[[2]string]int64{}
+	for _, c := range want {
+		wantCounts[[2]string{c.task, string(c.status)}]++
+	}
+	counts, err := b.CountInvocations(ctx, state.InvocationFilter{}, true)
+	if err != nil {
+		t.Fatal(err)
+	}
+	gotCounts := map[[2]string]int64{}
+	for _, c := range counts {
+		key := ""
+		if !c.Task.IsZero() {
+			key = c.Task.Key()
+		}
+		gotCounts[[2]string{key, string(c.Status)}] = c.Count
+	}
+	if !reflect.DeepEqual(gotCounts, wantCounts) {
+		t.Fatalf("counts %v, brute force %v", gotCounts, wantCounts)
+	}
+}
