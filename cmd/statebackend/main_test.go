@@ -18,6 +18,7 @@ import (
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/sqlite"
+	"github.com/taskstate/statebackend/state"
 )
 
 // TestMain makes the test binary also the statebackend command (testscript
@@ -57,6 +58,7 @@ func TestScripts(t *testing.T) {
 		},
 		Cmds: map[string]func(ts *testscript.TestScript, neg bool, args []string){
 			"seed":     cmdSeed,
+			"record":   cmdRecord,
 			"loadsql":  cmdLoadSQL,
 			"exitcode": cmdExitCode,
 			"mask":     cmdMask,
@@ -84,6 +86,33 @@ func cmdSeed(ts *testscript.TestScript, neg bool, args []string) {
 	ts.Check(err)
 	defer b.Close()
 	ts.Check(seed(context.Background(), b, args[1], n))
+}
+
+// cmdRecord adds a history record to an invocation through the library:
+// record PATH APP INVOCATION STATUS TIME [RUNNER] (the runner context,
+// runner-1 by default).
+func cmdRecord(ts *testscript.TestScript, neg bool, args []string) {
+	if neg || len(args) < 5 || len(args) > 6 {
+		ts.Fatalf("usage: record PATH APP INVOCATION STATUS TIME [RUNNER]")
+	}
+	at, err := state.ParseTimestamp(args[4])
+	ts.Check(err)
+	runner := "runner-1"
+	if len(args) == 6 {
+		runner = args[5]
+	}
+	b, err := statebackend.Open(sqlite.Open(ts.MkAbs(args[0])), statebackend.WithAppID(args[1]))
+	ts.Check(err)
+	defer b.Close()
+	if runner != "runner-1" {
+		ts.Check(b.StoreRunnerContext(context.Background(), statebackend.RunnerContext{
+			RunnerCls: "ProcessRunner", RunnerID: runner, PID: 102, Hostname: "host-b",
+		}))
+	}
+	ts.Check(b.AddHistory(context.Background(), []statebackend.InvocationID{statebackend.InvocationID(args[2])}, statebackend.InvocationHistory{
+		Timestamp: at, RunnerContextID: runner,
+		StatusRecord: statebackend.StatusRecord{Status: statebackend.Status(args[3]), RunnerID: runner, Timestamp: at},
+	}))
 }
 
 // cmdLoadSQL runs a file of SQL statements on a new SQLite file:
@@ -145,9 +174,13 @@ var (
 	tableSizeJSON = regexp.MustCompile(`("rows": [0-9]+,\s*"size_bytes": )[0-9]+`)
 )
 
-// cmdMask writes stdout with sizes replaced by SIZE, and the sizes of
-// single tables by the output of a build without the dbstat table: mask
-// FILE.
+// cursors match the page cursors invocations prints, which the backend
+// encodes as it likes.
+var cursors = regexp.MustCompile(`(next cursor: |--after |"next_cursor":")('[^']*'|[^\s"]+)`)
+
+// cmdMask writes stdout with sizes replaced by SIZE, the sizes of single
+// tables by the output of a build without the dbstat table, and page
+// cursors by CURSOR: mask FILE.
 func cmdMask(ts *testscript.TestScript, neg bool, args []string) {
 	if neg || len(args) != 1 {
 		ts.Fatalf("usage: mask FILE")
@@ -156,6 +189,7 @@ func cmdMask(ts *testscript.TestScript, neg bool, args []string) {
 	out = tableSizeText.ReplaceAllString(out, "${1}-")
 	out = tableSizeJSON.ReplaceAllString(out, "${1}null")
 	out = sizes.ReplaceAllString(out, "SIZE")
+	out = cursors.ReplaceAllString(out, "${1}CURSOR")
 	ts.Check(os.WriteFile(ts.MkAbs(args[0]), []byte(out), 0o644))
 }
 

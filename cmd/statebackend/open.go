@@ -152,7 +152,7 @@ func openError(u dbURL, err error) error {
 		}
 		return fmt.Errorf("cannot open %s for writing (%w), and this command writes: run it as a user who may write "+
 			"the file and its directory, on a writable file system, or on a writable copy; the read commands "+
-			"(status, schema, inspect, workflows, history, copy --from) read it as it is: %w",
+			"(status, schema, inspect, workflows, invocations, history, copy --from) read it as it is: %w",
 			u.path, reason, statebackend.ErrReadOnly)
 	}
 	return fmt.Errorf("cannot open %s: %w", u.shown, err)
@@ -179,14 +179,17 @@ func appName(appID string) string {
 	return fmt.Sprintf("app %q", appID)
 }
 
-// checkApp fails unless every table of the app is in the database.
+// checkApp fails unless every data table of the app is in the database.
+// The tables later schema versions added (the current statuses, the
+// leases, the migrations) may be missing: the library reads an older
+// schema, and refuses to write one, naming statebackend migrate.
 func checkApp(ctx context.Context, db *gorm.DB, u dbURL, appID string, tables entities.Tables) error {
 	have, err := listTables(ctx, db)
 	if err != nil {
 		return fmt.Errorf("list the tables of %s: %w", u.shown, err)
 	}
 	var missing []string
-	for _, name := range tables.Names() {
+	for _, name := range tables.DataNames() {
 		if !slices.Contains(have, name) {
 			missing = append(missing, name)
 		}
@@ -194,7 +197,7 @@ func checkApp(ctx context.Context, db *gorm.DB, u dbURL, appID string, tables en
 	switch {
 	case len(missing) == 0:
 		return nil
-	case len(missing) < len(tables.Names()):
+	case len(missing) < len(tables.DataNames()):
 		return fmt.Errorf("%s in %s lacks tables %s: the database was not written by this version of statebackend",
 			appName(appID), u.shown, strings.Join(missing, ", "))
 	}
@@ -239,6 +242,21 @@ func appsByTables(ctx context.Context, db *gorm.DB, names []string) []string {
 		}
 	}
 	return out
+}
+
+// errNoStatusTable says that an app's schema predates the table of
+// current statuses that listing and counting by status read.
+var errNoStatusTable = errors.New("its schema predates the table of current statuses that listing and counting by status read: " +
+	"run statebackend migrate, which derives it from the history")
+
+// hasStatusTable reports whether the app of tables has its table of
+// current statuses.
+func hasStatusTable(ctx context.Context, db *gorm.DB, tables entities.Tables) (bool, error) {
+	have, err := listTables(ctx, db)
+	if err != nil {
+		return false, err
+	}
+	return slices.Contains(have, tables.Name("InvocationStatus")), nil
 }
 
 // isNotFound reports a missing entity.

@@ -95,9 +95,9 @@ The database comes from --db or the STATEBACKEND_DB environment variable:
   mysql://user:password@host:3306/db?param=value          MySQL or MariaDB
 Passwords are never printed. A new database: migrate --create.
 
-Durations (prune --older-than, history --from -7d) take s, m (minutes), h,
-d (days) and w (weeks), combined as 1h30m or 2w3d; there is no month or
-year unit.
+Durations (prune --older-than, history --from -7d, invocations --since 2d)
+take s, m (minutes), h, d (days) and w (weeks), combined as 1h30m or 2w3d;
+there is no month or year unit.
 
 Exit codes: 0 success, 1 failure, 2 usage error, 130 interrupted (SIGINT,
 Ctrl-C), 143 terminated (SIGTERM). An interrupted command stops at its next
@@ -120,6 +120,7 @@ database call and says in one line what running it again does.`,
 		c.statusCommand(),
 		c.inspectCommand(),
 		c.workflowsCommand(),
+		c.invocationsCommand(),
 		c.historyCommand(),
 		c.purgeCommand(),
 		c.copyCommand(),

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"sort"
@@ -14,20 +15,26 @@ import (
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/migrations"
+	"github.com/taskstate/statebackend/state"
 )
 
 func (c *cli) statusCommand() *cobra.Command {
-	return &cobra.Command{
+	var byTask bool
+	cmd := &cobra.Command{
 		Use:   "status",
-		Short: "Show the apps in the database, their tables' rows and sizes",
+		Short: "Show the apps in the database, their tables' rows and sizes, their invocations per status",
 		Long: `status shows the database, its size where the database tells it, the apps
-registered in it (DiscoverAppInfos) and, for each app's tables, the rows and
-the size. With --app it shows that app only, and fails when it has no tables.`,
+registered in it (DiscoverAppInfos), for each app's tables the rows and the
+size, and the number of invocations in each current status (the last record
+of their history), per task as well with --by-task. With --app it shows that
+app only, and fails when it has no tables.`,
 		Args: exactArgs(0, ""),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return c.status(cmd.Context(), cmd.Flag("app").Changed)
+			return c.status(cmd.Context(), cmd.Flag("app").Changed, byTask)
 		},
 	}
+	cmd.Flags().BoolVar(&byTask, "by-task", false, "count the invocations per task and status")
+	return cmd
 }
 
 // statusReport is what status prints.
@@ -41,6 +48,12 @@ type statusReport struct {
 	SchemaVersion *string       `json:"schema_version"`
 	Apps          []statusApp   `json:"apps"`
 	Tables        []statusTable `json:"tables"`
+	// InvocationCounts counts each app's invocations per current status
+	// (and task, with --by-task).
+	InvocationCounts []statusCount `json:"invocation_counts"`
+	// InvocationCountErrors says why the invocations of an app could not
+	// be counted; omitted when they all were.
+	InvocationCountErrors []statusCountError `json:"invocation_count_errors,omitempty"`
 }
 
 type statusApp struct {
@@ -50,6 +63,21 @@ type statusApp struct {
 	SchemaVersion *string `json:"schema_version"`
 }
 
+// statusCount is one row of CountInvocations, of one app.
+type statusCount struct {
+	App string `json:"app"`
+	// Task is present with --by-task only; "" counts the invocations known
+	// from their history only.
+	Task   *string `json:"task,omitempty"`
+	Status string  `json:"status"`
+	Count  int64   `json:"count"`
+}
+
+type statusCountError struct {
+	App   string `json:"app"`
+	Error string `json:"error"`
+}
+
 type statusTable struct {
 	App       string `json:"app"`
 	Table     string `json:"table"`
@@ -57,7 +85,7 @@ type statusTable struct {
 	SizeBytes *int64 `json:"size_bytes"`
 }
 
-func (c *cli) status(ctx context.Context, appGiven bool) error {
+func (c *cli) status(ctx context.Context, appGiven, byTask bool) error {
 	u, err := c.dbURL()
 	if err != nil {
 		return err
@@ -88,7 +116,7 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 	if err != nil {
 		return fmt.Errorf("discover the apps in %s: %w", u.shown, err)
 	}
-	rep := statusReport{Database: u.shown, Dialect: u.kind, Apps: []statusApp{}, Tables: []statusTable{}}
+	rep := statusReport{Database: u.shown, Dialect: u.kind, Apps: []statusApp{}, Tables: []statusTable{}, InvocationCounts: []statusCount{}}
 	if n, ok := databaseSize(ctx, db, u.kind); ok {
 		rep.SizeBytes = &n
 	}
@@ -130,6 +158,20 @@ func (c *cli) status(ctx context.Context, appGiven bool) error {
 				st.SizeBytes = &n
 			}
 			rep.Tables = append(rep.Tables, st)
+		}
+		appID, known := appIDOf(prefix, infos, u.maxIdentifier())
+		if appGiven {
+			appID, known = c.appID, true
+		}
+		var uncountable error
+		switch base, _ := entities.NewTables("", 0); {
+		case !known:
+			uncountable = errors.New("no app info names the app of these tables; give its id with --app")
+		case !slices.Contains(sets[prefix], prefix+base.Name("InvocationStatus")):
+			uncountable = errNoStatusTable
+		}
+		if err := c.countInvocations(ctx, u, appID, uncountable, label, byTask, &rep); err != nil {
+			return err
 		}
 	}
 	if c.output == "json" {
@@ -181,7 +223,92 @@ func printStatus(c *cli, rep statusReport) error {
 		}
 		t.row(tb.App, tb.Table, fmt.Sprint(tb.Rows), size)
 	}
-	return t.flush()
+	if err := t.flush(); err != nil {
+		return err
+	}
+	fmt.Fprintln(c.stdout)
+	if len(rep.InvocationCounts) == 0 {
+		fmt.Fprintln(c.stdout, "no invocations with a status")
+	} else {
+		header := []string{"INVOCATIONS OF", "STATUS", "COUNT"}
+		if rep.InvocationCounts[0].Task != nil {
+			header = []string{"INVOCATIONS OF", "TASK", "STATUS", "COUNT"}
+		}
+		t = newTable(c.stdout, header...)
+		for _, n := range rep.InvocationCounts {
+			if n.Task != nil {
+				t.row(n.App, orDash(*n.Task), n.Status, fmt.Sprint(n.Count))
+			} else {
+				t.row(n.App, n.Status, fmt.Sprint(n.Count))
+			}
+		}
+		if err := t.flush(); err != nil {
+			return err
+		}
+	}
+	for _, e := range rep.InvocationCountErrors {
+		fmt.Fprintf(c.stdout, "invocations of %s not counted: %s\n", e.App, e.Error)
+	}
+	return nil
+}
+
+// countInvocations adds to rep the counts of the invocations of the app
+// appID, shown as label, per current status (and task when byTask), or
+// why they could not be counted: uncountable when known beforehand (an app
+// whose id is unknown, a schema too old), a backend without
+// state.Browser, a failed query. Only an interruption fails the command.
+func (c *cli) countInvocations(ctx context.Context, u dbURL, appID string, uncountable error, label string,
+	byTask bool, rep *statusReport) error {
+	fail := func(err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		c.log.Debug("count the invocations", "app", label, "err", err)
+		rep.InvocationCountErrors = append(rep.InvocationCountErrors, statusCountError{
+			App: label, Error: strings.Join(strings.Fields(strings.ReplaceAll(err.Error(), "statebackend: ", "")), " "),
+		})
+		return nil
+	}
+	if uncountable != nil {
+		return fail(uncountable)
+	}
+	b, err := statebackend.Open(dialectorFor(u, readExisting), statebackend.WithReadOnly(),
+		statebackend.WithAppID(appID), statebackend.WithLogger(c.log))
+	if err != nil {
+		return fail(err)
+	}
+	defer b.Close()
+	br, ok := any(b).(state.Browser)
+	if !ok {
+		return fail(errNoBrowser)
+	}
+	counts, err := br.CountInvocations(ctx, state.InvocationFilter{}, byTask)
+	if err != nil {
+		return fail(err)
+	}
+	for _, n := range counts {
+		row := statusCount{App: label, Status: string(n.Status), Count: n.Count}
+		if byTask {
+			task := taskKey(n.Task)
+			row.Task = &task
+		}
+		rep.InvocationCounts = append(rep.InvocationCounts, row)
+	}
+	return nil
+}
+
+// appIDOf returns the id of the app whose tables have prefix: "" for the
+// default app's, else the id of the app info that matches.
+func appIDOf(prefix string, infos map[string]statebackend.AppInfo, maxIdentifier int) (string, bool) {
+	if prefix == "" {
+		return "", true
+	}
+	for id := range infos {
+		if t, err := entities.NewTables(id, maxIdentifier); err == nil && t.Prefix() == prefix {
+			return id, true
+		}
+	}
+	return "", false
 }
 
 // schemaVersion returns the schema version of appID, with what an operator
@@ -257,10 +384,8 @@ func appLabel(prefix string, infos map[string]statebackend.AppInfo, maxIdentifie
 	if prefix == "" {
 		return "(default app)"
 	}
-	for id := range infos {
-		if t, err := entities.NewTables(id, maxIdentifier); err == nil && t.Prefix() == prefix {
-			return id
-		}
+	if id, ok := appIDOf(prefix, infos, maxIdentifier); ok {
+		return id
 	}
 	return strings.TrimSuffix(prefix, "__") + " (prefix)"
 }

@@ -123,12 +123,17 @@ func (e *env) count(ctx context.Context, model string) (int, error) {
 // SQLite gathers no statistics unless asked (the library never asks), so
 // it is left alone.
 func (e *env) analyze(ctx context.Context, model string) error {
+	return e.analyzeTable(ctx, e.table(model))
+}
+
+// analyzeTable is analyze for a table by its name.
+func (e *env) analyzeTable(ctx context.Context, name string) error {
 	if e.sql.analyze == "" {
 		return nil
 	}
-	rows, err := e.db.QueryContext(ctx, fmt.Sprintf(e.sql.analyze, e.table(model)))
+	rows, err := e.db.QueryContext(ctx, fmt.Sprintf(e.sql.analyze, name))
 	if err != nil {
-		return fmt.Errorf("analyze %s: %w", e.table(model), err)
+		return fmt.Errorf("analyze %s: %w", name, err)
 	}
 	return rows.Close()
 }

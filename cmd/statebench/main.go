@@ -1,4 +1,4 @@
-// Command statebench measures the state backend on the workloads W1-W11,
+// Command statebench measures the state backend on the workloads W1-W12,
 // through the library (-impl gorm) and through hand-written database/sql on
 // the same schema (-impl raw).
 //
@@ -22,8 +22,8 @@
 // insert). On servers the written tables are then analyzed (untimed), as
 // autovacuum or InnoDB would soon do in production; see env.analyze.
 //
-// W10 and W11 run only when named in -workloads; each prints several lines
-// and works in environments of its own:
+// W10, W11 and W12 run only when named in -workloads; each prints several
+// lines and works in environments of its own:
 //
 //   - W10, many writers: for each level of -writers, that many goroutines
 //     each add one history record per call and upsert 20 new invocations
@@ -51,6 +51,16 @@
 //     each workload on the two sizes one right after the other (lines of
 //     the smaller size first), so that the ratio of the two sizes is
 //     measured under the same load of a shared machine.
+//   - W12, browsing: -w12-n invocations (4 history records each, 5 % failed,
+//     2 % left running, 20 tasks, 8 workflows, spread over the last day)
+//     loaded untimed through the library (UpsertInvocations and
+//     ImportHistory in large batches, 4 loaders at once), then the
+//     state.Browser queries a monitor makes, each called -w12-reps times:
+//     first pages of 50 with no filter, status failed, one task, the task
+//     and failed, changed in the last hour; a walk of 20 pages; counts per
+//     status and per task and status; running for over an hour. One line
+//     per query, "W12/<query>", with "p50_ms", "p99_ms", "samples" (= ops)
+//     and "rows" (of the last call). Only the library (-impl gorm) lists.
 //
 // Usage:
 //
@@ -58,7 +68,8 @@
 //	           [-workloads W1,W2,...] [-impl gorm,raw,...|both|telemetry]
 //	           [-runs 1] [-writers 1,8,32,64] [-w10-duration 10s] [-w10-ops 0]
 //	           [-server-cpu FILE] [-max-conns 0]
-//	           [-w11-n 500000] [-w11-base-n 0] [-cpuprofile PREFIX] [-keep]
+//	           [-w11-n 500000] [-w11-base-n 0] [-w12-n 1000000] [-w12-reps 30]
+//	           [-cpuprofile PREFIX] [-keep]
 //
 // -impl telemetry measures the library's OpenTelemetry instrumentation:
 // gorm-off (opened WithoutTelemetry), gorm (the default, no-op providers)
@@ -119,6 +130,9 @@ type config struct {
 	w11BaseN int
 	// pruneBatch is W9's PruneOptions.BatchSize (0: the default).
 	pruneBatch int
+	// w12N is the number of invocations W12 loads, w12Reps the calls of
+	// each of its queries.
+	w12N, w12Reps int
 }
 
 // result is one line of output.
@@ -177,6 +191,8 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.maxConns, "max-conns", 0, "connection pool size of every store, library and raw (0: the dialect's default, 16 on servers, 8 on SQLite)")
 	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
 	fs.IntVar(&cfg.w11BaseN, "w11-base-n", 0, "W11: also load tables of this many invocations and run each workload on both sizes one after the other (0: only -w11-n)")
+	fs.IntVar(&cfg.w12N, "w12-n", 1000000, "W12: invocations loaded (4 history records each) before the browsing queries")
+	fs.IntVar(&cfg.w12Reps, "w12-reps", 30, "W12: calls of each query (fewer when a query's calls take over 30 s in all; at least 5)")
 	err := fs.Parse(args)
 	if err != nil {
 		return nil, err
@@ -212,6 +228,12 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.w11N < 1 {
 		return nil, errors.New("-w11-n must be at least 1")
 	}
+	if cfg.w12N < 1 {
+		return nil, errors.New("-w12-n must be at least 1")
+	}
+	if cfg.w12Reps < 1 {
+		return nil, errors.New("-w12-reps must be at least 1")
+	}
 	if cfg.maxConns < 0 {
 		return nil, errors.New("-max-conns must not be negative")
 	}
@@ -231,7 +253,7 @@ func parseFlags(args []string) (*config, error) {
 	all := slices.Concat(workloads, namedOnly)
 	for _, name := range want {
 		if !slices.ContainsFunc(all, func(w workload) bool { return w.name == name }) {
-			return nil, fmt.Errorf("unknown workload %q (W1 to W11)", name)
+			return nil, fmt.Errorf("unknown workload %q (W1 to W12)", name)
 		}
 	}
 	for _, w := range all {

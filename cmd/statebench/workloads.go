@@ -50,6 +50,7 @@ var namedOnly = []workload{
 	{name: "W9", run: runW9},
 	{name: "W10", report: runW10},
 	{name: "W11", report: runW11},
+	{name: "W12", report: runW12},
 }
 
 const (
