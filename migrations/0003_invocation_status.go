@@ -36,10 +36,10 @@ import (
 
 // v3InvocationStatus is the current-status table as version 3 creates it.
 type v3InvocationStatus struct {
-	InvocationID    entities.Key `gorm:"column:invocation_id;primaryKey;size:255;index:,composite:changed,priority:2;index:,composite:status_changed,priority:3;index:,composite:task_status_changed,priority:4"`
+	InvocationID    entities.Key `gorm:"column:invocation_id;primaryKey;size:255;index:,composite:status_changed,priority:3;index:,composite:task_status_changed,priority:4"`
 	TaskIDKey       entities.Key `gorm:"column:task_id_key;not null;size:255;index:,composite:task_status_changed,priority:1"`
 	Status          entities.Key `gorm:"column:status;not null;size:32;index:,composite:status_changed,priority:1;index:,composite:task_status_changed,priority:2"`
-	StatusTimestamp int64        `gorm:"column:status_timestamp;not null;index:,composite:changed,priority:1;index:,composite:status_changed,priority:2;index:,composite:task_status_changed,priority:3"`
+	StatusTimestamp int64        `gorm:"column:status_timestamp;not null;index:,composite:status_changed,priority:2;index:,composite:task_status_changed,priority:3"`
 	HistoryID       int64        `gorm:"column:history_id;not null"`
 	RunnerContextID entities.Key `gorm:"column:runner_context_id;not null;size:255"`
 }

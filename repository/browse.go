@@ -126,16 +126,17 @@ const maxMergedRanges = 64
 // ListInvocations returns up to limit rows matching f, newest change
 // first (status timestamp, then invocation id, both descending), after
 // the key when there is one. allStatuses lists every status, for a
-// listing by task without a status.
+// listing without a status.
 //
 // The indexes order rows by time within one status, or one task and
-// status. A listing of several statuses or tasks (a task alone is all its
-// statuses) reads each (task, status) range in index order, up to limit
+// status; there is no index by time alone (each costs every history
+// write). A listing of several statuses or tasks, or of none (all of
+// them), reads each (task, status) range in index order, up to limit
 // rows, and merges them here: a few short index reads, where one
 // statement would sort every matching row.
 func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, allStatuses []string, after *BrowseKey, limit int) ([]BrowseRow, error) {
 	statuses := f.Statuses
-	if len(statuses) == 0 && len(f.Tasks) > 0 {
+	if len(statuses) == 0 {
 		statuses = allStatuses
 	}
 	tasks := f.Tasks
