@@ -33,6 +33,10 @@ type sqlDialect struct {
 	// analyze is the statement that refreshes a table's planner statistics
 	// (%s is the table), "" where the benchmark leaves them alone.
 	analyze string
+	// vacuum, where the database needs it, removes the dead row versions
+	// a bulk load's updates leave behind and refreshes the statistics
+	// (what autovacuum does soon after in production).
+	vacuum string
 	// busy reports lock contention worth retrying.
 	busy func(error) bool
 }
@@ -54,7 +58,7 @@ var sqlDialects = map[string]*sqlDialect{
 		},
 	},
 	"postgres": {
-		name: "postgres", driver: "pgx", maxIdentifier: 63, maxConns: 16, dollar: true, analyze: "ANALYZE %s",
+		name: "postgres", driver: "pgx", maxIdentifier: 63, maxConns: 16, dollar: true, analyze: "ANALYZE %s", vacuum: "VACUUM (ANALYZE) %s",
 		busy: func(error) bool { return false },
 		dsn:  func(e *env) string { return e.cfg.dsn },
 	},

@@ -225,7 +225,16 @@ func runW12(ctx context.Context, b *bench, r int) ([]any, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	logf("%s W12: loaded %d invocations and %d history records in %.1f s", b.impl, d.n, d.n*historyPerInv, time.Since(t0).Seconds())
+	// The load updates each current status four times: on Postgres the
+	// old versions stay in the indexes until a vacuum, which autovacuum
+	// runs soon after such a load in production; here it runs at once.
 	for _, name := range e.tables.Names() {
+		if e.sql.vacuum != "" {
+			if _, err := e.db.ExecContext(ctx, fmt.Sprintf(e.sql.vacuum, name)); err != nil {
+				return nil, fmt.Errorf("vacuum %s: %w", name, err)
+			}
+			continue
+		}
 		if err := e.analyzeTable(ctx, name); err != nil {
 			return nil, err
 		}
