@@ -154,6 +154,16 @@ func (e *env) close(ctx context.Context) {
 				logf("drop %s: %v", t, err)
 			}
 		}
+		if e.sql.name == "postgres" {
+			// The functions of the current-status triggers outlive their
+			// tables.
+			for _, f := range []string{e.tables.Name("History") + "_status_ins", e.tables.Name("History") + "_status_upd",
+				e.tables.Name("Invocation") + "_status_ins", e.tables.Name("Invocation") + "_status_upd"} {
+				if _, err := e.db.ExecContext(context.WithoutCancel(ctx), `DROP FUNCTION IF EXISTS "`+f+`"()`); err != nil {
+					logf("drop function %s: %v", f, err)
+				}
+			}
+		}
 	}
 	if e.db != nil {
 		_ = e.db.Close()

@@ -58,7 +58,7 @@ var sqlDialects = map[string]*sqlDialect{
 		},
 	},
 	"postgres": {
-		name: "postgres", driver: "pgx", maxIdentifier: 63, maxConns: 16, dollar: true, analyze: "ANALYZE %s", vacuum: "VACUUM (ANALYZE) %s",
+		name: "postgres", driver: "pgx", maxIdentifier: 63, maxConns: 16, dollar: true, analyze: "ANALYZE %s", vacuum: "VACUUM (ANALYZE, PARALLEL 0) %s",
 		busy: func(error) bool { return false },
 		dsn:  func(e *env) string { return e.cfg.dsn },
 	},
