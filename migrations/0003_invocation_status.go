@@ -294,7 +294,7 @@ func invocationInsertTrigger(dialect string, n names) ([]string, error) {
 		return postgresStatementTrigger(n, "AFTER INSERT ON "+n.invocations), nil
 	case "mysql":
 		return []string{"CREATE TRIGGER " + n.trigger + " AFTER INSERT ON " + n.invocations + " FOR EACH ROW " +
-			upsertTask(dialect, n)}, nil
+			mysqlUpsertTask(n)}, nil
 	}
 	return nil, fmt.Errorf("triggers on %s are not supported", dialect)
 }
@@ -324,7 +324,7 @@ func invocationUpdateTrigger(dialect string, n names) ([]string, error) {
 		return postgresStatementTrigger(n, "AFTER UPDATE ON "+n.invocations), nil
 	case "mysql":
 		return []string{"CREATE TRIGGER " + n.trigger + " AFTER UPDATE ON " + n.invocations + " FOR EACH ROW " +
-			"BEGIN IF NEW.task_id_key <> OLD.task_id_key THEN " + upsertTask(dialect, n) + "; END IF; END"}, nil
+			"BEGIN IF NEW.task_id_key <> OLD.task_id_key THEN " + mysqlUpsertTask(n) + "; END IF; END"}, nil
 	}
 	return nil, fmt.Errorf("triggers on %s are not supported", dialect)
 }
@@ -333,9 +333,9 @@ func sqliteCopyTask(n names) string {
 	return "UPDATE " + n.status + " SET task_id_key = NEW.task_id_key WHERE invocation_id = NEW.invocation_id"
 }
 
-// upsertTask makes the invocation's row with its task key, or sets the
+// mysqlUpsertTask makes the invocation's row with its task key, or sets the
 // task key of the row a history record made (MySQL).
-func upsertTask(dialect string, n names) string {
+func mysqlUpsertTask(n names) string {
 	return "INSERT INTO " + n.status + " (" + statusColumns + ") VALUES (NEW.invocation_id, NEW.task_id_key, '', 0, 0, '')" +
 		" ON DUPLICATE KEY UPDATE task_id_key = VALUES(task_id_key)"
 }
