@@ -11,9 +11,6 @@ import (
 	"time"
 
 	"github.com/taskstate/statebackend"
-	"github.com/taskstate/statebackend/conformance/mysqltest"
-	"github.com/taskstate/statebackend/conformance/pgtest"
-	"github.com/taskstate/statebackend/conformance/sqlitetest"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -26,22 +23,7 @@ import (
 // counts.
 func TestCurrentStatusUnderConcurrentWriters(t *testing.T) {
 	t.Parallel()
-	for _, db := range []struct {
-		name string
-		open func(t *testing.T, app string) *statebackend.Store
-	}{
-		{"sqlite", func(t *testing.T, app string) *statebackend.Store {
-			return sqlitetest.Open(t, sqlitetest.Path(t), app)
-		}},
-		{"postgres", func(t *testing.T, app string) *statebackend.Store { return pgtest.Open(t, app) }},
-		{"mysql", func(t *testing.T, app string) *statebackend.Store { return mysqltest.Open(t, app) }},
-	} {
-		t.Run(db.name, func(t *testing.T) {
-			t.Parallel()
-			app := "browse-race-" + strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")
-			testCurrentStatusRace(t, db.open(t, app))
-		})
-	}
+	onEachDatabase(t, "browse-race", testCurrentStatusRace)
 }
 
 func testCurrentStatusRace(t *testing.T, b *statebackend.Store) {

@@ -19,6 +19,13 @@ import (
 // of repeated keys winning, and nothing written for an invalid record.
 func TestImportHistory(t *testing.T) {
 	t.Parallel()
+	onEachDatabase(t, "import-history", testImportHistory)
+}
+
+// onEachDatabase runs fn, in parallel subtests, on a store of a new app
+// (named after prefix) on SQLite, Postgres and MySQL.
+func onEachDatabase(t *testing.T, prefix string, fn func(t *testing.T, b *statebackend.Store)) {
+	t.Helper()
 	for _, db := range []struct {
 		name string
 		open func(t *testing.T, app string) *statebackend.Store
@@ -31,7 +38,7 @@ func TestImportHistory(t *testing.T) {
 	} {
 		t.Run(db.name, func(t *testing.T) {
 			t.Parallel()
-			testImportHistory(t, db.open(t, "import-history-"+strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")))
+			fn(t, db.open(t, prefix+"-"+strings.ReplaceAll(time.Now().Format("150405.000000"), ".", "")))
 		})
 	}
 }
