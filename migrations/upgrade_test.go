@@ -27,17 +27,7 @@ func TestUpgradeKeepsData(t *testing.T) {
 	t.Parallel()
 	forEachDatabase(t, func(t *testing.T, db *schemaDB) {
 		ctx := t.Context()
-		source := db.newAppID(t)
-		src, err := db.open(t, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ds := newUpgradeDataset(source)
-		ds.write(t, src)
-
-		app := db.newAppID(t)
-		db.createVersion1(t, app, false)
-		copyVersion1Rows(t, db, source, app)
+		src, ds, app := version1Copy(t, db)
 		st, err := db.migrator(t, app).Status(ctx)
 		if err != nil || st.Version != 1 || st.Recorded {
 			t.Fatalf("Status of the copied v0.1.0 app = %+v, %v; want version 1, not recorded", st, err)
@@ -72,6 +62,25 @@ func TestUpgradeKeepsData(t *testing.T) {
 			t.Fatalf("History after a new record = %v, %v", hist, err)
 		}
 	})
+}
+
+// version1Copy writes the upgrade dataset through the library into a new
+// app (src) and copies its rows into the tables of another new app made
+// from v0.1.0's DDL (app), which is left at version 1 for the test to
+// upgrade.
+func version1Copy(t *testing.T, db *schemaDB) (src statebackend.Backend, ds *upgradeDataset, app string) {
+	t.Helper()
+	source := db.newAppID(t)
+	src, err := db.open(t, source)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ds = newUpgradeDataset(source)
+	ds.write(t, src)
+	app = db.newAppID(t)
+	db.createVersion1(t, app, false)
+	copyVersion1Rows(t, db, source, app)
+	return src, ds, app
 }
 
 // copyVersion1Rows copies every row of the version-1 tables of app from
@@ -319,17 +328,7 @@ func browseAll(t *testing.T, b statebackend.Backend) browsed {
 func TestBackfillResumes(t *testing.T) {
 	t.Cleanup(migrations.SetBackfillBatch(2))
 	forEachDatabase(t, func(t *testing.T, db *schemaDB) {
-		source := db.newAppID(t)
-		src, err := db.open(t, source)
-		if err != nil {
-			t.Fatal(err)
-		}
-		ds := newUpgradeDataset(source)
-		ds.write(t, src)
-		app := db.newAppID(t)
-		db.createVersion1(t, app, false)
-		copyVersion1Rows(t, db, source, app)
-
+		src, _, app := version1Copy(t, db)
 		ctx, cancel := context.WithCancel(t.Context())
 		var batches []string
 		var mu sync.Mutex
@@ -341,7 +340,7 @@ func TestBackfillResumes(t *testing.T) {
 				cancel()
 			}
 		})
-		_, err = db.migrator(t, app).Migrate(ctx, migrations.Options{})
+		_, err := db.migrator(t, app).Migrate(ctx, migrations.Options{})
 		if !errors.Is(err, context.Canceled) {
 			t.Fatalf("Migrate stopped after two batches = %v, want context.Canceled", err)
 		}
