@@ -176,3 +176,69 @@ func testCurrentStatusRace(t *testing.T, b *statebackend.Store) {
 		t.Fatalf("counts %v, brute force %v", gotCounts, wantCounts)
 	}
 }
+
+// TestPrunedInvocationsLeaveListings checks on every database that a
+// prune deletes the current statuses of what it deletes: pruned
+// invocations are neither listed nor counted, live ones still are, and a
+// purge empties the listing.
+func TestPrunedInvocationsLeaveListings(t *testing.T) {
+	t.Parallel()
+	onEachDatabase(t, "browse-prune", func(t *testing.T, b *statebackend.Store) {
+		ctx := t.Context()
+		task := statebackend.TaskID{Module: "prune.tasks", FuncName: "run"}
+		old := time.Now().Add(-48 * time.Hour).UTC()
+		store := func(id statebackend.InvocationID, st statebackend.Status, at time.Time) {
+			t.Helper()
+			inv := statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: string(id)},
+				Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}
+			if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+				t.Fatal(err)
+			}
+			h := statebackend.InvocationHistory{Timestamp: at, StatusRecord: statebackend.StatusRecord{Status: st, Timestamp: at}}
+			if err := b.AddHistory(ctx, []statebackend.InvocationID{id}, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		store("done-old", statebackend.StatusSuccess, old)
+		store("failed-old", statebackend.StatusFailed, old.Add(time.Second))
+		store("running-old", statebackend.StatusRunning, old)
+		store("done-new", statebackend.StatusSuccess, time.Now().UTC())
+		listed := func() []statebackend.InvocationID {
+			t.Helper()
+			p, err := b.ListInvocations(ctx, state.InvocationFilter{}, state.PageRequest{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ids []statebackend.InvocationID
+			for _, s := range p.Invocations {
+				ids = append(ids, s.ID)
+			}
+			slices.Sort(ids)
+			return ids
+		}
+		if got := listed(); len(got) != 4 {
+			t.Fatalf("before the prune: listed %v, want 4 invocations", got)
+		}
+		if _, err := b.Prune(ctx, statebackend.PruneOptions{OlderThan: 24 * time.Hour}); err != nil {
+			t.Fatal(err)
+		}
+		want := []statebackend.InvocationID{"done-new", "running-old"}
+		if got := listed(); !slices.Equal(got, want) {
+			t.Fatalf("after the prune: listed %v, want %v", got, want)
+		}
+		counts, err := b.CountInvocations(ctx, state.InvocationFilter{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		wantCounts := []state.StatusCount{{Status: statebackend.StatusRunning, Count: 1}, {Status: statebackend.StatusSuccess, Count: 1}}
+		if !reflect.DeepEqual(counts, wantCounts) {
+			t.Fatalf("after the prune: counts %+v, want %+v", counts, wantCounts)
+		}
+		if err := b.Purge(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if got := listed(); len(got) != 0 {
+			t.Fatalf("after a purge: listed %v", got)
+		}
+	})
+}
