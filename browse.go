@@ -21,7 +21,10 @@ import (
 // of current statuses that the database keeps (see package migrations,
 // version 3): listings and counts read it and its indexes, never the
 // whole history.
-var _ state.Browser = (*Store)(nil)
+var (
+	_ state.Browser        = (*Store)(nil)
+	_ state.CountEstimator = (*Store)(nil)
+)
 
 // ListInvocations implements state.Browser.
 func (s *Store) ListInvocations(ctx context.Context, f state.InvocationFilter, page state.PageRequest) (_ state.InvocationPage, err error) {
@@ -88,14 +91,24 @@ func (s *Store) CountInvocations(ctx context.Context, f state.InvocationFilter, 
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
+	return s.countInvocations(c, f, byTask)
+}
+
+// countInvocations is CountInvocations within the call c.
+func (s *Store) countInvocations(c call, f state.InvocationFilter, byTask bool) ([]state.StatusCount, error) {
 	var rows []repository.StatusCountRow
-	err = c.read(func(db *gorm.DB) (err error) {
+	err := c.read(func(db *gorm.DB) (err error) {
 		rows, err = s.repo.CountInvocations(db, browseFilter(f), byTask)
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
+	return c.statusCounts(rows)
+}
+
+// statusCounts converts count rows, sorted by task key then status.
+func (c call) statusCounts(rows []repository.StatusCountRow) (_ []state.StatusCount, err error) {
 	out := make([]state.StatusCount, 0, len(rows))
 	for _, r := range rows {
 		if r.Count == 0 {
@@ -118,6 +131,43 @@ func (s *Store) CountInvocations(ctx context.Context, f state.InvocationFilter, 
 	})
 	c.tel.Returned(len(out))
 	return out, nil
+}
+
+// EstimateInvocations implements state.CountEstimator: on Postgres,
+// counts per status with no other filter than statuses are estimated from
+// the statistics autovacuum's ANALYZE keeps; everything else is counted.
+func (s *Store) EstimateInvocations(ctx context.Context, f state.InvocationFilter, byTask bool) (_ []state.StatusCount, estimated bool, err error) {
+	c := s.begin(ctx, op.EstimateInvocations)
+	defer c.end(&err)
+	if err := f.Validate(); err != nil {
+		return nil, false, err
+	}
+	statusesOnly := len(f.Tasks) == 0 && f.WorkflowID == "" && f.WorkflowType.IsZero() && f.ParentInvocationID == "" &&
+		f.RunnerContextID == "" && f.ChangedSince.IsZero() && f.ChangedBefore.IsZero()
+	if byTask || !statusesOnly {
+		counts, err := s.countInvocations(c, f, byTask)
+		return counts, false, err
+	}
+	var rows []repository.StatusCountRow
+	var ok bool
+	err = c.read(func(db *gorm.DB) (err error) {
+		rows, ok, err = s.repo.EstimateStatusCounts(db)
+		return err
+	})
+	if err != nil {
+		return nil, false, err
+	}
+	if !ok {
+		counts, err := s.countInvocations(c, f, false)
+		return counts, false, err
+	}
+	if len(f.Statuses) > 0 {
+		rows = slices.DeleteFunc(rows, func(r repository.StatusCountRow) bool {
+			return !slices.Contains(f.Statuses, state.Status(r.Status))
+		})
+	}
+	counts, err := c.statusCounts(rows)
+	return counts, true, err
 }
 
 // compareTasks orders tasks by key, the zero task (ids with history only)

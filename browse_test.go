@@ -1,6 +1,7 @@
 package statebackend_test
 
 import (
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"reflect"
@@ -10,7 +11,14 @@ import (
 	"testing"
 	"time"
 
+	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
+	"gorm.io/gorm/logger"
+
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance/pgtest"
+	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/postgres"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -241,4 +249,104 @@ func TestPrunedInvocationsLeaveListings(t *testing.T) {
 			t.Fatalf("after a purge: listed %v", got)
 		}
 	})
+}
+
+// TestEstimateInvocations checks the CountEstimator: on Postgres, once
+// the table is analyzed, counts per status come from its statistics (exact
+// here: ANALYZE reads every row of a small table); with any other filter,
+// per task, and on SQLite and MySQL, they are counted.
+func TestEstimateInvocations(t *testing.T) {
+	t.Parallel()
+	onEachDatabase(t, "browse-estimate", func(t *testing.T, b *statebackend.Store) {
+		ctx := t.Context()
+		task := statebackend.TaskID{Module: "estimate.tasks", FuncName: "run"}
+		at := time.Date(2025, 5, 1, 0, 0, 0, 0, time.UTC)
+		var invs []statebackend.Invocation
+		byStatus := map[statebackend.Status][]statebackend.InvocationID{}
+		for i := range 120 {
+			id := statebackend.InvocationID(fmt.Sprintf("est-%03d", i))
+			invs = append(invs, statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: string(id)},
+				Workflow: statebackend.WorkflowIdentity{WorkflowID: id, WorkflowType: task}})
+			st := statebackend.StatusSuccess
+			switch {
+			case i%10 == 0:
+				st = statebackend.StatusFailed
+			case i%4 == 0:
+				st = statebackend.StatusRunning
+			}
+			byStatus[st] = append(byStatus[st], id)
+		}
+		if err := b.UpsertInvocations(ctx, invs); err != nil {
+			t.Fatal(err)
+		}
+		for st, ids := range byStatus {
+			h := statebackend.InvocationHistory{Timestamp: at, StatusRecord: statebackend.StatusRecord{Status: st, Timestamp: at}}
+			if err := b.AddHistory(ctx, ids, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		exact, err := b.CountInvocations(ctx, state.InvocationFilter{}, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		postgres := strings.HasSuffix(t.Name(), "/postgres")
+		if postgres {
+			analyzePostgres(t, "browse_es") // long app ids are shortened on Postgres
+		}
+		got, estimated, err := b.EstimateInvocations(ctx, state.InvocationFilter{}, false)
+		if err != nil || estimated != postgres || !reflect.DeepEqual(got, exact) {
+			t.Fatalf("EstimateInvocations = %+v, %t, %v; want %+v, estimated %t", got, estimated, err, exact, postgres)
+		}
+		onlyFailed := state.InvocationFilter{Statuses: []statebackend.Status{statebackend.StatusFailed}}
+		got, estimated, err = b.EstimateInvocations(ctx, onlyFailed, false)
+		want := []state.StatusCount{{Status: statebackend.StatusFailed, Count: int64(len(byStatus[statebackend.StatusFailed]))}}
+		if err != nil || estimated != postgres || !reflect.DeepEqual(got, want) {
+			t.Fatalf("EstimateInvocations(failed) = %+v, %t, %v; want %+v", got, estimated, err, want)
+		}
+		for _, c := range []struct {
+			f      state.InvocationFilter
+			byTask bool
+		}{{state.InvocationFilter{Tasks: []statebackend.TaskID{task}}, false}, {state.InvocationFilter{}, true}} {
+			want, err := b.CountInvocations(ctx, c.f, c.byTask)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, estimated, err := b.EstimateInvocations(ctx, c.f, c.byTask)
+			if err != nil || estimated || !reflect.DeepEqual(got, want) {
+				t.Fatalf("EstimateInvocations(%+v, %t) = %+v, %t, %v; want the exact %+v", c.f, c.byTask, got, estimated, err, want)
+			}
+		}
+		if _, _, err := b.EstimateInvocations(ctx, state.InvocationFilter{Statuses: []statebackend.Status{"nope"}}, false); !errors.Is(err, statebackend.ErrInvalidArgument) {
+			t.Fatalf("EstimateInvocations with an unknown status: %v, want ErrInvalidArgument", err)
+		}
+	})
+}
+
+// analyzePostgres runs ANALYZE, as autovacuum would, on the current-status
+// tables of the apps whose table names start with prefix.
+func analyzePostgres(t *testing.T, prefix string) {
+	t.Helper()
+	db, err := gorm.Open(postgres.Open(pgtest.DSN(t)), &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	var tables []string
+	err = db.Raw("SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND starts_with(tablename, ?) AND tablename LIKE ?",
+		prefix, "%"+entities.Base+"_invocation_status").Scan(&tables).Error
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(tables) == 0 {
+		t.Fatalf("no current-status table starts with %q", prefix)
+	}
+	for _, name := range tables {
+		if err := db.Exec("ANALYZE ?", clause.Table{Name: name}).Error; err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -2,7 +2,9 @@ package repository
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"strconv"
 	"strings"
 
 	"gorm.io/gorm"
@@ -210,4 +212,57 @@ func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]Stat
 	var rows []StatusCountRow
 	err := r.browseWhere(q, f).Scan(&rows).Error
 	return rows, err
+}
+
+// EstimateStatusCounts estimates the number of invocations in each status
+// from the database's planner statistics: on Postgres the table's row
+// estimate (pg_class.reltuples) times each status's frequency in the
+// sample ANALYZE took (pg_stats.most_common_freqs). ok is false where the
+// database keeps no such statistics (SQLite, MySQL) or has none for the
+// table yet.
+func (r Repo) EstimateStatusCounts(db *gorm.DB) (rows []StatusCountRow, ok bool, err error) {
+	if db.Dialector.Name() != "postgres" {
+		return nil, false, nil
+	}
+	table := r.Tables.Name("InvocationStatus")
+	var total float64
+	if err := db.Raw("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", `"`+table+`"`).Scan(&total).Error; err != nil {
+		return nil, false, err
+	}
+	var stats []struct{ Vals, Freqs string }
+	err = db.Raw("SELECT most_common_vals::text AS vals, most_common_freqs::text AS freqs FROM pg_stats "+
+		"WHERE schemaname = current_schema() AND tablename = ? AND attname = 'status'", table).Scan(&stats).Error
+	if err != nil || len(stats) != 1 || total <= 0 {
+		return nil, false, err
+	}
+	vals, freqs := pgArray(stats[0].Vals), pgArray(stats[0].Freqs)
+	if len(vals) == 0 || len(vals) != len(freqs) {
+		return nil, false, nil
+	}
+	for i, v := range vals {
+		f, err := strconv.ParseFloat(freqs[i], 64)
+		if err != nil {
+			return nil, false, nil
+		}
+		if n := int64(math.Round(f * total)); v != "" && n > 0 {
+			rows = append(rows, StatusCountRow{Status: v, Count: n})
+		}
+	}
+	return rows, true, nil
+}
+
+// pgArray splits the text form of a one-dimensional Postgres array of
+// simple values ({a,b,""}), unquoting quoted elements.
+func pgArray(s string) []string {
+	s = strings.TrimSuffix(strings.TrimPrefix(s, "{"), "}")
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	for i, p := range parts {
+		if u, err := strconv.Unquote(p); err == nil {
+			parts[i] = u
+		}
+	}
+	return parts
 }

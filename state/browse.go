@@ -62,6 +62,21 @@ type Browser interface {
 	StuckInvocations(ctx context.Context, statuses []Status, olderThan time.Duration, page PageRequest) (InvocationPage, error)
 }
 
+// CountEstimator is implemented by browsers that can estimate counts from
+// the database's statistics, in a time that does not grow with the number
+// of invocations, where CountInvocations reads every invocation it
+// counts: what an overview that refreshes every few seconds wants of a
+// large database. It is optional; test for it with a type assertion.
+type CountEstimator interface {
+	// EstimateInvocations returns what CountInvocations(ctx, f, byTask)
+	// would, estimated where the backend can (estimated is then true),
+	// counted exactly otherwise (estimated false): for filters and
+	// databases the statistics cannot answer. Estimates follow the
+	// database's statistics, which lag behind the writes; a status absent
+	// from them is omitted, as a zero count is.
+	EstimateInvocations(ctx context.Context, f InvocationFilter, byTask bool) (counts []StatusCount, estimated bool, err error)
+}
+
 // InvocationFilter selects invocations for a Browser. Zero fields select
 // everything; set fields must all match.
 type InvocationFilter struct {

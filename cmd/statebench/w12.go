@@ -376,6 +376,15 @@ func w12Queries(d *w12Data) []w12Query {
 			c, err := br.CountInvocations(ctx, state.InvocationFilter{}, true)
 			return w12Answer{rows: len(c), check: func() error { return checkW12Counts(d, c, true) }}, err
 		}},
+		{name: "count_status_estimate", call: func(ctx context.Context, br state.Browser) (w12Answer, error) {
+			est, ok := br.(state.CountEstimator)
+			if !ok {
+				c, err := br.CountInvocations(ctx, state.InvocationFilter{}, false)
+				return w12Answer{rows: len(c), check: func() error { return checkW12Counts(d, c, false) }}, err
+			}
+			c, estimated, err := est.EstimateInvocations(ctx, state.InvocationFilter{}, false)
+			return w12Answer{rows: len(c), check: func() error { return checkW12Estimate(d, c, estimated) }}, err
+		}},
 		{name: "stuck_running", call: func(ctx context.Context, br state.Browser) (w12Answer, error) {
 			t0 := time.Now()
 			p, err := br.StuckInvocations(ctx, []state.Status{state.StatusRunning}, w12StuckAfter, state.PageRequest{Limit: w12Page})
@@ -507,6 +516,38 @@ func checkW12Walk(d *w12Data, pages []state.InvocationPage) error {
 func checkW12Counts(d *w12Data, counts []state.StatusCount, byTask bool) error {
 	if want := d.counts(byTask); !slices.Equal(counts, want) {
 		return fmt.Errorf("counts %v, want %v", counts, want)
+	}
+	return nil
+}
+
+// checkW12Estimate checks estimated counts per status: each within 1 % of
+// the invocations, or 10 % of its exact count, of the exact count; counts
+// that are not estimates must be exact.
+func checkW12Estimate(d *w12Data, counts []state.StatusCount, estimated bool) error {
+	if !estimated {
+		return checkW12Counts(d, counts, false)
+	}
+	want := map[state.Status]int64{}
+	for _, c := range d.counts(false) {
+		want[c.Status] = c.Count
+	}
+	got := map[state.Status]int64{}
+	for _, c := range counts {
+		got[c.Status] = c.Count
+	}
+	for st, w := range want {
+		diff := got[st] - w
+		if diff < 0 {
+			diff = -diff
+		}
+		if float64(diff) > max(0.01*float64(d.n), 0.1*float64(w)) {
+			return fmt.Errorf("estimated %d %s invocations, there are %d", got[st], st, w)
+		}
+	}
+	for st := range got {
+		if _, ok := want[st]; !ok {
+			return fmt.Errorf("estimated %d %s invocations, there are none", got[st], st)
+		}
 	}
 	return nil
 }

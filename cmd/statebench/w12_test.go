@@ -24,7 +24,7 @@ func TestW12(t *testing.T) {
 		{"first_page", w12Page}, {"first_page_failed", w12Page}, {"first_page_task", w12Page},
 		// Task 3 fails in 1 of 400 invocations.
 		{"first_page_task_failed", 5}, {"first_page_last_hour", w12Page},
-		{"deep_pages", w12DeepPages * w12Page}, {"count_status", 3}, {"count_task_status", 3 * w12Tasks},
+		{"deep_pages", w12DeepPages * w12Page}, {"count_status", 3}, {"count_task_status", 3 * w12Tasks}, {"count_status_estimate", 3},
 		// 2 % of 2000 run, all but the last hour's stuck.
 		{"stuck_running", -1},
 	}

@@ -44,6 +44,7 @@ const (
 	ListInvocations
 	CountInvocations
 	StuckInvocations
+	EstimateInvocations
 
 	// NumPublic counts the operations above: the store's methods, which
 	// telemetry records as calls.
@@ -101,6 +102,7 @@ var info = [numOps]struct {
 	ListInvocations:            {"ListInvocations", "InvocationStatus"},
 	CountInvocations:           {"CountInvocations", "InvocationStatus"},
 	StuckInvocations:           {"StuckInvocations", "InvocationStatus"},
+	EstimateInvocations:        {"EstimateInvocations", "InvocationStatus"},
 
 	Open:        {"Open", ""},
 	GroupCommit: {"group commit", ""},

@@ -43,6 +43,7 @@ func TestEveryMethodIsAnOperation(t *testing.T) {
 		reflect.TypeFor[state.Pruner](),
 		reflect.TypeFor[state.HistoryImporter](),
 		reflect.TypeFor[state.Browser](),
+		reflect.TypeFor[state.CountEstimator](),
 	} {
 		for i := range bt.NumMethod() {
 			if m := bt.Method(i).Name; m != "Close" {
