@@ -125,6 +125,10 @@ func trigger(model, suffix string, ddl func(dialect string, n names) ([]string, 
 			}
 			for _, s := range stmts {
 				if err := db.Exec(s).Error; err != nil {
+					if dialect == "mysql" && strings.Contains(err.Error(), "1419") {
+						return fmt.Errorf("%w: with binary logging on (replication, Galera), creating triggers needs the SUPER "+
+							"privilege or the server setting log_bin_trust_function_creators=1", err)
+					}
 					return err
 				}
 			}

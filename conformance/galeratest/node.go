@@ -55,6 +55,10 @@ func (n *node) writeConfig(cluster []string, provider string) error {
 		"innodb_flush_log_at_trx_commit=0",
 		"innodb_doublewrite=0",
 		"innodb_buffer_pool_size=128M",
+		// Galera counts as binary logging: creating triggers (schema
+		// version 3) without SUPER needs this, as on any replicated
+		// MariaDB or MySQL.
+		"log_bin_trust_function_creators=1",
 		// What Galera requires.
 		"binlog_format=ROW",
 		"default_storage_engine=InnoDB",
