@@ -234,6 +234,17 @@ func testBrowseCounts(t *testing.T, h Harness) {
 		{ChangedSince: baseTime.Add(20 * time.Second), ChangedBefore: baseTime.Add(40 * time.Second)},
 	} {
 		wantCount(t, br, fmt.Sprintf("%+v", f), f, tr)
+		// A backend that estimates must count exactly when it says the
+		// counts are not estimates.
+		if est, ok := br.(state.CountEstimator); ok {
+			for _, byTask := range []bool{false, true} {
+				got, estimated, err := est.EstimateInvocations(ctx(t), f, byTask)
+				noErr(t, "EstimateInvocations", err)
+				if !estimated {
+					wantCounts(t, fmt.Sprintf("EstimateInvocations(%+v, %t), not estimated", f, byTask), got, tr.counts(f, byTask))
+				}
+			}
+		}
 	}
 	// A new current status moves an invocation from one row to another.
 	id := w.roots[0].ID

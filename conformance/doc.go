@@ -97,7 +97,9 @@
 //
 // Retention and browsing are optional too: the retention group skips,
 // saying so, when the backend does not implement state.Pruner, and the
-// browse group when it does not implement state.Browser. Everything else is
+// browse group when it does not implement state.Browser (a browser that
+// also implements state.CountEstimator must count exactly whenever it says
+// its counts are not estimates). Everything else is
 // required: ordering, ErrNotFound, ErrInvalidArgument for invalid input,
 // ErrClosed after Close, context cancellation, microsecond UTC timestamps,
 // keyset-paginated time ranges, literal substring matching, per-app purge.
