@@ -23,7 +23,8 @@ driver it uses:
 
 Open returns a *Store: the contract every backend honours (state.Backend,
 re-exported as Backend) and what this implementation adds (Prune,
-ImportHistory, Replicas) are its methods. Code that should work with any
+ImportHistory, Replicas, and browsing: ListInvocations, CountInvocations,
+StuckInvocations, EstimateInvocations) are its methods. Code that should work with any
 backend takes a Backend; the Store is one.
 
 sqlite.Open is the embedded default, for tests and single machines: one
@@ -51,6 +52,21 @@ its Migrator migrates as a separate step:
 	db, err := gorm.Open(postgres.Open(dsn), &gorm.Config{Logger: logger.Discard})
 	m, err := migrations.NewMigrator(db, migrations.Config{AppID: "orders"})
 	res, err := m.Migrate(ctx, migrations.Options{})
+
+# Browsing
+
+Store.ListInvocations (state.Browser) finds invocations by their current
+status (the last record of their history), task, workflow, parent, runner
+context and time, a keyset-paginated page at a time, newest change first;
+CountInvocations counts them per status (and task), exactly;
+StuckInvocations finds those in a status for longer than a duration. The
+database keeps each invocation's current status in the transaction that
+writes its history (schema version 3), so none of them reads the history:
+
+	page, err := store.ListInvocations(ctx, state.InvocationFilter{
+		Statuses: []state.Status{state.StatusFailed},
+	}, state.PageRequest{Limit: 50})
+	// page.Next, when not empty, is the After of the next page's request
 
 # Retention
 
@@ -197,7 +213,8 @@ conflicts between nodes are retried like deadlocks.
 
 The contract is the Backend interface (declared in package state, which
 imports nothing but the standard library), with optional interfaces for
-what a backend may lack (state.Pruner, state.HistoryImporter). Package
+what a backend may lack (state.Pruner, state.HistoryImporter,
+state.Browser, state.CountEstimator). Package
 conformance is the test suite every backend here passes; run it against
 yours (its package documentation is the guide):
 
