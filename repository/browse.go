@@ -177,7 +177,10 @@ func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, allStatuses []string,
 func (r Repo) listRange(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int) ([]BrowseRow, error) {
 	q := r.browseWhere(r.browseFrom(db), f)
 	if after != nil {
-		q = q.Where("(s.status_timestamp < ? OR (s.status_timestamp = ? AND s.invocation_id < ?))",
+		// The first bound, implied by the second, lets every database
+		// start its index range at the cursor instead of filtering from
+		// the newest row (Postgres and MySQL do not derive it).
+		q = q.Where("s.status_timestamp <= ? AND (s.status_timestamp < ? OR s.invocation_id < ?)",
 			after.Timestamp, after.Timestamp, after.ID)
 	}
 	var rows []BrowseRow
@@ -192,7 +195,7 @@ func (r Repo) listRange(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int
 func (r Repo) StuckInvocations(db *gorm.DB, statuses []string, cutoff int64, after *BrowseKey, limit int) ([]BrowseRow, error) {
 	q := r.browseWhere(r.browseFrom(db), BrowseFilter{Statuses: statuses, Before: cutoff})
 	if after != nil {
-		q = q.Where("(s.status_timestamp > ? OR (s.status_timestamp = ? AND s.invocation_id > ?))",
+		q = q.Where("s.status_timestamp >= ? AND (s.status_timestamp > ? OR s.invocation_id > ?)",
 			after.Timestamp, after.Timestamp, after.ID)
 	}
 	var rows []BrowseRow
