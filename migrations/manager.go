@@ -358,6 +358,12 @@ func (s *Migrator) applySteps(tx *gorm.DB, m Migration) error {
 	for _, step := range m.Steps {
 		done, err := step.Done(tx, s.tables)
 		if err != nil {
+			if s.dialect.Transient(err) != "" {
+				// A deadlock or a lost certification (Galera aborts
+				// catalog reads beside another app's DDL): the caller
+				// retries the migration.
+				return fmt.Errorf("%s: %w", step.Name, err)
+			}
 			return fmt.Errorf("%s: %v: %w", step.Name, err, ErrSchemaMismatch)
 		}
 		if done {
