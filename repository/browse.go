@@ -164,13 +164,32 @@ func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, allStatuses []string,
 			all = append(all, rows...)
 		}
 	}
-	slices.SortFunc(all, func(a, b BrowseRow) int {
+	return mergeNewest(all, limit), nil
+}
+
+// mergeNewest orders rows read from several ranges newest first and keeps
+// the first limit. The ranges are read by statements of their own, so an
+// invocation whose status changed between two of them can come from both:
+// only its newest row, its current status, is kept.
+func mergeNewest(rows []BrowseRow, limit int) []BrowseRow {
+	slices.SortFunc(rows, func(a, b BrowseRow) int {
 		if c := cmp.Compare(b.StatusTimestamp, a.StatusTimestamp); c != 0 {
 			return c
 		}
 		return strings.Compare(b.InvocationID, a.InvocationID)
 	})
-	return all[:min(limit, len(all))], nil
+	seen := make(map[string]bool, len(rows))
+	out := rows[:0]
+	for _, r := range rows {
+		if seen[r.InvocationID] {
+			continue
+		}
+		seen[r.InvocationID] = true
+		if out = append(out, r); len(out) == limit {
+			break
+		}
+	}
+	return out
 }
 
 // listRange is ListInvocations in one statement.
