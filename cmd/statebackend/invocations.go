@@ -322,9 +322,6 @@ type nextCursorLine struct {
 	NextCursor *string `json:"next_cursor"`
 }
 
-// errNoBrowser says that the opened backend cannot list invocations.
-var errNoBrowser = errors.New("this build's backend cannot list or count invocations by status (it does not implement state.Browser): build statebackend from a version of the library that does")
-
 func (c *cli) invocations(ctx context.Context, q invocationsQuery, asJSON bool) error {
 	u, err := c.dbURL()
 	if err != nil {
@@ -335,10 +332,7 @@ func (c *cli) invocations(ctx context.Context, q invocationsQuery, asJSON bool) 
 		return err
 	}
 	defer cn.Close()
-	br, ok := any(cn.backend).(state.Browser)
-	if !ok {
-		return errNoBrowser
-	}
+	br := cn.backend
 	if ok, err := hasStatusTable(ctx, cn.db, cn.tables); err != nil {
 		return fmt.Errorf("list the tables of %s: %w", u.shown, err)
 	} else if !ok {

@@ -278,11 +278,7 @@ func (c *cli) countInvocations(ctx context.Context, u dbURL, appID string, uncou
 		return fail(err)
 	}
 	defer b.Close()
-	br, ok := any(b).(state.Browser)
-	if !ok {
-		return fail(errNoBrowser)
-	}
-	counts, err := br.CountInvocations(ctx, state.InvocationFilter{}, byTask)
+	counts, err := b.CountInvocations(ctx, state.InvocationFilter{}, byTask)
 	if err != nil {
 		return fail(err)
 	}
