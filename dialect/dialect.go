@@ -160,6 +160,10 @@ type Dialect struct {
 	// needs (see statebackend.WithReadReplicas); the zero value refuses
 	// replicas.
 	Replication Replication
+	// Commits says how the database's transactions commit relative to the
+	// ids they take from a sequence, which the change feed needs (see
+	// state.Watcher); the zero value refuses watches.
+	Commits Commits
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may
@@ -261,6 +265,37 @@ type Replication struct {
 	// queries. It fails when db is not a replica (a promoted one, say).
 	ReplicaPosition func(ctx context.Context, db *sql.DB) (int64, error)
 }
+
+// Commits describes how transactions that take ids from a sequence (an
+// auto-increment column) commit. Where several transactions write at once
+// they commit in any order, so a reader that sees ids 5 and 7 cannot tell
+// whether 6 is still to commit or never will (its transaction rolled back):
+// the change feed then waits until every transaction in flight when it saw
+// the gap has ended, and reads again.
+type Commits struct {
+	// InIDOrder says a transaction's ids are never visible before the
+	// smaller ids of any transaction that commits: the database writes one
+	// transaction at a time (SQLite). InFlight and Ended are then unused.
+	InIDOrder bool
+	// InFlight returns the transactions in flight on the database now, in
+	// a form Ended understands: every transaction that took an id before
+	// the call, and has not ended, is among them.
+	InFlight func(ctx context.Context, db *gorm.DB) (InFlight, error)
+	// Ended reports whether every transaction of f has ended (committed or
+	// rolled back).
+	Ended func(ctx context.Context, db *gorm.DB, f InFlight) (bool, error)
+}
+
+// InFlight names the transactions in flight at one moment: those with an
+// id below Below (Postgres: the snapshot's xmax), or those listed in IDs
+// (MySQL: the ids information_schema.innodb_trx lists).
+type InFlight struct {
+	Below int64
+	IDs   []string
+}
+
+// Watchable reports whether the feed can follow the database's commits.
+func (c Commits) Watchable() bool { return c.InIDOrder || (c.InFlight != nil && c.Ended != nil) }
 
 // Of returns the settings the backend uses for d: its own when it
 // implements Database, conservative defaults otherwise (see Dialect), with

@@ -1,6 +1,7 @@
 package mysql
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -177,6 +178,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		ReadOnlyError:     readOnly,
 		Lock:              lock,
 		TryLock:           tryLock,
+		Commits:           dialect.Commits{InFlight: inFlight, Ended: ended},
 	}
 }
 
@@ -234,4 +236,26 @@ func (d driverLogger) Print(v ...any) {
 	if d.l != nil {
 		d.l.Warn("mysql driver: " + strings.TrimSpace(fmt.Sprintln(v...)))
 	}
+}
+
+// inFlight lists the InnoDB transactions in flight now
+// (information_schema.innodb_trx, which needs the PROCESS privilege).
+func inFlight(ctx context.Context, db *gorm.DB) (dialect.InFlight, error) {
+	var f dialect.InFlight
+	err := db.WithContext(ctx).Raw("SELECT trx_id FROM information_schema.innodb_trx").Scan(&f.IDs).Error
+	if err != nil {
+		return f, fmt.Errorf("listing the transactions in flight, which following changes needs (grant PROCESS to the database user): %w", err)
+	}
+	return f, nil
+}
+
+// ended reports whether none of the transactions of f is in flight any
+// more.
+func ended(ctx context.Context, db *gorm.DB, f dialect.InFlight) (bool, error) {
+	if len(f.IDs) == 0 {
+		return true, nil
+	}
+	var n int64
+	err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_id IN ?", f.IDs).Scan(&n).Error
+	return n == 0, err
 }

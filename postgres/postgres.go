@@ -63,6 +63,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 			PrimaryPosition: primaryPosition,
 			ReplicaPosition: replicaPosition,
 		},
+		Commits: dialect.Commits{InFlight: inFlight, Ended: ended},
 	}
 }
 
@@ -155,3 +156,23 @@ type dsnError struct {
 
 func (e *dsnError) Error() string { return e.msg }
 func (e *dsnError) Unwrap() error { return e.err }
+
+// inFlight returns the transaction ids in flight now as the bound below
+// which they all lie: the snapshot's xmax, the next transaction id to be
+// assigned. A transaction that took a sequence value in a trigger had its
+// id then (the trigger runs after the row it follows was written, which
+// assigned it), so it is below the bound.
+func inFlight(ctx context.Context, db *gorm.DB) (dialect.InFlight, error) {
+	var f dialect.InFlight
+	err := db.WithContext(ctx).Raw("SELECT txid_snapshot_xmax(txid_current_snapshot())").Scan(&f.Below).Error
+	return f, err
+}
+
+// ended reports whether every transaction below f.Below has ended: the
+// oldest transaction still running (the snapshot's xmin) is at or above
+// it.
+func ended(ctx context.Context, db *gorm.DB, f dialect.InFlight) (bool, error) {
+	var xmin int64
+	err := db.WithContext(ctx).Raw("SELECT txid_snapshot_xmin(txid_current_snapshot())").Scan(&xmin).Error
+	return xmin >= f.Below, err
+}

@@ -125,6 +125,9 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		Hints:             dialect.QueryHints{UnindexedHistoryTimestamp: "+history_timestamp"},
 		Lock:              lock,
 		PartialIndexes:    true,
+		// One transaction writes at a time and takes its ids while it
+		// holds the lock: ids become visible in commit order.
+		Commits: dialect.Commits{InIDOrder: true},
 	}
 }
 
