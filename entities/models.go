@@ -101,6 +101,24 @@ type InvocationStatus struct {
 	RunnerContextID Key   `gorm:"column:runner_context_id;not null;size:255"`
 }
 
+// Change is a row of state_backend_changes: one committed write, as the
+// change feed delivers it (state.Watcher), appended by the database itself
+// (triggers on the history, results, exceptions and workflows tables, see
+// package migrations) in the transaction of the write. ID orders the
+// changes; Kind is a state.ChangeKind; InvocationID is the invocation (a
+// workflow run's id for a workflow run); Status and StatusTimestamp are the
+// history record's ("" and 0 for other kinds); RecordedAt is the
+// database's clock at the write, in microseconds since the Unix epoch, by
+// which retention deletes old changes. Not a table of pynenc's.
+type Change struct {
+	ID              Serial `gorm:"column:id;primaryKey;autoIncrement"`
+	Kind            Key    `gorm:"column:kind;not null;size:16"`
+	InvocationID    Key    `gorm:"column:invocation_id;not null;size:255"`
+	Status          Key    `gorm:"column:status;not null;size:32"`
+	StatusTimestamp int64  `gorm:"column:status_timestamp;not null"`
+	RecordedAt      int64  `gorm:"column:recorded_at;not null"`
+}
+
 // Lease is a row of state_backend_leases: a named lock held by one holder
 // until ExpiresAt (microseconds since the Unix epoch), for databases
 // without advisory locks. Not a table of pynenc's.
@@ -136,7 +154,7 @@ func All() []any {
 // empties them with the data; a copy or an export leaves them out (the
 // destination derives its own).
 func Derived() []any {
-	return []any{&InvocationStatus{}}
+	return []any{&InvocationStatus{}, &Change{}}
 }
 
 // Bookkeeping returns one value of each bookkeeping model: the leases and

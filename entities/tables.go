@@ -25,6 +25,7 @@ var suffixes = map[string]string{
 	"WorkflowData":          "workflow_data",
 	"WorkflowSubInvocation": "workflow_sub_invocations",
 	"InvocationStatus":      "invocation_status",
+	"Change":                "changes",
 	"Lease":                 "leases",
 	"Migration":             "migrations",
 }

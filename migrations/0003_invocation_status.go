@@ -156,7 +156,10 @@ func hasTrigger(db *gorm.DB, name string) (bool, error) {
 
 // names holds the identifiers the trigger statements use, quoted for SQL.
 type names struct {
-	trigger, status, history, invocations string
+	trigger, status, history, invocations   string
+	changes, results, exceptions, workflows string
+	// historyStatusTrigger is the history table's current-status trigger.
+	historyStatusTrigger string
 }
 
 // namesOf returns the identifiers quoted for dialect: table names are
@@ -170,6 +173,9 @@ func namesOf(dialect string, t entities.Tables, trigger string) names {
 	return names{
 		trigger: quote(trigger), status: quote(t.Name("InvocationStatus")),
 		history: quote(t.Name("History")), invocations: quote(t.Name("Invocation")),
+		changes: quote(t.Name("Change")), results: quote(t.Name("Result")),
+		exceptions: quote(t.Name("Exception")), workflows: quote(t.Name("Workflow")),
+		historyStatusTrigger: quote(triggerName(t, "History", "status_ins")),
 	}
 }
 

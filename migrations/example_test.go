@@ -64,7 +64,8 @@ func ExampleMigrator() {
 	// would apply 0001_initial
 	// would apply 0002_retention
 	// would apply 0003_invocation_status
-	// version 3 of 3, usable: true
+	// would apply 0004_changes
+	// version 4 of 4, usable: true
 }
 
 // Open a backend whose range scans and listings may read from two streaming
