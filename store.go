@@ -39,6 +39,10 @@ type Store struct {
 	// stopPruner stops the background pruner and waits for it; nil when
 	// there is none.
 	stopPruner func()
+	// commits says how the database's transactions commit, which the
+	// change feed follows; dialectName names the database in errors.
+	commits     dialect.Commits
+	dialectName string
 }
 
 // The Store implements the contract and every optional interface of
@@ -185,8 +189,10 @@ func (c *connection) open(o options) (*Store, error) {
 			FinalPredicate:            migrations.FinalIndexPredicate,
 			Observe:                   tel.Observer(),
 		}),
-		tel: tel,
-		log: c.log,
+		tel:         tel,
+		log:         c.log,
+		commits:     c.dialect.Commits,
+		dialectName: c.dialect.Name,
 	}
 	if len(o.replicas) > 0 {
 		rs, err := replicas.Open(replicas.Primary{

@@ -128,6 +128,10 @@ type PruneStats struct {
 	// history are not counted. It is counted at the end of the prune, so
 	// Progress does not report it.
 	Kept int64
+	// Changes is the number of changes deleted from a Watcher's feed:
+	// those recorded before the cutoff. A watch after a cursor older than
+	// the newest of them then fails with ErrCursorExpired.
+	Changes int64
 	// Batches is the number of batches committed (or, for a dry run,
 	// counted).
 	Batches int64

@@ -26,6 +26,8 @@
 package mysqltest
 
 import (
+	"context"
+	"database/sql"
 	"database/sql/driver"
 	"testing"
 	"time"
@@ -89,6 +91,25 @@ var server = &testdb.Server{
 	Connector:    connector,
 	ContainerDSN: containerDSN,
 	Cmd:          serverFlags,
+	Ready:        grantProcess,
+}
+
+// grantProcess gives the test user the PROCESS privilege, which following
+// changes needs (it lists the transactions in flight).
+func grantProcess(ctx context.Context, addr string) error {
+	cfg := gomysql.NewConfig()
+	cfg.User, cfg.Passwd = "root", testdb.Password
+	cfg.Net, cfg.Addr = "tcp", addr
+	cfg.Timeout = 5 * time.Second
+	cfg.Logger = &gomysql.NopLogger{}
+	conn, err := gomysql.NewConnector(cfg)
+	if err != nil {
+		return err
+	}
+	db := sql.OpenDB(conn)
+	defer db.Close()
+	_, err = db.ExecContext(ctx, "GRANT PROCESS ON *.* TO '"+testdb.User+"'@'%'")
+	return err
 }
 
 // serverFlags are the container's command: the official images and the CI's

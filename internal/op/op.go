@@ -45,6 +45,8 @@ const (
 	CountInvocations
 	StuckInvocations
 	EstimateInvocations
+	Watch
+	LatestChange
 
 	// NumPublic counts the operations above: the store's methods, which
 	// telemetry records as calls.
@@ -103,6 +105,8 @@ var info = [numOps]struct {
 	CountInvocations:           {"CountInvocations", "InvocationStatus"},
 	StuckInvocations:           {"StuckInvocations", "InvocationStatus"},
 	EstimateInvocations:        {"EstimateInvocations", "InvocationStatus"},
+	Watch:                      {"Watch", "Change"},
+	LatestChange:               {"LatestChange", "Change"},
 
 	Open:        {"Open", ""},
 	GroupCommit: {"group commit", ""},

@@ -132,6 +132,11 @@ func (s *Server) run(ctx context.Context, image string) (*container, string, err
 	if err := ctr.waitReady(ctx, s.Connector, dsn); err != nil {
 		return ctr, "", err
 	}
+	if s.Ready != nil {
+		if err := s.Ready(ctx, addr); err != nil {
+			return ctr, "", fmt.Errorf("preparing the container's database: %w", err)
+		}
+	}
 	return ctr, dsn, nil
 }
 

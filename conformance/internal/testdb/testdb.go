@@ -91,6 +91,10 @@ type Server struct {
 	ContainerDSN func(addr string) string
 	// Cmd is the container's command: the server and its flags.
 	Cmd []string
+	// Ready, when not nil, runs once the container's database answers,
+	// with the container's address (host:port): grants the image's
+	// entrypoint does not give.
+	Ready func(ctx context.Context, addr string) error
 
 	once sync.Once
 	mu   sync.Mutex

@@ -290,7 +290,7 @@ func testTelemetryScript(t *testing.T, db telemetryDB) {
 	}
 	call("History", "History", err)
 	must("Purge", b.Purge(ctx))
-	call("Purge", "", nil, written(8)...) // 6 rows and the current statuses of 2 invocations
+	call("Purge", "", nil, written(11)...) // 6 rows, the current statuses of 2 invocations and 3 changes (2 deleted, the newest kept as a placeholder)
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -376,7 +376,7 @@ func testTelemetryScript(t *testing.T, db telemetryDB) {
 	}
 	checkPoints(t, ms, "statebackend.group_commit.size", groups)
 	pruned := map[string]float64{}
-	for model, n := range map[string]float64{"AppInfo": 1, "Invocation": 2, "History": 2, "Result": 1, "InvocationStatus": 2} {
+	for model, n := range map[string]float64{"AppInfo": 1, "Invocation": 2, "History": 2, "Result": 1, "InvocationStatus": 2, "Change": 3} {
 		pruned[encode(with(base, attribute.String("db.operation.name", "Purge"), attribute.String("db.collection.name", tables.Name(model)))...)] = n
 	}
 	checkPoints(t, ms, "statebackend.rows.pruned", pruned)
