@@ -43,6 +43,9 @@ type Store struct {
 	// change feed follows; dialectName names the database in errors.
 	commits     dialect.Commits
 	dialectName string
+	// listen subscribes to the changes' notifications, nil where watches
+	// poll (see dialect.Dialect.Listen).
+	listen func(ctx context.Context, db *sql.DB, channel string) (dialect.Listener, error)
 }
 
 // The Store implements the contract and every optional interface of
@@ -193,6 +196,7 @@ func (c *connection) open(o options) (*Store, error) {
 		log:         c.log,
 		commits:     c.dialect.Commits,
 		dialectName: c.dialect.Name,
+		listen:      c.dialect.Listen,
 	}
 	if len(o.replicas) > 0 {
 		rs, err := replicas.Open(replicas.Primary{

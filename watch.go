@@ -73,6 +73,11 @@ func (s *Store) LatestChange(ctx context.Context) (_ state.ChangeCursor, err err
 	var latest int64
 	var inFlight dialect.InFlight
 	err = c.read(func(db *gorm.DB) (err error) {
+		if s.commits.Check != nil {
+			if err := s.commits.Check(c.ctx, db); err != nil {
+				return err
+			}
+		}
 		if latest, err = s.repo.LatestChangeID(db); err != nil {
 			return err
 		}
@@ -195,11 +200,18 @@ func (s *Store) newWatch(ctx context.Context, req state.WatchRequest) (*watch, e
 		return nil, err
 	}
 	w := &watch{s: s, ctx: ctx, req: req, filter: newChangeFilter(req.Filter), after: after}
-	if after == 0 {
-		// The empty cursor starts before the oldest change kept.
+	if after == 0 || s.commits.Check != nil {
 		c := s.begin(ctx, op.Watch)
 		err = c.read(func(db *gorm.DB) (err error) {
-			w.after, err = s.repo.ChangesExpiredThrough(db)
+			if s.commits.Check != nil {
+				if err := s.commits.Check(c.ctx, db); err != nil {
+					return err
+				}
+			}
+			if after == 0 {
+				// The empty cursor starts before the oldest change kept.
+				w.after, err = s.repo.ChangesExpiredThrough(db)
+			}
 			return err
 		})
 		c.end(&err)
@@ -224,6 +236,14 @@ func (s *Store) newWatch(ctx context.Context, req state.WatchRequest) (*watch, e
 func (w *watch) run(yield func(state.Change, error) bool) error {
 	interval := cmp0(w.req.PollInterval, DefaultPollInterval)
 	wait := interval
+	var n *notifier
+	if w.req.Follow && w.s.listen != nil {
+		// Subscribed before the first read: a commit after it wakes the
+		// watch.
+		n = w.s.newNotifier(w.ctx)
+		defer n.stop()
+		n.ensure()
+	}
 	for {
 		if !w.req.Follow && w.after >= w.until {
 			return nil
@@ -263,13 +283,118 @@ func (w *watch) run(yield func(state.Change, error) bool) error {
 		if !w.req.Follow && w.after >= w.until {
 			return nil
 		}
-		if wait > 0 {
+		switch {
+		case wait == interval && n != nil:
+			if err := n.wait(wait); err != nil {
+				return err
+			}
+		case wait > 0:
 			if err := sleep(w.ctx, wait); err != nil {
 				return err
 			}
-		} else if err := w.ctx.Err(); err != nil {
-			return err
+		default:
+			if err := w.ctx.Err(); err != nil {
+				return err
+			}
 		}
+	}
+}
+
+// notifier wakes a following watch when the database signals a commit
+// that recorded changes. A notification only makes the watch read sooner:
+// reading is what delivers, so a lost notification (a dropped connection,
+// a restarted server) costs one poll interval, never a change.
+type notifier struct {
+	s      *Store
+	ctx    context.Context
+	wake   chan struct{}
+	l      dialect.Listener
+	cancel context.CancelFunc
+	done   chan struct{} // closed when the pump ends
+	// retryAt is when to subscribe again after a failure.
+	retryAt time.Time
+}
+
+func (s *Store) newNotifier(ctx context.Context) *notifier {
+	return &notifier{s: s, ctx: ctx, wake: make(chan struct{}, 1)}
+}
+
+// ensure subscribes when the notifier is not subscribed (first, or after
+// its connection failed), at most once a second.
+func (n *notifier) ensure() {
+	if n.l != nil {
+		select {
+		case <-n.done:
+			n.release()
+		default:
+			return
+		}
+	}
+	if time.Now().Before(n.retryAt) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(n.ctx, 10*time.Second)
+	l, err := n.s.listen(ctx, n.s.sqlDB, n.s.repo.Tables.Name("Change"))
+	cancel()
+	if err != nil {
+		n.retryAt = time.Now().Add(time.Second)
+		if n.ctx.Err() == nil {
+			n.s.log.Warn("watching changes: not notified of commits, polling", "error", err)
+		}
+		return
+	}
+	pumpCtx, stop := context.WithCancel(n.ctx)
+	n.l, n.cancel, n.done = l, stop, make(chan struct{})
+	go n.pump(pumpCtx, l, n.done)
+}
+
+// pump turns notifications into wake-ups until ctx ends or the listener
+// fails.
+func (n *notifier) pump(ctx context.Context, l dialect.Listener, done chan struct{}) {
+	defer close(done)
+	for {
+		if err := l.Wait(ctx); err != nil {
+			if ctx.Err() == nil {
+				n.s.log.Warn("watching changes: notifications stopped, polling", "error", err)
+			}
+			return
+		}
+		select {
+		case n.wake <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// wait waits for a notification, for d, or until the watch's context
+// ends.
+func (n *notifier) wait(d time.Duration) error {
+	n.ensure()
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-n.ctx.Done():
+		return n.ctx.Err()
+	case <-t.C:
+	case <-n.wake:
+	}
+	return nil
+}
+
+// release ends the subscription and waits for its pump.
+func (n *notifier) release() {
+	n.cancel()
+	<-n.done
+	if err := n.l.Close(); err != nil && n.ctx.Err() == nil {
+		n.s.log.Debug("watching changes: closing the listener", "error", err)
+	}
+	n.l = nil
+}
+
+// stop releases the subscription, if any.
+func (n *notifier) stop() {
+	if n.l != nil {
+		n.release()
 	}
 }
 

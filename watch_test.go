@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -12,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/conformance/pgtest"
 	"github.com/taskstate/statebackend/internal/poll"
 	"github.com/taskstate/statebackend/state"
 )
@@ -176,4 +178,48 @@ func lenChanges(mu *sync.Mutex, got *[]state.Change) int {
 	mu.Lock()
 	defer mu.Unlock()
 	return len(*got)
+}
+
+// TestWatchNotified checks that on Postgres a following watch is woken by
+// the commit itself: with an hour between polls, only the notification can
+// deliver the change.
+func TestWatchNotified(t *testing.T) {
+	t.Parallel()
+	b := pgtest.Open(t, "watch-notify-"+strings.ReplaceAll(time.Now().Format("150405.000000"), ".", ""))
+	ctx := t.Context()
+	after, err := b.LatestChange(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := make(chan state.Change, 10)
+	wctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	go func() {
+		for ch, err := range b.Watch(wctx, state.WatchRequest{After: after, Follow: true, PollInterval: time.Hour}) {
+			if err != nil {
+				close(got)
+				return
+			}
+			got <- ch
+		}
+	}()
+	// The first change may come from the watch's first read; once it has
+	// it, the watch waits an hour, and only a notification brings the
+	// second one.
+	for _, id := range []state.InvocationID{"first", "second"} {
+		if err := b.SetResult(ctx, id, []byte("r")); err != nil {
+			t.Fatal(err)
+		}
+		select {
+		case ch, ok := <-got:
+			if !ok {
+				t.Fatal("the watch ended")
+			}
+			if ch.Kind != state.ChangeResult || ch.InvocationID != id {
+				t.Fatalf("got %+v, want the result of %s", ch, id)
+			}
+		case <-time.After(poll.Timeout):
+			t.Fatalf("the change of %s was not delivered", id)
+		}
+	}
 }

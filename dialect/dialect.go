@@ -164,6 +164,11 @@ type Dialect struct {
 	// ids they take from a sequence, which the change feed needs (see
 	// state.Watcher); the zero value refuses watches.
 	Commits Commits
+	// Listen, when not nil, subscribes to a notification channel, which
+	// the database's triggers signal on every commit that records changes
+	// (Postgres: LISTEN/NOTIFY): a following watch then reads at once
+	// instead of at its next poll. Nil: watches poll.
+	Listen func(ctx context.Context, db *sql.DB, channel string) (Listener, error)
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may
@@ -284,6 +289,10 @@ type Commits struct {
 	// Ended reports whether every transaction of f has ended (committed or
 	// rolled back).
 	Ended func(ctx context.Context, db *gorm.DB, f InFlight) (bool, error)
+	// Check, when not nil, fails for a server where InFlight cannot see
+	// every transaction that takes ids (a Galera node does not list the
+	// other nodes' transactions); a watch calls it first.
+	Check func(ctx context.Context, db *gorm.DB) error
 }
 
 // InFlight names the transactions in flight at one moment: those with an
@@ -292,6 +301,17 @@ type Commits struct {
 type InFlight struct {
 	Below int64
 	IDs   []string
+}
+
+// Listener receives the notifications of one channel on a connection of
+// its own.
+type Listener interface {
+	// Wait returns when a notification arrives (nil), when ctx ends (its
+	// error), or when the connection fails (an error: the listener is then
+	// unusable, and the caller polls or listens again).
+	Wait(ctx context.Context) error
+	// Close ends the subscription and releases the connection.
+	Close() error
 }
 
 // Watchable reports whether the feed can follow the database's commits.

@@ -178,7 +178,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		ReadOnlyError:     readOnly,
 		Lock:              lock,
 		TryLock:           tryLock,
-		Commits:           dialect.Commits{InFlight: inFlight, Ended: ended},
+		Commits:           dialect.Commits{InFlight: inFlight, Ended: ended, Check: notGalera},
 	}
 }
 
@@ -258,4 +258,22 @@ func ended(ctx context.Context, db *gorm.DB, f dialect.InFlight) (bool, error) {
 	var n int64
 	err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_id IN ?", f.IDs).Scan(&n).Error
 	return n == 0, err
+}
+
+// notGalera fails on a Galera node: each node lists only its own
+// transactions in flight, while the others' take ids too (interleaved by
+// auto_increment_increment) and reach this node when they commit, so a gap
+// cannot be told settled.
+func notGalera(ctx context.Context, db *gorm.DB) error {
+	var rows []struct {
+		VariableName string `gorm:"column:Variable_name"`
+		Value        string `gorm:"column:Value"`
+	}
+	if err := db.WithContext(ctx).Raw("SHOW VARIABLES LIKE 'wsrep_on'").Scan(&rows).Error; err != nil {
+		return err
+	}
+	if len(rows) > 0 && strings.EqualFold(rows[0].Value, "ON") {
+		return errors.New("following changes is not supported on a Galera cluster: a node cannot see the other nodes' transactions in flight")
+	}
+	return nil
 }

@@ -3,11 +3,15 @@ package postgres
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/stdlib"
 	gormpg "gorm.io/driver/postgres"
 	"gorm.io/gorm"
 
@@ -22,6 +26,8 @@ type Dialector struct {
 	// database is the name of the database the DSN connects to, "" when
 	// the DSN does not parse.
 	database string
+	// pollOnly turns LISTEN off (see PollOnly).
+	pollOnly bool
 }
 
 var _ dialect.Database = (*Dialector)(nil)
@@ -38,6 +44,18 @@ func Open(dsn string) *Dialector {
 		d.database = cfg.Database
 	}
 	return d
+}
+
+// PollOnly returns the dialector with notifications off: watches of
+// changes (state.Watcher) poll the database instead of waiting on LISTEN,
+// which needs a session of its own and so does not work behind a pooler in
+// transaction mode (PgBouncer's pool_mode=transaction), where a LISTEN is
+// accepted and its notifications never arrive. The receiver is left as it
+// was.
+func (d *Dialector) PollOnly() *Dialector {
+	c := *d
+	c.pollOnly = true
+	return &c
 }
 
 // Dialect implements dialect.Database.
@@ -64,6 +82,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 			ReplicaPosition: replicaPosition,
 		},
 		Commits: dialect.Commits{InFlight: inFlight, Ended: ended},
+		Listen:  d.listen(),
 	}
 }
 
@@ -175,4 +194,57 @@ func ended(ctx context.Context, db *gorm.DB, f dialect.InFlight) (bool, error) {
 	var xmin int64
 	err := db.WithContext(ctx).Raw("SELECT txid_snapshot_xmin(txid_current_snapshot())").Scan(&xmin).Error
 	return xmin >= f.Below, err
+}
+
+// listen returns the dialect's Listen: LISTEN on a connection of the pool
+// held for the listener's lifetime; nil when the dialector polls only.
+func (d *Dialector) listen() func(ctx context.Context, db *sql.DB, channel string) (dialect.Listener, error) {
+	if d.pollOnly {
+		return nil
+	}
+	return func(ctx context.Context, db *sql.DB, channel string) (dialect.Listener, error) {
+		conn, err := db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		err = conn.Raw(func(dc any) error {
+			c, ok := dc.(*stdlib.Conn)
+			if !ok {
+				return fmt.Errorf("postgres: LISTEN needs a pgx connection, not %T", dc)
+			}
+			_, err := c.Conn().Exec(ctx, "LISTEN "+pgx.Identifier{channel}.Sanitize())
+			return err
+		})
+		if err != nil {
+			conn.Close()
+			return nil, err
+		}
+		return &listener{conn: conn}, nil
+	}
+}
+
+// listener waits for notifications on its connection.
+type listener struct {
+	conn *sql.Conn
+}
+
+// Wait waits on the connection. Cancelling ctx interrupts the read and so
+// may cost the server a cancel request: callers wait with a context that
+// ends with the listener, not one per wait.
+func (l *listener) Wait(ctx context.Context) error {
+	return l.conn.Raw(func(dc any) error {
+		_, err := dc.(*stdlib.Conn).Conn().WaitForNotification(ctx)
+		if err != nil && ctx.Err() == nil {
+			// The connection failed: the pool must not reuse it.
+			return errors.Join(err, driver.ErrBadConn)
+		}
+		return err
+	})
+}
+
+// Close discards the connection rather than returning it to the pool with
+// its subscription.
+func (l *listener) Close() error {
+	_ = l.conn.Raw(func(any) error { return driver.ErrBadConn })
+	return l.conn.Close()
 }
