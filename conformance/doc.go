@@ -68,7 +68,7 @@
 //
 // The suite is grouped by area: invocations, history, timerange, payloads,
 // workflows, runners, appinfo, purge, isolation, validation, lifecycle,
-// concurrency, dialect, retention and browse (Groups lists them). Run runs
+// concurrency, dialect, retention, browse and watch (Groups lists them). Run runs
 // every test as a parallel subtest named "<group>/<test>", so while you work
 // on one area select it on the command line:
 //
@@ -95,14 +95,16 @@
 //   - NoDefaultApp: your backend has no default app id ""; skips the test
 //     that opens the default app.
 //
-// Retention and browsing are optional too: the retention group skips,
-// saying so, when the backend does not implement state.Pruner, and the
-// browse group when it does not implement state.Browser (a browser that
-// also implements state.CountEstimator must count exactly whenever it says
-// its counts are not estimates). Everything else is
-// required: ordering, ErrNotFound, ErrInvalidArgument for invalid input,
-// ErrClosed after Close, context cancellation, microsecond UTC timestamps,
-// keyset-paginated time ranges, literal substring matching, per-app purge.
+// Retention, browsing and the change feed are optional too: the retention
+// group skips, saying so, when the backend does not implement
+// state.Pruner, the browse group when it does not implement state.Browser
+// (a browser that also implements state.CountEstimator must count exactly
+// whenever it says its counts are not estimates), and the watch group when
+// it does not implement state.Watcher (its test of expired cursors needs
+// state.Pruner too). Everything else is required: ordering, ErrNotFound,
+// ErrInvalidArgument for invalid input, ErrClosed after Close, context
+// cancellation, microsecond UTC timestamps, keyset-paginated time ranges,
+// literal substring matching, per-app purge.
 //
 // # The suite can fail
 //
@@ -111,7 +113,8 @@
 // order, nil instead of ErrNotFound, a purge leaking into another app, _
 // treated as a wildcard, an exclusive time bound, an iterator that skips or
 // repeats across batches, a pruner exceeding its batch size, a browser
-// taking the last record written for the current status, ...) and checks
+// taking the last record written for the current status, a watch that
+// repeats a change on resume or never ends without Follow, ...) and checks
 // that each is caught by a failing test of the right group. A suite that
 // passes your backend has actually checked it.
 package conformance

@@ -19,5 +19,6 @@ func groups() [][]Test {
 		dialectEdgeTests(),
 		retentionTests(),
 		browseTests(),
+		watchTests(),
 	}
 }

@@ -106,6 +106,21 @@ func brokenVariants() []brokenVariant {
 		{"browse_ignores_parent_filter", "browse", func(b wrapped) state.Backend { return parentFilterIgnored{b} }},
 		{"browse_counts_omit_history_only", "browse", func(b wrapped) state.Backend { return historyOnlyUncounted{b} }},
 		{"browse_stuck_ignores_older_than", "browse", func(b wrapped) state.Backend { return stuckCutoffIgnored{b} }},
+
+		{"watch_resume_skips_one", "watch", func(b wrapped) state.Backend { return resumeSkipsOne{b} }},
+		{"watch_resume_repeats", "watch", func(b wrapped) state.Backend { return resumeRepeats{b} }},
+		{"watch_reorders_invocation", "watch", func(b wrapped) state.Backend { return reorderedWatch{b} }},
+		{"watch_ignores_status_filter", "watch", func(b wrapped) state.Backend {
+			return watchFilterIgnored{b, func(f *state.ChangeFilter) { f.Statuses = nil }}
+		}},
+		{"watch_ignores_workflow_filter", "watch", func(b wrapped) state.Backend {
+			return watchFilterIgnored{b, func(f *state.ChangeFilter) { f.WorkflowID = "" }}
+		}},
+		{"watch_never_ends", "watch", func(b wrapped) state.Backend { return endlessWatch{b} }},
+		{"watch_accepts_malformed_cursor", "watch", func(b wrapped) state.Backend { return lenientCursor{b} }},
+		{"watch_cursor_never_expires", "watch", func(b wrapped) state.Backend { return unexpiredCursor{b} }},
+		{"watch_swallows_cancel", "watch", func(b wrapped) state.Backend { return swallowedCancel{b} }},
+		{"watch_latest_lags", "watch", func(b wrapped) state.Backend { return laggingLatest{b} }},
 	}
 }
 

@@ -952,3 +952,190 @@ func localKey(s state.InvocationSummary) rowKey { return rowKey{state.ToMicros(s
 func (k rowKey) compare(l rowKey) int {
 	return cmp.Or(cmp.Compare(k.micros, l.micros), cmp.Compare(k.id, l.id))
 }
+
+// The broken watchers. Every variant is a Watcher, since wrapped passes
+// the two methods through; these break them.
+
+// Watch passes through to the wrapped backend's Watcher.
+func (b wrapped) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return b.Backend.(state.Watcher).Watch(ctx, req)
+}
+
+// LatestChange passes through to the wrapped backend's Watcher.
+func (b wrapped) LatestChange(ctx context.Context) (state.ChangeCursor, error) {
+	return b.Backend.(state.Watcher).LatestChange(ctx)
+}
+
+// resumeSkipsOne loses the first change after a cursor, as a watch that
+// starts at the cursor's change plus one would.
+type resumeSkipsOne struct{ wrapped }
+
+func (b resumeSkipsOne) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return func(yield func(state.Change, error) bool) {
+		skip := req.After != ""
+		for c, err := range b.wrapped.Watch(ctx, req) {
+			if skip && err == nil {
+				skip = false
+				continue
+			}
+			if !yield(c, err) {
+				return
+			}
+		}
+	}
+}
+
+// resumeRepeats delivers the change a cursor came with again, first, as a
+// watch that starts at the cursor's change would.
+type resumeRepeats struct{ wrapped }
+
+func (b resumeRepeats) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return func(yield func(state.Change, error) bool) {
+		if req.After != "" {
+			for c, err := range b.wrapped.Watch(ctx, state.WatchRequest{}) {
+				if err != nil {
+					break
+				}
+				if c.Cursor == req.After {
+					if !yield(c, nil) {
+						return
+					}
+					break
+				}
+			}
+		}
+		for c, err := range b.wrapped.Watch(ctx, req) {
+			if !yield(c, err) {
+				return
+			}
+		}
+	}
+}
+
+// reorderedWatch swaps neighbouring changes of one invocation, without
+// Follow, as a watch ordered by something else than the commit would.
+type reorderedWatch struct{ wrapped }
+
+func (b reorderedWatch) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	if req.Follow {
+		return b.wrapped.Watch(ctx, req)
+	}
+	return func(yield func(state.Change, error) bool) {
+		var all []state.Change
+		for c, err := range b.wrapped.Watch(ctx, req) {
+			if err != nil {
+				yield(c, err)
+				return
+			}
+			all = append(all, c)
+		}
+		for i := 0; i+1 < len(all); i++ {
+			if all[i].InvocationID == all[i+1].InvocationID {
+				all[i], all[i+1] = all[i+1], all[i]
+				i++
+			}
+		}
+		for _, c := range all {
+			if !yield(c, nil) {
+				return
+			}
+		}
+	}
+}
+
+// watchFilterIgnored ignores one field of a valid filter.
+type watchFilterIgnored struct {
+	wrapped
+	clear func(*state.ChangeFilter)
+}
+
+func (b watchFilterIgnored) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	if req.Validate() == nil {
+		b.clear(&req.Filter)
+	}
+	return b.wrapped.Watch(ctx, req)
+}
+
+// endlessWatch follows whether asked to or not.
+type endlessWatch struct{ wrapped }
+
+func (b endlessWatch) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	req.Follow = true
+	return b.wrapped.Watch(ctx, req)
+}
+
+// lenientCursor starts a watch whose cursor it does not know at the oldest
+// change instead of refusing the cursor.
+type lenientCursor struct{ wrapped }
+
+func (b lenientCursor) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return b.restartOn(ctx, req, state.ErrInvalidArgument)
+}
+
+// restartOn runs the watch req, and runs it again from the empty cursor
+// when it fails first with target, when the cursor is what it refused.
+func (b wrapped) restartOn(ctx context.Context, req state.WatchRequest, target error) iter.Seq2[state.Change, error] {
+	return func(yield func(state.Change, error) bool) {
+		again := req
+		again.After = ""
+		restart := false
+		for c, err := range b.Watch(ctx, req) {
+			if errors.Is(err, target) && req.After != "" && again.Validate() == nil {
+				restart = true
+				break
+			}
+			if !yield(c, err) {
+				return
+			}
+		}
+		if restart {
+			for c, err := range b.Watch(ctx, again) {
+				if !yield(c, err) {
+					return
+				}
+			}
+		}
+	}
+}
+
+// unexpiredCursor starts a watch from an expired cursor at the oldest
+// change kept, silently missing what was pruned.
+type unexpiredCursor struct{ wrapped }
+
+func (b unexpiredCursor) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return b.restartOn(ctx, req, state.ErrCursorExpired)
+}
+
+// swallowedCancel ends a watch whose context ended without saying why.
+type swallowedCancel struct{ wrapped }
+
+func (b swallowedCancel) Watch(ctx context.Context, req state.WatchRequest) iter.Seq2[state.Change, error] {
+	return func(yield func(state.Change, error) bool) {
+		for c, err := range b.wrapped.Watch(ctx, req) {
+			if err != nil && ctx.Err() != nil && errors.Is(err, ctx.Err()) {
+				return
+			}
+			if !yield(c, err) {
+				return
+			}
+		}
+	}
+}
+
+// laggingLatest returns the cursor of the change before the newest, as a
+// LatestChange reading a stale maximum would.
+type laggingLatest struct{ wrapped }
+
+func (b laggingLatest) LatestChange(ctx context.Context) (state.ChangeCursor, error) {
+	if _, err := b.wrapped.LatestChange(ctx); err != nil {
+		return "", err
+	}
+	var prev, last state.ChangeCursor
+	for c, err := range b.wrapped.Watch(ctx, state.WatchRequest{}) {
+		if err != nil {
+			return "", err
+		}
+		prev, last = last, c.Cursor
+	}
+	return prev, nil
+}

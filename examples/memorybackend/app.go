@@ -17,6 +17,7 @@ type app struct {
 	data        map[workflowDataKey][]byte
 	subInvs     map[state.InvocationID]map[state.InvocationID]struct{}
 	runners     map[string]runnerRow
+	changes     *changeLog // what the Watcher reports
 }
 
 // workflowDataKey addresses one workflow data value.
@@ -41,6 +42,15 @@ func (a *app) reset() {
 		// its cursor.
 		history.nextSeq = a.history.nextSeq
 	}
+	changes := a.changes
+	if changes == nil {
+		changes = newChangeLog()
+	} else {
+		// The log is emptied in place, keeping its sequence (and the
+		// watches waiting on it, which it wakes): a cursor from before the
+		// purge is expired, one made after it names a new change.
+		changes.clear()
+	}
 	*a = app{
 		appInfos:    make(map[string][]byte),
 		invocations: make(map[state.InvocationID]state.Invocation),
@@ -51,5 +61,6 @@ func (a *app) reset() {
 		data:        make(map[workflowDataKey][]byte),
 		subInvs:     make(map[state.InvocationID]map[state.InvocationID]struct{}),
 		runners:     make(map[string]runnerRow),
+		changes:     changes,
 	}
 }

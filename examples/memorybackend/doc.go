@@ -28,6 +28,9 @@
 //	retention.go     Prune (the optional state.Pruner)
 //	browse.go        listing, counting and finding stuck invocations by
 //	                 their current status (the optional state.Browser)
+//	changes.go       the change log every write appends to, in commit order
+//	watch.go         Watch and LatestChange: the change feed (the optional
+//	                 state.Watcher)
 //
 // # What every method does
 //
@@ -63,6 +66,10 @@
 //   - Store a runner context as one row per runner naming its parent, and
 //     resolve the chain when reading.
 //   - Purge only this app's data, all of it.
+//   - For the change feed, number the changes in commit order in the same
+//     atomic step as the write that makes them, and keep numbering across
+//     purges and prunes, so a cursor always names one change and can tell
+//     when changes after it were deleted (ErrCursorExpired).
 //
 // # Running the conformance suite
 //

@@ -64,3 +64,42 @@ func ExampleBackend_HistoryInTimeRange() {
 	// registered pending | end of batch
 	// running | end of batch
 }
+
+// A consumer that records the cursor of each change it processed resumes
+// after it, missing and repeating nothing.
+func ExampleBackend_Watch() {
+	ctx := context.Background()
+	b := memorybackend.NewStore().Open("")
+	defer b.Close()
+
+	ts := time.Date(2026, 1, 1, 12, 0, 0, 0, time.UTC)
+	h := state.InvocationHistory{Timestamp: ts, StatusRecord: state.StatusRecord{Status: state.StatusRunning, Timestamp: ts}}
+	if err := b.AddHistory(ctx, []state.InvocationID{"inv-1"}, h); err != nil {
+		fmt.Println(err)
+		return
+	}
+	if err := b.SetResult(ctx, "inv-1", []byte("42")); err != nil {
+		fmt.Println(err)
+		return
+	}
+	var processed state.ChangeCursor // kept somewhere durable by a real consumer
+	for c, err := range b.Watch(ctx, state.WatchRequest{}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("first watch:", c.Kind, c.InvocationID, c.Status)
+		processed = c.Cursor
+		break // a crash, say
+	}
+	for c, err := range b.Watch(ctx, state.WatchRequest{After: processed}) {
+		if err != nil {
+			fmt.Println(err)
+			return
+		}
+		fmt.Println("resumed:", c.Kind, c.InvocationID)
+	}
+	// Output:
+	// first watch: history inv-1 running
+	// resumed: result inv-1
+}

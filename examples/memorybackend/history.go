@@ -22,7 +22,10 @@ func (b *Backend) AddHistory(ctx context.Context, ids []state.InvocationID, h st
 	b.write(func(a *app) {
 		for _, id := range ids {
 			h.InvocationID = id // each stored copy carries its own id
-			a.history.add(h)
+			// A new record is a change; one replaced in place is not.
+			if a.history.add(h) {
+				a.changes.add(state.ChangeHistory, id, h.StatusRecord.Status, h.Timestamp)
+			}
 		}
 	})
 	return nil

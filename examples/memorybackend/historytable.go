@@ -55,20 +55,22 @@ func newHistoryTable() *historyTable {
 	}
 }
 
-// add stores rec (already normalized). A record with the same key is
-// replaced in place: the new content keeps the old record's position.
-func (t *historyTable) add(rec state.InvocationHistory) {
+// add stores rec (already normalized) and reports whether it is a new
+// record. A record with the same key is replaced in place: the new content
+// keeps the old record's position.
+func (t *historyTable) add(rec state.InvocationHistory) bool {
 	micros := state.ToMicros(rec.Timestamp)
 	key := historyKey{rec.InvocationID, micros, rec.StatusRecord.Status}
 	if old, ok := t.byKey[key]; ok {
 		old.rec = rec
-		return
+		return false
 	}
 	t.nextSeq++
 	row := &historyRow{position: position{micros, t.nextSeq}, rec: rec}
 	t.byKey[key] = row
 	t.byTime = insertSorted(t.byTime, row)
 	t.byInvocation[rec.InvocationID] = insertSorted(t.byInvocation[rec.InvocationID], row)
+	return true
 }
 
 // of returns a copy of the records of id, in order.

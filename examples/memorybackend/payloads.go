@@ -2,6 +2,7 @@ package memorybackend
 
 import (
 	"context"
+	"time"
 
 	"github.com/taskstate/statebackend/state"
 )
@@ -12,7 +13,7 @@ import (
 
 // SetResult implements state.Backend.
 func (b *Backend) SetResult(ctx context.Context, id state.InvocationID, data []byte) error {
-	return b.setPayload(ctx, id, data, func(a *app) map[state.InvocationID][]byte { return a.results })
+	return b.setPayload(ctx, id, data, state.ChangeResult, func(a *app) map[state.InvocationID][]byte { return a.results })
 }
 
 // Result implements state.Backend.
@@ -22,7 +23,7 @@ func (b *Backend) Result(ctx context.Context, id state.InvocationID) ([]byte, er
 
 // SetException implements state.Backend.
 func (b *Backend) SetException(ctx context.Context, id state.InvocationID, data []byte) error {
-	return b.setPayload(ctx, id, data, func(a *app) map[state.InvocationID][]byte { return a.exceptions })
+	return b.setPayload(ctx, id, data, state.ChangeException, func(a *app) map[state.InvocationID][]byte { return a.exceptions })
 }
 
 // Exception implements state.Backend.
@@ -30,8 +31,9 @@ func (b *Backend) Exception(ctx context.Context, id state.InvocationID) ([]byte,
 	return b.payload(ctx, "exception of invocation", id, func(a *app) map[state.InvocationID][]byte { return a.exceptions })
 }
 
-// setPayload stores a copy of data under id in the table chosen by table.
-func (b *Backend) setPayload(ctx context.Context, id state.InvocationID, data []byte, table func(*app) map[state.InvocationID][]byte) error {
+// setPayload stores a copy of data under id in the table chosen by table,
+// a change of kind: every store is one, the first or a replacement.
+func (b *Backend) setPayload(ctx context.Context, id state.InvocationID, data []byte, kind state.ChangeKind, table func(*app) map[state.InvocationID][]byte) error {
 	if err := b.check(ctx); err != nil {
 		return err
 	}
@@ -39,7 +41,10 @@ func (b *Backend) setPayload(ctx context.Context, id state.InvocationID, data []
 		return err
 	}
 	data = copyBytes(data) // outside the lock: large payloads don't block readers
-	b.write(func(a *app) { table(a)[id] = data })
+	b.write(func(a *app) {
+		table(a)[id] = data
+		a.changes.add(kind, id, "", time.Time{})
+	})
 	return nil
 }
 

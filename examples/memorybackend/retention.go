@@ -17,6 +17,8 @@ const maxDepth = 64
 // Prune implements state.Pruner, keeping the promises a database backend
 // keeps, the simple way:
 //
+//   - Unless it is a dry run, it first deletes the changes (the Watcher's
+//     log) committed before the cutoff, whatever they are about.
 //   - It notes the mark, the insertion sequence of the last history record,
 //     and the units that have a final record older than the cutoff up to
 //     the mark: what was prunable when it started. Records written later
@@ -38,9 +40,16 @@ func (b *Backend) Prune(ctx context.Context, opts state.PruneOptions) (state.Pru
 	if err := b.check(ctx); err != nil {
 		return state.PruneStats{}, err
 	}
-	run := pruneRun{cutoff: state.ToMicros(time.Now().Add(-opts.OlderThan)), batch: opts.BatchSize, pruned: map[state.InvocationID]bool{}}
+	cutoff := time.Now().Add(-opts.OlderThan)
+	run := pruneRun{cutoff: state.ToMicros(cutoff), batch: opts.BatchSize, pruned: map[state.InvocationID]bool{}}
 	if run.batch == 0 {
 		run.batch = state.DefaultPruneBatchSize
+	}
+	if !opts.DryRun {
+		// The changes committed before the cutoff go, whatever they are
+		// about: a watch after a cursor older than them fails with
+		// ErrCursorExpired rather than miss them.
+		b.write(func(a *app) { a.changes.deleteBefore(cutoff) })
 	}
 	b.read(func(a *app) {
 		run.mark = a.history.nextSeq

@@ -38,7 +38,7 @@ func (s *Store) Open(appID string) *Backend {
 		a = newApp()
 		s.apps[appID] = a
 	}
-	return &Backend{store: s, app: a}
+	return &Backend{store: s, app: a, done: make(chan struct{})}
 }
 
 // Backend is the state.Backend of one app of a Store. It is safe for
@@ -47,6 +47,7 @@ type Backend struct {
 	store  *Store
 	app    *app // shared with every Backend of the same app id
 	closed atomic.Bool
+	done   chan struct{} // closed by Close: wakes the watches waiting on this backend
 }
 
 var _ state.Backend = (*Backend)(nil)
@@ -82,6 +83,8 @@ func (b *Backend) write(fn func(a *app)) {
 // Close implements state.Backend. Later calls fail with ErrClosed; closing
 // twice is not an error. The app's data stays in the Store.
 func (b *Backend) Close() error {
-	b.closed.Store(true)
+	if b.closed.CompareAndSwap(false, true) {
+		close(b.done)
+	}
 	return nil
 }

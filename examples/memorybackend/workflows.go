@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"slices"
+	"time"
 
 	"github.com/taskstate/statebackend/state"
 )
@@ -16,7 +17,12 @@ func (b *Backend) StoreWorkflowRun(ctx context.Context, wf state.WorkflowIdentit
 	if err := wf.Validate("workflow"); err != nil {
 		return err
 	}
-	b.write(func(a *app) { a.workflows[wf.WorkflowID] = wf })
+	b.write(func(a *app) {
+		if _, ok := a.workflows[wf.WorkflowID]; !ok { // storing it again is no change
+			a.changes.add(state.ChangeWorkflowRun, wf.WorkflowID, "", time.Time{})
+		}
+		a.workflows[wf.WorkflowID] = wf
+	})
 	return nil
 }
 
