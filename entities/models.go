@@ -150,7 +150,8 @@ func All() []any {
 }
 
 // Derived returns one value of each model whose rows the database derives
-// from the data tables: the current status of each invocation. Purge
+// from the data tables: the current status of each invocation, and the
+// changes the writes made. Purge
 // empties them with the data; a copy or an export leaves them out (the
 // destination derives its own).
 func Derived() []any {

@@ -106,8 +106,8 @@ func (t Tables) Name(model string) string {
 }
 
 // Names returns every table name of the app: the data tables in creation
-// order (DataNames), the derived table of current statuses, then the
-// bookkeeping tables (the migrations table and the pruner's leases).
+// order (DataNames), the derived tables (current statuses, changes), then
+// the bookkeeping tables (the pruner's leases and the migrations table).
 func (t Tables) Names() []string {
 	names := append(t.DataNames(), t.names(Derived())...)
 	return append(names, t.names(Bookkeeping())...)

@@ -26,8 +26,9 @@ func TestTableNames(t *testing.T) {
 	if !slices.Equal(all[:len(data)], data) {
 		t.Errorf("Names() = %v, want the data tables first: %v", all, data)
 	}
-	if got := all[len(data):]; len(got) != 3 || !strings.HasSuffix(got[0], "__state_backend_invocation_status") ||
-		!strings.HasSuffix(got[1], "_leases") || !strings.HasSuffix(got[2], "_migrations") {
-		t.Errorf("Names() ends with %v, want the current-status, leases and migrations tables", got)
+	if got := all[len(data):]; len(got) != 4 || !strings.HasSuffix(got[0], "__state_backend_invocation_status") ||
+		!strings.HasSuffix(got[1], "__state_backend_changes") ||
+		!strings.HasSuffix(got[2], "_leases") || !strings.HasSuffix(got[3], "_migrations") {
+		t.Errorf("Names() ends with %v, want the current-status, changes, leases and migrations tables", got)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"gorm.io/gorm"
+	"gorm.io/gorm/clause"
 
 	"github.com/taskstate/statebackend/entities"
 )
@@ -142,15 +143,14 @@ func (r Repo) expireChanges(tx *gorm.DB, through int64) (int64, error) {
 	return n, err
 }
 
-// saveExpiredMark records through as the newest change deleted.
+// saveExpiredMark records through as the newest change deleted (a row of
+// the leases table that no holder ever takes: it never expires, and no
+// lease has its name).
 func (r Repo) saveExpiredMark(tx *gorm.DB, through int64) error {
-	leases := r.Tables.Name("Lease")
-	v := strconv.FormatInt(through, 10)
-	res := tx.Table(leases).Where("name = ?", expiredMark).Update("holder", v)
-	if res.Error != nil || res.RowsAffected > 0 {
-		return res.Error
-	}
-	return tx.Table(leases).Create(map[string]any{"name": expiredMark, "holder": v, "expires_at": 0}).Error
+	return tx.Table(r.Tables.Name("Lease")).Clauses(clause.OnConflict{
+		Columns:   []clause.Column{{Name: "name"}},
+		DoUpdates: clause.AssignmentColumns([]string{"holder"}),
+	}).Create(map[string]any{"name": expiredMark, "holder": strconv.FormatInt(through, 10), "expires_at": 0}).Error
 }
 
 // purgeChanges deletes every change in the transaction of a purge,
