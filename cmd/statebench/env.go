@@ -30,6 +30,8 @@ type env struct {
 	tables entities.Tables
 	sql    *sqlDialect
 	db     *sql.DB
+	// pollOnly opens Postgres with notifications off (W13's poll mode).
+	pollOnly bool
 }
 
 // newEnv creates a fresh environment and its schema, by opening the library
@@ -73,7 +75,11 @@ func (e *env) openLibrary(opts ...statebackend.Option) (statebackend.Backend, er
 	var d gorm.Dialector = sqlite.Open(e.path)
 	switch e.cfg.dialect {
 	case "postgres":
-		d = postgres.Open(e.cfg.dsn)
+		pd := postgres.Open(e.cfg.dsn)
+		if e.pollOnly {
+			pd = pd.PollOnly()
+		}
+		d = pd
 	case "mysql":
 		d = mysql.Open(e.cfg.dsn)
 	}

@@ -22,7 +22,7 @@
 // insert). On servers the written tables are then analyzed (untimed), as
 // autovacuum or InnoDB would soon do in production; see env.analyze.
 //
-// W10, W11 and W12 run only when named in -workloads; each prints several
+// W10, W11, W12 and W13 run only when named in -workloads; each prints several
 // lines and works in environments of its own:
 //
 //   - W10, many writers: for each level of -writers, that many goroutines
@@ -61,6 +61,12 @@
 //     status and per task and status; running for over an hour. One line
 //     per query, "W12/<query>", with "p50_ms", "p99_ms", "samples" (= ops)
 //     and "rows" (of the last call). Only the library (-impl gorm) lists.
+//   - W13, following changes: -w13-writers goroutines add history records
+//     at -w13-rate per second in all for -w13-duration while a watch
+//     follows them (poll interval -w13-poll); the latency from each call's
+//     return to the change's delivery. One line per mode, "W13/poll" and,
+//     on Postgres, "W13/notify" (LISTEN), with "p50_ms", "p90_ms",
+//     "p99_ms", "max_ms", "rate", "writers", "poll_ms". -impl gorm only.
 //
 // Usage:
 //
@@ -133,6 +139,12 @@ type config struct {
 	// w12N is the number of invocations W12 loads, w12Reps the calls of
 	// each of its queries.
 	w12N, w12Reps int
+	// W13: writers, their rate in all (calls per second), how long they
+	// write, and the watch's poll interval.
+	w13Writers  int
+	w13Rate     float64
+	w13Duration time.Duration
+	w13Poll     time.Duration
 }
 
 // result is one line of output.
@@ -192,6 +204,10 @@ func parseFlags(args []string) (*config, error) {
 	fs.IntVar(&cfg.w11N, "w11-n", 500000, "W11: invocations of the large tables (4 history records each)")
 	fs.IntVar(&cfg.w11BaseN, "w11-base-n", 0, "W11: also load tables of this many invocations and run each workload on both sizes one after the other (0: only -w11-n)")
 	fs.IntVar(&cfg.w12N, "w12-n", 1000000, "W12: invocations loaded (4 history records each) before the browsing queries")
+	fs.IntVar(&cfg.w13Writers, "w13-writers", 4, "W13: writer goroutines")
+	fs.Float64Var(&cfg.w13Rate, "w13-rate", 1000, "W13: history records written per second in all")
+	fs.DurationVar(&cfg.w13Duration, "w13-duration", 10*time.Second, "W13: how long the writers write")
+	fs.DurationVar(&cfg.w13Poll, "w13-poll", 100*time.Millisecond, "W13: the watch's poll interval")
 	fs.IntVar(&cfg.w12Reps, "w12-reps", 30, "W12: calls of each query (fewer when a query's calls take over 30 s in all; at least 5)")
 	err := fs.Parse(args)
 	if err != nil {
@@ -231,6 +247,9 @@ func parseFlags(args []string) (*config, error) {
 	if cfg.w12N < 1 {
 		return nil, errors.New("-w12-n must be at least 1")
 	}
+	if cfg.w13Writers < 1 || cfg.w13Rate <= 0 || cfg.w13Duration <= 0 || cfg.w13Poll < time.Millisecond {
+		return nil, errors.New("-w13-writers, -w13-rate and -w13-duration must be positive, -w13-poll at least 1ms")
+	}
 	if cfg.w12Reps < 1 {
 		return nil, errors.New("-w12-reps must be at least 1")
 	}
@@ -253,7 +272,7 @@ func parseFlags(args []string) (*config, error) {
 	all := slices.Concat(workloads, namedOnly)
 	for _, name := range want {
 		if !slices.ContainsFunc(all, func(w workload) bool { return w.name == name }) {
-			return nil, fmt.Errorf("unknown workload %q (W1 to W12)", name)
+			return nil, fmt.Errorf("unknown workload %q (W1 to W13)", name)
 		}
 	}
 	for _, w := range all {

@@ -51,6 +51,7 @@ var namedOnly = []workload{
 	{name: "W10", report: runW10},
 	{name: "W11", report: runW11},
 	{name: "W12", report: runW12},
+	{name: "W13", report: runW13},
 }
 
 const (
