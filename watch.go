@@ -235,7 +235,7 @@ func (s *Store) newWatch(ctx context.Context, req state.WatchRequest) (*watch, e
 // an error, which it returns.
 func (w *watch) run(yield func(state.Change, error) bool) error {
 	interval := cmp0(w.req.PollInterval, DefaultPollInterval)
-	wait := interval
+	var wait, gapWait time.Duration
 	var n *notifier
 	if w.req.Follow && w.s.listen != nil {
 		// Subscribed before the first read: a commit after it wakes the
@@ -271,20 +271,23 @@ func (w *watch) run(yield func(state.Change, error) bool) error {
 		case progressed && len(rows) == changesPerRead:
 			wait = 0 // more to read at once
 		case w.gap != nil:
-			// Transactions in flight hold back the next changes: look
-			// again soon, they mostly end within milliseconds.
-			wait = min(max(wait/4, time.Millisecond), interval)
-			if progressed {
-				wait = time.Millisecond
+			// Transactions in flight hold back the next changes: they
+			// mostly end within milliseconds, so look again soon, then
+			// less and less often.
+			if progressed || gapWait == 0 {
+				gapWait = time.Millisecond
+			} else {
+				gapWait = min(2*gapWait, interval)
 			}
+			wait = gapWait
 		default:
-			wait = interval
+			wait, gapWait = interval, 0
 		}
 		if !w.req.Follow && w.after >= w.until {
 			return nil
 		}
 		switch {
-		case wait == interval && n != nil:
+		case wait > 0 && n != nil:
 			if err := n.wait(wait); err != nil {
 				return err
 			}
