@@ -23,8 +23,9 @@ driver it uses:
 
 Open returns a *Store: the contract every backend honours (state.Backend,
 re-exported as Backend) and what this implementation adds (Prune,
-ImportHistory, Replicas, and browsing: ListInvocations, CountInvocations,
-StuckInvocations, EstimateInvocations) are its methods. Code that should work with any
+ImportHistory, Replicas, browsing: ListInvocations, CountInvocations,
+StuckInvocations, EstimateInvocations, and following changes: Watch,
+LatestChange) are its methods. Code that should work with any
 backend takes a Backend; the Store is one.
 
 sqlite.Open is the embedded default, for tests and single machines: one
@@ -67,6 +68,24 @@ writes its history (schema version 3), so none of them reads the history:
 		Statuses: []state.Status{state.StatusFailed},
 	}, state.PageRequest{Limit: 50})
 	// page.Next, when not empty, is the After of the next page's request
+
+# Following changes
+
+Store.Watch (state.Watcher) streams the committed changes (history records,
+results, exceptions, new workflow runs) as an iterator, each with a cursor:
+a consumer that resumes from the cursor of the last change it processed
+gets every later change exactly once, and each invocation's changes in
+the order they committed. The database records each change in the
+transaction of its write (schema version 4); Postgres wakes a following
+watch with NOTIFY, the others poll:
+
+	for ch, err := range store.Watch(ctx, state.WatchRequest{After: cursor, Follow: true}) {
+		if err != nil {
+			return err // ctx ended, ErrCursorExpired (retention deleted what followed the cursor), ...
+		}
+		handle(ch)
+		cursor = ch.Cursor
+	}
 
 # Retention
 
