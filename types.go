@@ -74,6 +74,7 @@ var (
 	ErrInvalidArgument = state.ErrInvalidArgument
 	ErrClosed          = state.ErrClosed
 	ErrReadOnly        = state.ErrReadOnly
+	ErrCursorExpired   = state.ErrCursorExpired
 )
 
 // ParseTaskID parses a task key ("module.func"), splitting on the last dot.
