@@ -189,7 +189,7 @@ func openError(u dbURL, err error) error {
 		}
 		return fmt.Errorf("cannot open %s for writing (%w), and this command writes: run it as a user who may write "+
 			"the file and its directory, on a writable file system, or on a writable copy; the read commands "+
-			"(status, schema, inspect, workflows, invocations, history, copy --from) read it as it is: %w",
+			"(status, schema, inspect, workflows, invocations, history, watch, copy --from) read it as it is: %w",
 			u.path, reason, statebackend.ErrReadOnly)
 	}
 	return fmt.Errorf("cannot open %s: %w", u.shown, err)
