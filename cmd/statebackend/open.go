@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"sort"
 	"strings"
@@ -45,7 +46,15 @@ const (
 	// writeExisting writes to an app whose tables exist at the library's
 	// schema version; it migrates nothing (prune, purge).
 	writeExisting
+	// readFollowing opens an app whose tables exist for reading only, as
+	// readExisting, but sees what other processes commit while it is open
+	// (watch --follow): a SQLite file is opened with mode=ro, never
+	// immutable while some process may write it (see dialectorFor).
+	readFollowing
 )
+
+// readOnly reports whether mode opens the database for reading only.
+func (m openMode) readOnly() bool { return m == readExisting || m == readFollowing }
 
 // open opens appID on the database u.
 func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*conn, error) {
@@ -55,6 +64,9 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 	c.log.Debug("opening database", "url", u.shown, "app", appID)
 	db, err := openGorm(u, mode)
 	if err != nil {
+		if mode == readFollowing && u.kind == "sqlite" && errors.Is(err, fs.ErrPermission) {
+			return nil, followError(u, err)
+		}
 		return nil, err
 	}
 	tables, err := entities.NewTables(appID, u.maxIdentifier())
@@ -70,7 +82,7 @@ func (c *cli) open(ctx context.Context, u dbURL, appID string, mode openMode) (*
 		}
 	}
 	switch mode {
-	case readExisting:
+	case readExisting, readFollowing:
 		// Reading needs no schema change, and an older schema reads fine.
 		opts = append(opts, statebackend.WithReadOnly())
 	case writeExisting:
@@ -99,13 +111,38 @@ func openGorm(u dbURL, mode openMode) (*gorm.DB, error) {
 // to be read is opened read-only, and immutable when no process has it
 // open (sqlite.ImmutableWhenClosed): reading it then needs no permission
 // to write it or its directory, and creates no file, not even the -wal and
-// -shm files of a WAL database. Servers get their usual dialector:
-// statebackend.WithReadOnly keeps writes from them.
+// -shm files of a WAL database. An immutable read does not see the
+// commits of a writer that opens the file after it, so a SQLite file opened
+// to be followed is opened read-only only (sqlite.ReadOnly): a WAL database
+// no process has open then gets its -wal and -shm files, as any SQLite
+// reader makes them, and is opened immutable only where nothing may write
+// it. Servers get their usual dialector: statebackend.WithReadOnly keeps
+// writes from them.
 func dialectorFor(u dbURL, mode openMode) gorm.Dialector {
-	if mode == readExisting && u.kind == "sqlite" {
+	switch {
+	case u.kind != "sqlite":
+	case mode == readExisting:
 		return sqlite.Open(u.path, sqlite.ImmutableWhenClosed())
+	case mode == readFollowing:
+		return sqlite.Open(u.path, sqlite.ReadOnly())
 	}
 	return u.dialector()
+}
+
+// followError says why the SQLite file of u cannot be followed: err, a
+// permission error, came from a WAL database that no process has open,
+// whose -wal and -shm files a read that sees new commits needs, and this
+// process may not create them beside it.
+func followError(u dbURL, err error) error {
+	var reason error = fs.ErrPermission
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		reason = errno
+	}
+	return fmt.Errorf("cannot follow %s (%w): no process has it open, and to see the commits of a writer that opens it "+
+		"later watch --follow needs its -wal and -shm files, which this process may not create beside it; run it while "+
+		"the app has the database open, or as a user who may write the file and its directory; watch without --follow "+
+		"reads the file as it is", u.path, reason)
 }
 
 // migrator is the migrator of one app's schema with the database it
@@ -129,7 +166,7 @@ func (c *cli) openMigrator(u dbURL, appID string, mode openMode) (migrator, erro
 	if err != nil {
 		return migrator{}, openError(u, err)
 	}
-	m, err := migrations.NewMigrator(db, migrations.Config{AppID: appID, Logger: c.log, ReadOnly: mode == readExisting})
+	m, err := migrations.NewMigrator(db, migrations.Config{AppID: appID, Logger: c.log, ReadOnly: mode.readOnly()})
 	if err != nil {
 		closeGorm(db)
 		return migrator{}, openError(u, err)
@@ -152,7 +189,7 @@ func openError(u dbURL, err error) error {
 		}
 		return fmt.Errorf("cannot open %s for writing (%w), and this command writes: run it as a user who may write "+
 			"the file and its directory, on a writable file system, or on a writable copy; the read commands "+
-			"(status, schema, inspect, workflows, invocations, history, copy --from) read it as it is: %w",
+			"(status, schema, inspect, workflows, invocations, history, watch, copy --from) read it as it is: %w",
 			u.path, reason, statebackend.ErrReadOnly)
 	}
 	return fmt.Errorf("cannot open %s: %w", u.shown, err)

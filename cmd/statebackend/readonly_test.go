@@ -33,6 +33,8 @@ func readCommands(db, out string) [][]string {
 		{"--db", db, "--app", "shop", "invocations", "--task", "reports.build", "--since", "3650d", "--json"},
 		{"--db", db, "--app", "shop", "invocations", "--status", "running", "--stuck", "1h"},
 		{"--db", db, "--app", "shop", "history", "--out", filepath.Join(out, "history.jsonl")},
+		{"--db", db, "--app", "shop", "watch"},
+		{"--db", db, "--app", "shop", "watch", "--from", "now", "--kind", "history", "--status", "failed"},
 		{"--app", "shop", "copy", "--from", db, "--to", "sqlite:" + filepath.Join(out, "copy.db")},
 		{"--db", db, "--app", "shop", "migrate", "--dry-run"},
 		{"--db", db, "--app", "shop", "prune", "--older-than", "1h", "--dry-run"},

@@ -100,6 +100,17 @@ func TestReadCommandsAsAnotherUser(t *testing.T) {
 					}
 				}
 			}
+			if c.name == "another_users_file" {
+				// Following a WAL database no process has open needs its
+				// -wal and -shm files, which nobody may not create.
+				args := []string{"--db", "sqlite:" + path, "--app", "shop", "watch", "--follow"}
+				_, stderr, code := runProcess(t, bin, cred, args...)
+				if code != 1 || !strings.HasPrefix(stderr, "statebackend: cannot follow "+path+" (permission denied): ") ||
+					!strings.Contains(stderr, "watch without --follow reads the file as it is") {
+					t.Errorf("statebackend %s as nobody: exit %d: %s, want exit 1 saying why the file cannot be followed",
+						strings.Join(args, " "), code, stderr)
+				}
+			}
 			if after := dirDigest(t, dir); !slices.Equal(after, before) {
 				t.Errorf("refused writes changed %s", dir)
 			}
