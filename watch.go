@@ -248,7 +248,7 @@ func (w *watch) run(yield func(state.Change, error) bool) error {
 		if !w.req.Follow && w.after >= w.until {
 			return nil
 		}
-		rows, err := w.read()
+		rows, pass, err := w.read()
 		if err != nil {
 			return err
 		}
@@ -266,6 +266,9 @@ func (w *watch) run(yield func(state.Change, error) bool) error {
 			if !yield(ch, nil) {
 				return nil
 			}
+		}
+		if pass > w.after {
+			w.after, progressed = pass, true
 		}
 		switch {
 		case progressed && len(rows) == changesPerRead:
@@ -413,12 +416,14 @@ func cmp0(a, b time.Duration) time.Duration {
 // order: a run of consecutive ids, passing the gaps known to be settled.
 // It fails with ErrCursorExpired when retention deleted changes after
 // w.after.
-func (w *watch) read() (rows []repository.ChangeRow, err error) {
+func (w *watch) read() (rows []repository.ChangeRow, pass int64, err error) {
 	s := w.s
 	c := s.begin(w.ctx, op.Watch)
 	defer c.end(&err)
 	var expired int64
+	var n int
 	err = c.read(func(db *gorm.DB) (err error) {
+		pass = 0
 		if g := w.gap; g != nil && !g.settled {
 			if g.settled, err = s.commits.Ended(c.ctx, db, g.inFlight); err != nil {
 				return err
@@ -433,17 +438,16 @@ func (w *watch) read() (rows []repository.ChangeRow, err error) {
 			return err
 		}
 		if s.commits.InIDOrder {
+			n = len(rows)
 			return nil
 		}
-		next, n := w.after+1, 0
-		for _, r := range rows {
-			if r.ID != next && !(w.gap != nil && w.gap.settled && r.ID <= w.gap.below) {
-				break
-			}
-			next, n = r.ID+1, n+1
+		var settled int64
+		if w.gap != nil && w.gap.settled {
+			settled = w.gap.below
 		}
-		if w.gap != nil && w.gap.settled && next > w.gap.below {
-			w.gap = nil
+		n, pass = deliverable(w.after, rows, settled)
+		if g := w.gap; g != nil && (g.settled || n > 0 && rows[n-1].ID >= g.below) {
+			w.gap = nil // every id up to its bound is delivered or passed
 		}
 		if n < len(rows) && w.gap == nil {
 			// Ids are missing before rows[n]: note the transactions in
@@ -454,17 +458,37 @@ func (w *watch) read() (rows []repository.ChangeRow, err error) {
 			}
 			w.gap = &gapWait{below: rows[len(rows)-1].ID, inFlight: f}
 		}
-		rows = rows[:n]
 		return nil
 	})
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
+	rows = rows[:n]
 	if w.after < expired {
-		return nil, fmt.Errorf("statebackend: watching changes after %s: retention deleted changes up to %s: %w",
+		return nil, 0, fmt.Errorf("statebackend: watching changes after %s: retention deleted changes up to %s: %w",
 			changeCursor(w.after), changeCursor(expired), state.ErrCursorExpired)
 	}
-	return rows, nil
+	return rows, pass, nil
+}
+
+// deliverable returns how many of rows (ids ascending, all above after)
+// a watch at after can deliver now: a run of consecutive ids from
+// after+1, where ids at or below settled (0: none) may be missing, their
+// transactions having ended without them. pass, when not 0, is the id the
+// watch moves to after delivering those rows: every id up to settled is
+// then delivered or known never to commit.
+func deliverable(after int64, rows []repository.ChangeRow, settled int64) (n int, pass int64) {
+	next := after + 1
+	for ; n < len(rows); n++ {
+		if id := rows[n].ID; id != next && !(next <= settled && id <= settled+1) {
+			break
+		}
+		next = rows[n].ID + 1
+	}
+	if next <= settled {
+		pass = settled
+	}
+	return n, pass
 }
 
 // changeOf converts a row of the changes table.
