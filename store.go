@@ -19,6 +19,7 @@ import (
 	"github.com/taskstate/statebackend/internal/replicas"
 	"github.com/taskstate/statebackend/internal/retention"
 	"github.com/taskstate/statebackend/internal/telemetry"
+	"github.com/taskstate/statebackend/internal/wake"
 	"github.com/taskstate/statebackend/migrations"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
@@ -46,6 +47,9 @@ type Store struct {
 	// listen subscribes to the changes' notifications, nil where watches
 	// poll (see dialect.Dialect.Listen).
 	listen func(ctx context.Context, db *sql.DB, channel string) (dialect.Listener, error)
+	// notifier signals the changes' channel after writes (nil where the
+	// dialect cannot, or the store is read-only).
+	notifier *wake.Runner
 }
 
 // The Store implements the contract and every optional interface of
@@ -54,6 +58,13 @@ var (
 	_ state.Backend         = (*Store)(nil)
 	_ state.Pruner          = (*Store)(nil)
 	_ state.HistoryImporter = (*Store)(nil)
+)
+
+// notifyTimeout bounds one signal to watches after writes; notifyInterval
+// is the least time between two.
+const (
+	notifyTimeout  = 5 * time.Second
+	notifyInterval = 5 * time.Millisecond
 )
 
 // openMigrateTimeout bounds how long Open waits for the migration lock and
@@ -210,8 +221,23 @@ func (c *connection) open(o options) (*Store, error) {
 	}
 	s.eng = engine.New(engine.Config{
 		DB: c.db, Dialect: c.dialect, Log: c.log, Telemetry: tel,
-		InsertHistory: s.repo.AddHistory, Wrote: s.replicas.Wrote,
+		InsertHistory: s.repo.AddHistory, Wrote: func() { s.replicas.Wrote(); s.notifier.Signal() },
 	})
+	if notify := c.dialect.Notify; notify != nil && !c.dialect.ReadOnly {
+		channel, log := c.tables.Name("Change"), c.log
+		s.notifier = wake.Start(func(ctx context.Context) {
+			start := time.Now()
+			nctx, cancel := context.WithTimeout(ctx, notifyTimeout)
+			err := notify(nctx, c.db, channel)
+			cancel()
+			if err != nil && ctx.Err() == nil {
+				log.Debug("signalling watches of changes", "error", err)
+			}
+			// At most one signal per notifyInterval: writes that commit
+			// meanwhile are told by the next.
+			_ = sleep(ctx, notifyInterval-time.Since(start))
+		})
+	}
 	s.pruner = retention.New(retention.Config{Engine: s.eng, Repo: s.repo, TryLock: c.dialect.TryLock, Log: c.log})
 	tel.Watch(c.db, c.sqlDB)
 	if r := o.retention; r.OlderThan > 0 {
@@ -299,6 +325,7 @@ func (s *Store) Close() error {
 	if s.stopPruner != nil {
 		s.stopPruner()
 	}
+	s.notifier.Stop()
 	s.tel.Close()
 	replicasErr := s.replicas.Close()
 	s.repo.Close()

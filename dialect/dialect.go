@@ -165,10 +165,15 @@ type Dialect struct {
 	// state.Watcher); the zero value refuses watches.
 	Commits Commits
 	// Listen, when not nil, subscribes to a notification channel, which
-	// the database's triggers signal on every commit that records changes
-	// (Postgres: LISTEN/NOTIFY): a following watch then reads at once
-	// instead of at its next poll. Nil: watches poll.
+	// Notify signals after writes (Postgres: LISTEN/NOTIFY): a following
+	// watch then reads at once instead of at its next poll. Nil: watches
+	// poll.
 	Listen func(ctx context.Context, db *sql.DB, channel string) (Listener, error)
+	// Notify, when not nil, signals a notification channel: the backend
+	// calls it after writes, from one goroutine, never more than one call
+	// at a time however many writes commit meanwhile (a signal only wakes
+	// watches, which then read). Nil: no signals.
+	Notify func(ctx context.Context, db *gorm.DB, channel string) error
 }
 
 // ColumnTypes gives the DDL type of each column kind of the schema. Key may
@@ -295,12 +300,11 @@ type Commits struct {
 	Check func(ctx context.Context, db *gorm.DB) error
 }
 
-// InFlight names the transactions in flight at one moment: those with an
-// id below Below (Postgres: the snapshot's xmax), or those listed in IDs
-// (MySQL: the ids information_schema.innodb_trx lists).
+// InFlight names the transactions in flight at one moment: those with a
+// transaction id below Below, the next id the database would assign then
+// (Postgres: the snapshot's xmax; MySQL: InnoDB's transaction id counter).
 type InFlight struct {
 	Below int64
-	IDs   []string
 }
 
 // Listener receives the notifications of one channel on a connection of

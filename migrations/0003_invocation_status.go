@@ -160,9 +160,6 @@ type names struct {
 	changes, results, exceptions, workflows string
 	// historyStatusTrigger is the history table's current-status trigger.
 	historyStatusTrigger string
-	// changesChannel is the Postgres notification channel of the changes
-	// table: its name, unquoted.
-	changesChannel string
 }
 
 // namesOf returns the identifiers quoted for dialect: table names are
@@ -179,7 +176,6 @@ func namesOf(dialect string, t entities.Tables, trigger string) names {
 		changes: quote(t.Name("Change")), results: quote(t.Name("Result")),
 		exceptions: quote(t.Name("Exception")), workflows: quote(t.Name("Workflow")),
 		historyStatusTrigger: quote(triggerName(t, "History", "status_ins")),
-		changesChannel:       t.Name("Change"),
 	}
 }
 

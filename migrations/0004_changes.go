@@ -3,8 +3,6 @@ package migrations
 import (
 	"fmt"
 
-	"gorm.io/gorm"
-
 	"github.com/taskstate/statebackend/entities"
 )
 
@@ -61,36 +59,8 @@ func changes() Migration {
 			trigger("Exception", "watch_ins", payloadChangeTrigger("exception", "INSERT")),
 			trigger("Exception", "watch_upd", payloadChangeTrigger("exception", "UPDATE")),
 			trigger("Workflow", "watch_ins", workflowChangeTrigger),
-			postgresOnly(trigger("Change", "notify", changeNotifyTrigger)),
 		},
 	}
-}
-
-// postgresOnly returns step as a step that is done on other databases.
-func postgresOnly(step Step) Step {
-	done := step.Done
-	step.Done = func(db *gorm.DB, t entities.Tables) (bool, error) {
-		if dialectOf(db) != "postgres" {
-			return true, nil
-		}
-		return done(db, t)
-	}
-	return step
-}
-
-// changeNotifyTrigger signals, on Postgres, the channel named after the
-// changes table once per statement that records changes; Postgres
-// delivers one notification per transaction (it folds equal ones) when the
-// transaction commits, which is what wakes following watches at once.
-func changeNotifyTrigger(dialect string, n names) ([]string, error) {
-	if dialect != "postgres" {
-		return nil, nil
-	}
-	return []string{
-		"CREATE OR REPLACE FUNCTION " + n.trigger + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
-			"PERFORM pg_notify('" + n.changesChannel + "', ''); RETURN NULL; END $$",
-		"CREATE TRIGGER " + n.trigger + " AFTER INSERT ON " + n.changes + " FOR EACH STATEMENT EXECUTE PROCEDURE " + n.trigger + "()",
-	}, nil
 }
 
 // changeColumns are the columns the change triggers insert, in order.

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -238,26 +240,82 @@ func (d driverLogger) Print(v ...any) {
 	}
 }
 
-// inFlight lists the InnoDB transactions in flight now
-// (information_schema.innodb_trx, which needs the PROCESS privilege).
+// inFlight returns the transactions in flight now as the bound below
+// which their ids all lie: InnoDB's transaction id counter, the next id
+// it will assign. A transaction that took a change id had its own id
+// then (it wrote the row the change follows first), so it is below.
+//
+// Both inFlight and ended read SHOW ENGINE INNODB STATUS (which needs the
+// PROCESS privilege), not information_schema.innodb_trx: InnoDB serves
+// that table from a cache it refreshes only after 100 ms without a read,
+// so clients that read it more often than that, together, would see it
+// frozen.
 func inFlight(ctx context.Context, db *gorm.DB) (dialect.InFlight, error) {
-	var f dialect.InFlight
-	err := db.WithContext(ctx).Raw("SELECT trx_id FROM information_schema.innodb_trx").Scan(&f.IDs).Error
+	st, err := innodbStatus(ctx, db)
 	if err != nil {
-		return f, fmt.Errorf("listing the transactions in flight, which following changes needs (grant PROCESS to the database user): %w", err)
+		return dialect.InFlight{}, err
 	}
-	return f, nil
+	if st.counter == 0 {
+		return dialect.InFlight{}, errors.New("SHOW ENGINE INNODB STATUS: no transaction id counter in the output")
+	}
+	return dialect.InFlight{Below: st.counter}, nil
 }
 
-// ended reports whether none of the transactions of f is in flight any
-// more.
+// ended reports whether no transaction with an id below f.Below is
+// active. An output InnoDB cut short (it bounds its size) may hide some:
+// it counts as not ended.
 func ended(ctx context.Context, db *gorm.DB, f dialect.InFlight) (bool, error) {
-	if len(f.IDs) == 0 {
-		return true, nil
+	st, err := innodbStatus(ctx, db)
+	if err != nil || !st.complete {
+		return false, err
 	}
-	var n int64
-	err := db.WithContext(ctx).Raw("SELECT COUNT(*) FROM information_schema.innodb_trx WHERE trx_id IN ?", f.IDs).Scan(&n).Error
-	return n == 0, err
+	for _, id := range st.active {
+		if id < f.Below {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// innodbState is what the watch needs of SHOW ENGINE INNODB STATUS.
+type innodbState struct {
+	counter  int64   // "Trx id counter"
+	active   []int64 // ids of the active transactions
+	complete bool    // the output ends with its end marker
+}
+
+var (
+	trxCounter = regexp.MustCompile(`(?m)^Trx id counter (\d+)`)
+	trxActive  = regexp.MustCompile(`(?m)^---TRANSACTION (\d+), ACTIVE`)
+)
+
+// innodbStatus reads and parses SHOW ENGINE INNODB STATUS.
+func innodbStatus(ctx context.Context, db *gorm.DB) (innodbState, error) {
+	var rows []struct {
+		Status string `gorm:"column:Status"`
+	}
+	if err := db.WithContext(ctx).Raw("SHOW ENGINE INNODB STATUS").Scan(&rows).Error; err != nil {
+		return innodbState{}, fmt.Errorf("reading the transactions in flight, which following changes needs (grant PROCESS to the database user): %w", err)
+	}
+	if len(rows) == 0 {
+		return innodbState{}, errors.New("SHOW ENGINE INNODB STATUS returned nothing")
+	}
+	return parseInnodbStatus(rows[0].Status), nil
+}
+
+// parseInnodbStatus parses the output of SHOW ENGINE INNODB STATUS.
+func parseInnodbStatus(out string) innodbState {
+	var st innodbState
+	if m := trxCounter.FindStringSubmatch(out); m != nil {
+		st.counter, _ = strconv.ParseInt(m[1], 10, 64)
+	}
+	for _, m := range trxActive.FindAllStringSubmatch(out, -1) {
+		if id, err := strconv.ParseInt(m[1], 10, 64); err == nil {
+			st.active = append(st.active, id)
+		}
+	}
+	st.complete = strings.Contains(out, "END OF INNODB MONITOR OUTPUT")
+	return st
 }
 
 // notGalera fails on a Galera node: each node lists only its own

@@ -83,6 +83,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		},
 		Commits: dialect.Commits{InFlight: inFlight, Ended: ended},
 		Listen:  d.listen(),
+		Notify:  notify,
 	}
 }
 
@@ -221,6 +222,16 @@ func (d *Dialector) listen() func(ctx context.Context, db *sql.DB, channel strin
 		}
 		return &listener{conn: conn}, nil
 	}
+}
+
+// notify signals channel. NOTIFY serializes the commits of the
+// transactions that notify (Postgres holds a lock from the notifying
+// commit's start to its end), so writers never notify in their own
+// transactions: the backend calls this after them, one call at a time, in
+// a statement of its own whose commit does not wait for the disk (a lost
+// notification only delays a watch until its next poll).
+func notify(ctx context.Context, db *gorm.DB, channel string) error {
+	return db.WithContext(ctx).Exec("SELECT set_config('synchronous_commit', 'off', true), pg_notify(?, '')", channel).Error
 }
 
 // listener waits for notifications on its connection.
