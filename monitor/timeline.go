@@ -284,7 +284,7 @@ func (s *server) drawTimeline(ctx context.Context, l links, bars []bar, since, u
 		title += "\n" + formatTime(b.start) + " → " + formatTime(b.end) + " (" + formatDuration(b.end.Sub(b.start)) + ")"
 		switch {
 		case b.open:
-			title += "\nstill running"
+			title += "\nrunning at the end of the records read"
 		default:
 			title += "\nended " + string(b.status)
 		}
