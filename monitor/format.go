@@ -23,11 +23,6 @@ func formatTime(t time.Time) string {
 	return t.UTC().Format(timeLayout)
 }
 
-// formatParamTime writes t as a time parameter reads it back.
-func formatParamTime(t time.Time) string {
-	return t.UTC().Format(time.RFC3339)
-}
-
 // formatDuration shows d with the precision a person reads: 850ms,
 // 12.3s, 4m05s, 2h03m, 3d04h.
 func formatDuration(d time.Duration) string {

@@ -110,6 +110,7 @@ func TestPages(t *testing.T) {
 
 			{path: "/workflows", want: []string{`<a href="./workflows/shop.flows.pipeline">shop.flows.pipeline</a>`, `<a href="./workflows/shop.flows.refund">`}},
 			{path: "/workflows/shop.flows.pipeline", want: []string{`<a href="../workflow-runs/wf-1">wf-1</a>`, "top level"}},
+			{path: "/workflows/shop.tasks.add", want: []string{"No run of this type is stored", `<a href="../invocations?workflow_type=shop.tasks.add">`}},
 			{path: "/workflows/shop.flows.refund", want: []string{`<a href="../workflow-runs/sub-1">sub-1</a>`, `<a href="../workflow-runs/wf-1">wf-1</a>`}},
 			{path: "/workflow-runs/wf-1", want: []string{
 				`<a href="../workflows/shop.flows.pipeline">shop.flows.pipeline</a>`, `<a href="../invocations/wf-1-step-2">wf-1-step-2</a>`,
@@ -221,7 +222,7 @@ func TestNotFound(t *testing.T) {
 	s, _ := seededStore(t)
 	h := newMonitor(t, s, monitor.Options{})
 	for _, path := range []string{
-		"/invocations/nope", "/workflow-runs/nope", "/workflows/no.such", "/runners/nope",
+		"/invocations/nope", "/workflow-runs/nope", "/runners/nope",
 		"/nope", "/invocations/wf-1/more", "/static/nope.css", "/static/",
 	} {
 		r := get(t, h, path)

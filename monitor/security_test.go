@@ -77,7 +77,7 @@ var hostilePages = []string{
 	"/runners", "/runners/" + url.PathEscape(runnerEvil), "/timeline", "/workflow-runs/wf-1?key=evil",
 	"/invocations?status=%3Cscript%3Ealert(1)%3C/script%3E",                 // a 400 echoing it
 	"/invocations/%3Cscript%3Ealert(%22nope%22)%3C%2Fscript%3E",             // a 404 echoing it
-	"/workflows/%3Cscript%3Ealert(1)%3C%2Fscript%3E.f",                      // a 404 echoing it
+	"/workflows/%3Cscript%3Ealert(1)%3C%2Fscript%3E.f",                      // a type with no run, echoed
 	"/invocations?runner=" + url.QueryEscape(`"><script>alert(1)</script>`), // echoed in a form field
 }
 

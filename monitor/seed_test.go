@@ -23,7 +23,6 @@ import (
 // through, and invocations whose every value is hostile.
 var (
 	taskAdd      = state.TaskID{Module: "shop.tasks", FuncName: "add"}
-	taskCharge   = state.TaskID{Module: "shop.tasks", FuncName: "charge"}
 	taskPipeline = state.TaskID{Module: "shop.flows", FuncName: "pipeline"}
 	taskRefund   = state.TaskID{Module: "shop.flows", FuncName: "refund"}
 	// taskEvil's key is `evil<script>alert("task")</script>.x'"<b>`.

@@ -144,9 +144,6 @@ func (s *server) workflowType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if len(runs) == 0 {
-		return notFound("No run of workflow type %q is stored.", text(typ.Key()))
-	}
 	l := linksFor(r)
 	pg := pageOf(runs, func(w state.WorkflowIdentity) string { return string(w.WorkflowID) }, after, limit)
 	d := workflowTypeData{Type: taskText(typ), InvocationsURL: l.invocationList(url.Values{"workflow_type": {typ.Key()}})}
