@@ -75,6 +75,12 @@
 // not trusted. It shows the Options.Database label as given: pass a
 // redacted one.
 //
+//	mux.Handle("/monitor/", http.StripPrefix("/monitor",
+//		monitor.Protect(h, monitor.Auth{Token: os.Getenv("MONITOR_TOKEN")})))
+//
+// A browser sends the token as the password of the basic authentication
+// it asks for; scripts send "Authorization: Bearer <token>".
+//
 // # Live updates
 //
 // A page that changes (the overview, the invocation list, an invocation,

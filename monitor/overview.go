@@ -178,25 +178,25 @@ func (s *server) counts(ctx context.Context, l links, byTask bool) (countsView, 
 	for i, st := range v.Columns {
 		col[st] = i
 	}
-	var cur *taskCounts
+	var cur *taskCounts // nil for a task past the bound
 	var curTotal int64
 	var curTask state.TaskID
+	started := false
 	flush := func() {
 		if cur != nil {
 			cur.Total = formatCount(curTotal)
 			v.Tasks = append(v.Tasks, *cur)
+			cur = nil
 		}
 	}
 	for _, c := range rows {
-		if cur == nil || c.Task != curTask {
+		if !started || c.Task != curTask {
 			flush()
+			started, curTask, curTotal = true, c.Task, 0
 			if len(v.Tasks) == maxTaskRowsShown {
-				cur = nil
 				v.TasksMore++
-				curTask = c.Task
 				continue
 			}
-			curTask, curTotal = c.Task, 0
 			cur = &taskCounts{Task: taskText(c.Task), TaskURL: l.task(c.Task), Cells: make([]statusCount, len(v.Columns))}
 			if c.Task.IsZero() {
 				cur.Task = "(history only)"

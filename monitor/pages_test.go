@@ -1,6 +1,7 @@
 package monitor_test
 
 import (
+	"fmt"
 	"net/http"
 	"net/url"
 	"strings"
@@ -211,10 +212,46 @@ func TestBoundedReads(t *testing.T) {
 	t.Parallel()
 	s, _ := seededStore(t)
 	h := newMonitor(t, s, monitor.Options{ScanLimit: 60}) // one record per minute of the chart
-	mustGet(t, h, "/", `<rect class="cut"`, "were cut at 1 records each", "changes at least")
+	mustGet(t, h, "/", `<rect class="cut"`, "were cut at 1 records each", "at least ")
 	mustGet(t, h, "/timeline", "The window holds more records than a page reads", `<line class="cut-line"`, "60 history records read")
 	// The day's chart: 60/24 = 2 records per hour.
 	mustGet(t, h, "/?window=day", "were cut at 2 records each")
+}
+
+// TestCountsPerTaskAreBounded counts more tasks than the overview shows.
+func TestCountsPerTaskAreBounded(t *testing.T) {
+	t.Parallel()
+	b := openMemory(t)
+	now := time.Now().UTC()
+	for i := range 205 {
+		id := state.InvocationID(fmt.Sprintf("inv-%03d", i))
+		task := state.TaskID{Module: "m", FuncName: fmt.Sprintf("t%03d", i)}
+		if err := b.UpsertInvocations(t.Context(), []state.Invocation{{ID: id, CallID: state.CallID{Task: task, ArgsID: "a"},
+			Workflow: state.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}}); err != nil {
+			t.Fatal(err)
+		}
+		for _, st := range []state.Status{state.StatusRunning, state.StatusSuccess} {
+			if err := b.AddHistory(t.Context(), []state.InvocationID{id}, state.InvocationHistory{Timestamp: now, StatusRecord: state.StatusRecord{Status: st, Timestamp: now}}); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Two more invocations of the last task, in another status: it is
+	// still one task not shown.
+	for _, id := range []state.InvocationID{"x", "y"} {
+		task := state.TaskID{Module: "m", FuncName: "t204"}
+		if err := b.UpsertInvocations(t.Context(), []state.Invocation{{ID: id, CallID: state.CallID{Task: task, ArgsID: string(id)},
+			Workflow: state.WorkflowIdentity{WorkflowID: id, WorkflowType: task}}}); err != nil {
+			t.Fatal(err)
+		}
+		if err := b.AddHistory(t.Context(), []state.InvocationID{id}, state.InvocationHistory{Timestamp: now, StatusRecord: state.StatusRecord{Status: state.StatusFailed, Timestamp: now}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	r := mustGet(t, newMonitor(t, b, monitor.Options{}), "/?by=task", "And 5 more tasks not shown.", ">m.t199</a>", "207 invocations")
+	if strings.Contains(r.body, ">m.t200</a>") {
+		t.Error("the 201st task is shown")
+	}
 }
 
 func TestNotFound(t *testing.T) {
