@@ -23,7 +23,7 @@ const (
 	// invocations in all.
 	treeDepth = 3
 	treeWidth = 10
-	treeNodes = 100
+	treeNodes = 40
 )
 
 type histRow struct {
@@ -147,9 +147,8 @@ func (s *server) invocation(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 	}
-	d.Tree = treeNode{ID: d.ID, URL: l.invocation(id), Task: d.Task, Status: d.Status, Self: true}
-	budget := treeNodes
-	if err := s.family(ctx, l, &d.Tree, id, treeDepth, &budget); err != nil {
+	d.Tree = treeNode{id: id, ID: d.ID, URL: l.invocation(id), Task: d.Task, Status: d.Status, Self: true}
+	if err := s.family(ctx, l, &d.Tree); err != nil {
 		return err
 	}
 	d.ChildrenListed = s.browser != nil
@@ -225,47 +224,73 @@ func (s *server) ancestors(ctx context.Context, l links, parent state.Invocation
 	return chain, more, nil
 }
 
-// family fills node's children, depth generations down, at most treeWidth
-// per invocation and *budget in all. With a Browser the children shown
-// are the latest to change, with their status; without, the first by id,
-// with their task only.
-func (s *server) family(ctx context.Context, l links, node *treeNode, id state.InvocationID, depth int, budget *int) error {
-	if depth == 0 || *budget <= 0 {
-		return nil
+// family fills the tree below root, generation by generation (so that
+// the bound cuts the deepest first): at most treeWidth children per
+// invocation, treeDepth generations and treeNodes invocations in all.
+func (s *server) family(ctx context.Context, l links, root *treeNode) error {
+	budget := treeNodes
+	level := []*treeNode{root}
+	for range treeDepth {
+		var next []*treeNode
+		for _, n := range level {
+			if budget <= 0 {
+				break
+			}
+			if err := s.children(ctx, l, n, min(treeWidth, budget)); err != nil {
+				return err
+			}
+			budget -= len(n.Children)
+			for i := range n.Children {
+				next = append(next, &n.Children[i])
+			}
+		}
+		level = next
 	}
-	all, err := s.b.ChildInvocations(ctx, id)
-	if err != nil || len(all) == 0 {
-		return err
-	}
-	width := min(treeWidth, *budget)
+	return nil
+}
+
+// children fills n's first width children, and counts the others. With
+// a Browser they are the latest to change, with their status, and the
+// others are counted only when there are some; without, the first by
+// id, with their task only.
+func (s *server) children(ctx context.Context, l links, n *treeNode, width int) error {
 	if s.browser != nil {
-		page, err := s.browser.ListInvocations(ctx, state.InvocationFilter{ParentInvocationID: id}, state.PageRequest{Limit: width})
+		f := state.InvocationFilter{ParentInvocationID: n.id}
+		page, err := s.browser.ListInvocations(ctx, f, state.PageRequest{Limit: width})
 		if err != nil {
 			return err
 		}
 		for _, c := range page.Invocations {
-			node.Children = append(node.Children, treeNode{id: c.ID, ID: text(string(c.ID)), URL: l.invocation(c.ID), Task: taskText(c.Task), Status: c.Status.Status})
+			n.Children = append(n.Children, treeNode{id: c.ID, ID: text(string(c.ID)), URL: l.invocation(c.ID), Task: taskText(c.Task), Status: c.Status.Status})
+		}
+		if page.Next != "" {
+			counts, err := s.browser.CountInvocations(ctx, f, false)
+			if err != nil {
+				return err
+			}
+			var total int
+			for _, c := range counts {
+				total += int(c.Count)
+			}
+			n.More = max(0, total-len(n.Children))
 		}
 	} else {
+		all, err := s.b.ChildInvocations(ctx, n.id)
+		if err != nil {
+			return err
+		}
 		shown := all[:min(width, len(all))]
 		invs, err := s.b.Invocations(ctx, shown)
 		if err != nil {
 			return err
 		}
 		for _, c := range shown {
-			node.Children = append(node.Children, treeNode{id: c, ID: text(string(c)), URL: l.invocation(c), Task: taskText(invs[c].CallID.Task)})
+			n.Children = append(n.Children, treeNode{id: c, ID: text(string(c)), URL: l.invocation(c), Task: taskText(invs[c].CallID.Task)})
 		}
+		n.More = len(all) - len(shown)
 	}
-	*budget -= len(node.Children)
-	node.More = max(0, len(all)-len(node.Children))
-	if node.More > 0 {
-		node.MoreURL = l.invocationList(url.Values{"parent": {string(id)}})
-	}
-	for i := range node.Children {
-		c := &node.Children[i]
-		if err := s.family(ctx, l, c, c.id, depth-1, budget); err != nil {
-			return err
-		}
+	if n.More > 0 {
+		n.MoreURL = l.invocationList(url.Values{"parent": {string(n.id)}})
 	}
 	return nil
 }

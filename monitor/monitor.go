@@ -71,6 +71,8 @@ type server struct {
 	mux    *http.ServeMux
 	// now is the clock; tests keep time.Now.
 	now func() time.Time
+	// chart keeps the throughput chart's ended buckets for a while.
+	chart chartCache
 }
 
 // New returns the monitor of b: a read-only web interface that serves
@@ -142,7 +144,7 @@ func (s *server) routes() {
 var securityHeaders = map[string]string{
 	// Scripts and styles come from the embedded files only: no inline
 	// script, no inline style, nothing from elsewhere.
-	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; " +
+	"Content-Security-Policy": "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'; " +
 		"connect-src 'self'; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'",
 	"X-Content-Type-Options": "nosniff",
 	"Referrer-Policy":        "no-referrer",

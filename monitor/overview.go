@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/taskstate/statebackend/state"
@@ -274,9 +275,11 @@ var throughputGroups = []struct {
 // records, which reads one index range of the history's timestamp. A
 // bucket that reaches its share is drawn as "at least" that many (marked
 // and said under the chart). The page thus reads at most ScanLimit
-// records, in as many short queries as there are buckets, however busy
-// the day was, and every bucket is counted from its own start, so a
-// busy hour does not hide the next ones.
+// records (one per bucket at least), in as many short queries as there
+// are buckets, however busy the day was, and every bucket is counted
+// from its own start, so a busy hour does not hide the next ones. The
+// buckets that have ended are kept for chartCacheTTL, so the reloads of
+// a live overview read the current bucket only.
 func (s *server) throughput(ctx context.Context, window string, now time.Time) (chart, error) {
 	buckets, step, unit, label, every := throughputMinutes, time.Minute, "minute", "15:04", 10
 	if window == "day" {
@@ -293,30 +296,13 @@ func (s *server) throughput(ctx context.Context, window string, now time.Time) (
 	total := 0
 	for i := range buckets {
 		from := start.Add(time.Duration(i) * step)
-		to := from.Add(step - time.Microsecond) // the range includes both ends
-		counts[i] = make([]int, len(throughputGroups))
-		n := 0
-	read:
-		for batch, err := range s.b.HistoryInTimeRange(ctx, from, to, perBucket+1) {
-			if err != nil {
-				return chart{}, err
-			}
-			for _, h := range batch {
-				if n == perBucket {
-					cut[i] = true
-					break read
-				}
-				n++
-				for g, grp := range throughputGroups {
-					if grp.has(h.StatusRecord.Status) {
-						counts[i][g]++
-						break
-					}
-				}
-			}
+		b, err := s.bucket(ctx, from, step, perBucket, now)
+		if err != nil {
+			return chart{}, err
 		}
-		maxN = max(maxN, n)
-		total += n
+		counts[i], cut[i] = b.counts, b.cut
+		maxN = max(maxN, b.n)
+		total += b.n
 	}
 
 	c := chart{
@@ -361,6 +347,82 @@ func (s *server) throughput(ctx context.Context, window string, now time.Time) (
 		c.YTicks = append(c.YTicks, chartTick{X: float64(c.PlotLeft - 6), Y: y + 4, Label: formatCount(int64(v))})
 	}
 	return c, nil
+}
+
+// bucketCounts are the status changes of one bucket of the chart.
+type bucketCounts struct {
+	counts []int // per throughputGroups
+	n      int
+	cut    bool      // the bucket holds more than was read
+	at     time.Time // when it was read
+}
+
+// chartCacheTTL is how long the counts of a bucket that has ended are
+// reused. The overview reloads as changes come, up to twice a second;
+// an ended bucket changes only when a record arrives late with an
+// older timestamp, which the chart then shows within this time.
+const chartCacheTTL = 30 * time.Second
+
+// chartCache keeps the counts of ended buckets, by their start and step.
+type chartCache struct {
+	mu sync.Mutex
+	m  map[chartKey]bucketCounts
+}
+
+type chartKey struct {
+	start time.Time
+	step  time.Duration
+}
+
+// bucket counts the history records of [from, from+step), at most
+// perBucket of them, reusing the counts of an ended bucket read less
+// than chartCacheTTL ago.
+func (s *server) bucket(ctx context.Context, from time.Time, step time.Duration, perBucket int, now time.Time) (bucketCounts, error) {
+	key := chartKey{from, step}
+	ended := !from.Add(step).After(now)
+	if ended {
+		s.chart.mu.Lock()
+		b, ok := s.chart.m[key]
+		s.chart.mu.Unlock()
+		if ok && now.Sub(b.at) < chartCacheTTL {
+			return b, nil
+		}
+	}
+	b := bucketCounts{counts: make([]int, len(throughputGroups)), at: now}
+	to := from.Add(step - time.Microsecond) // the range includes both ends
+read:
+	for batch, err := range s.b.HistoryInTimeRange(ctx, from, to, perBucket+1) {
+		if err != nil {
+			return bucketCounts{}, err
+		}
+		for _, h := range batch {
+			if b.n == perBucket {
+				b.cut = true
+				break read
+			}
+			b.n++
+			for g, grp := range throughputGroups {
+				if grp.has(h.StatusRecord.Status) {
+					b.counts[g]++
+					break
+				}
+			}
+		}
+	}
+	if ended {
+		s.chart.mu.Lock()
+		if s.chart.m == nil {
+			s.chart.m = map[chartKey]bucketCounts{}
+		}
+		for k, old := range s.chart.m {
+			if now.Sub(old.at) >= chartCacheTTL {
+				delete(s.chart.m, k)
+			}
+		}
+		s.chart.m[key] = b
+		s.chart.mu.Unlock()
+	}
+	return b, nil
 }
 
 // niceCeil rounds n up to 1, 2 or 5 times a power of ten.

@@ -206,54 +206,76 @@ func (s *server) workflowRun(w http.ResponseWriter, r *http.Request) error {
 	}
 	l := linksFor(r)
 
-	members, err := s.b.InvocationIDsByWorkflow(ctx, state.WorkflowFilter{WorkflowID: id})
-	if err != nil {
-		return err
-	}
-	subs, err := s.b.WorkflowSubInvocations(ctx, id)
-	if err != nil {
-		return err
+	d := workflowRunData{
+		ID: text(string(id)), InvocationURL: l.invocation(id),
+		InvocationsURL: l.invocationList(url.Values{"workflow": {string(id)}}),
+		CanList:        s.browser != nil, DataKey: key,
 	}
 	// The run's identity is that of the invocation that started it, or
 	// else of any of its invocations.
 	var ident state.WorkflowIdentity
 	found := false
-	for _, probe := range []state.InvocationID{id, first(members)} {
-		if probe == "" {
-			continue
-		}
+	identify := func(probe state.InvocationID) error {
 		inv, err := s.b.Invocation(ctx, probe)
 		if errors.Is(err, state.ErrNotFound) {
-			continue
+			return nil
 		}
-		if err != nil {
-			return err
-		}
-		if inv.Workflow.WorkflowID == id {
+		if err == nil && inv.Workflow.WorkflowID == id {
 			ident, found = inv.Workflow, true
-			break
 		}
+		return err
 	}
-	if !found && len(subs) == 0 {
-		return notFound("No workflow run %q: no invocation runs in it and it has no sub-invocation.", text(string(id)))
-	}
-
-	d := workflowRunData{
-		ID: text(string(id)), InvocationURL: l.invocation(id),
-		Type: taskText(ident.WorkflowType), TypeURL: l.workflowType(ident.WorkflowType),
-		Parent: text(string(ident.ParentWorkflowID)), ParentURL: l.workflowRun(ident.ParentWorkflowID),
-		InvocationsURL: l.invocationList(url.Values{"workflow": {string(id)}}),
-		MemberCount:    len(members), CanList: s.browser != nil, DataKey: key,
+	if err := identify(id); err != nil {
+		return err
 	}
 	if s.browser != nil {
-		page, err := s.browser.ListInvocations(ctx, state.InvocationFilter{WorkflowID: id}, state.PageRequest{Limit: maxMembersShown})
+		// A page of the run's invocations, and their count when there are
+		// more: never every id of a large run.
+		f := state.InvocationFilter{WorkflowID: id}
+		page, err := s.browser.ListInvocations(ctx, f, state.PageRequest{Limit: maxMembersShown})
 		if err != nil {
 			return err
 		}
 		d.Listed = l.invRows(page.Invocations)
-	} else if d.Members, err = s.memberRows(ctx, l, id, members[:min(len(members), maxMembersShown)]); err != nil {
+		d.MemberCount = len(page.Invocations)
+		if page.Next != "" {
+			counts, err := s.browser.CountInvocations(ctx, f, false)
+			if err != nil {
+				return err
+			}
+			d.MemberCount = 0
+			for _, c := range counts {
+				d.MemberCount += int(c.Count)
+			}
+		}
+		if !found && len(page.Invocations) > 0 {
+			ident, found = page.Invocations[0].Workflow, true
+		}
+	} else {
+		// The contract lists the run's ids whole.
+		members, err := s.b.InvocationIDsByWorkflow(ctx, state.WorkflowFilter{WorkflowID: id})
+		if err != nil {
+			return err
+		}
+		d.MemberCount = len(members)
+		if !found && len(members) > 0 {
+			if err := identify(members[0]); err != nil {
+				return err
+			}
+		}
+		if d.Members, err = s.memberRows(ctx, l, id, members[:min(len(members), maxMembersShown)]); err != nil {
+			return err
+		}
+	}
+	subs, err := s.b.WorkflowSubInvocations(ctx, id)
+	if err != nil {
 		return err
 	}
+	if !found && d.MemberCount == 0 && len(subs) == 0 {
+		return notFound("No workflow run %q: no invocation runs in it and it has no sub-invocation.", text(string(id)))
+	}
+	d.Type, d.TypeURL = taskText(ident.WorkflowType), l.workflowType(ident.WorkflowType)
+	d.Parent, d.ParentURL = text(string(ident.ParentWorkflowID)), l.workflowRun(ident.ParentWorkflowID)
 	d.SubInvocationsMore = max(0, len(subs)-maxMembersShown)
 	if d.SubInvocations, err = s.memberRows(ctx, l, id, subs[:min(len(subs), maxMembersShown)]); err != nil {
 		return err
@@ -296,12 +318,4 @@ func (s *server) memberRows(ctx context.Context, l links, wf state.InvocationID,
 		rows = append(rows, row)
 	}
 	return rows, nil
-}
-
-func first[T any](s []T) T {
-	var zero T
-	if len(s) == 0 {
-		return zero
-	}
-	return s[0]
 }
