@@ -2,9 +2,12 @@ package monitor_test
 
 import (
 	"fmt"
+	"io"
+	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -309,4 +312,45 @@ func TestNew(t *testing.T) {
 		}
 	}
 	mustGet(t, newMonitor(t, b, monitor.Options{}), "/", "<title>Overview · "+monitor.DefaultTitle+"</title>")
+}
+
+// TestBackendFailure closes the backend under the monitor: pages answer
+// 500 with a message that shows nothing of the error, which goes to the
+// logger.
+func TestBackendFailure(t *testing.T) {
+	t.Parallel()
+	b := openMemory(t)
+	seed(t, b, time.Now().UTC())
+	var log strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &log}, nil))
+	h := newMonitor(t, b, monitor.Options{Logger: logger})
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	for _, path := range []string{"/", "/invocations", invPath(wf), "/workflows", "/workflow-runs/wf-1", "/runners", "/runners/proc-b", "/timeline", "/events"} {
+		r := get(t, h, path)
+		if r.code != http.StatusInternalServerError {
+			t.Errorf("GET %s on a closed backend: %d, want 500", path, r.code)
+		}
+		if strings.Contains(r.body, "closed") || !strings.Contains(r.body, "The backend failed to answer") {
+			t.Errorf("GET %s: the 500 page:\n%s", path, r.body)
+		}
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if !strings.Contains(log.String(), "monitor: page failed") || !strings.Contains(log.String(), "closed") {
+		t.Errorf("the log holds:\n%s", log.String())
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }
