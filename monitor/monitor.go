@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"path"
 	"time"
 
 	"github.com/taskstate/statebackend/state"
@@ -314,22 +315,19 @@ type asset struct {
 func loadStatic() (map[string]asset, error) {
 	types := map[string]string{".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
 	out := map[string]asset{}
-	err := fs.WalkDir(staticFS, "static", func(path string, d fs.DirEntry, err error) error {
+	err := fs.WalkDir(staticFS, "static", func(name string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
 			return err
 		}
-		data, err := staticFS.ReadFile(path)
+		data, err := staticFS.ReadFile(name)
 		if err != nil {
 			return err
 		}
-		name := d.Name()
-		ct := "application/octet-stream"
-		for ext, t := range types {
-			if len(name) > len(ext) && name[len(name)-len(ext):] == ext {
-				ct = t
-			}
+		ct, ok := types[path.Ext(d.Name())]
+		if !ok {
+			ct = "application/octet-stream"
 		}
-		out[name] = asset{data, ct}
+		out[d.Name()] = asset{data, ct}
 		return nil
 	})
 	return out, err
