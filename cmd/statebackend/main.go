@@ -1,7 +1,7 @@
 // Command statebackend is the operator's tool for a pynenc state database
 // kept by github.com/taskstate/statebackend: it shows what is stored
 // (status, inspect, workflows, history), prints the changes as they
-// commit (watch), deletes it (purge), copies an
+// commit (watch), serves a web monitor of it (serve), deletes it (purge), copies an
 // app's state between SQLite, Postgres and MySQL/MariaDB (copy), and brings
 // over what pynenc's own SQLite state backend wrote (import-pynenc).
 //

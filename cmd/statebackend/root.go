@@ -129,6 +129,7 @@ database call and says in one line what running it again does.`,
 		c.migrateCommand(),
 		c.schemaCommand(),
 		c.pruneCommand(),
+		c.serveCommand(),
 	)
 	return root
 }
