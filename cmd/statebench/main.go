@@ -22,7 +22,7 @@
 // insert). On servers the written tables are then analyzed (untimed), as
 // autovacuum or InnoDB would soon do in production; see env.analyze.
 //
-// W10, W11, W12 and W13 run only when named in -workloads; each prints several
+// W10 to W14 run only when named in -workloads; each prints several
 // lines and works in environments of its own:
 //
 //   - W10, many writers: for each level of -writers, that many goroutines
@@ -67,6 +67,11 @@
 //     return to the change's delivery. One line per mode, "W13/poll" and,
 //     on Postgres, "W13/notify" (LISTEN), with "p50_ms", "p90_ms",
 //     "p99_ms", "max_ms", "rate", "writers", "poll_ms". -impl gorm only.
+//   - W14, the web monitor: the W12 dataset (-w12-n), then each page of
+//     the monitor (overview, listings, an invocation, a workflow run,
+//     runners, the timeline) requested -w12-reps times through its
+//     handler. One line per page, "W14/<page>", with "p50_ms", "p99_ms",
+//     "samples" and "bytes". -impl gorm only.
 //
 // Usage:
 //
@@ -272,7 +277,7 @@ func parseFlags(args []string) (*config, error) {
 	all := slices.Concat(workloads, namedOnly)
 	for _, name := range want {
 		if !slices.ContainsFunc(all, func(w workload) bool { return w.name == name }) {
-			return nil, fmt.Errorf("unknown workload %q (W1 to W13)", name)
+			return nil, fmt.Errorf("unknown workload %q (W1 to W14)", name)
 		}
 	}
 	for _, w := range all {

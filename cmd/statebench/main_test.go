@@ -22,7 +22,8 @@ func TestParseFlagsWorkloads(t *testing.T) {
 	}{
 		{"default is W1-W8", nil, []string{"W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8"}, false},
 		{"named only when named", []string{"-workloads", "w11,W10,W2"}, []string{"W2", "W10", "W11"}, false},
-		{"unknown", []string{"-workloads", "W14"}, nil, true},
+		{"unknown", []string{"-workloads", "W15"}, nil, true},
+		{"W14 only when named", []string{"-workloads", "W14"}, []string{"W14"}, false},
 		{"W13 only when named", []string{"-workloads", "W13"}, []string{"W13"}, false},
 		{"w13-poll", []string{"-w13-poll", "0"}, nil, true},
 		{"W12 only when named", []string{"-workloads", "W12"}, []string{"W12"}, false},

@@ -225,19 +225,8 @@ func runW12(ctx context.Context, b *bench, r int) ([]any, error) {
 		return nil, fmt.Errorf("load: %w", err)
 	}
 	logf("%s W12: loaded %d invocations and %d history records in %.1f s", b.impl, d.n, d.n*historyPerInv, time.Since(t0).Seconds())
-	// The load updates each current status four times: on Postgres the
-	// old versions stay in the indexes until a vacuum, which autovacuum
-	// runs soon after such a load in production; here it runs at once.
-	for _, name := range e.tables.Names() {
-		if e.sql.vacuum != "" {
-			if _, err := e.db.ExecContext(ctx, fmt.Sprintf(e.sql.vacuum, name)); err != nil {
-				return nil, fmt.Errorf("vacuum %s: %w", name, err)
-			}
-			continue
-		}
-		if err := e.analyzeTable(ctx, name); err != nil {
-			return nil, err
-		}
+	if err := e.settle(ctx); err != nil {
+		return nil, err
 	}
 	var lines []any
 	for _, q := range w12Queries(d) {
@@ -249,6 +238,25 @@ func runW12(ctx context.Context, b *bench, r int) ([]any, error) {
 		lines = append(lines, res)
 	}
 	return lines, nil
+}
+
+// settle vacuums (Postgres) or analyzes every table of the app after a
+// load. The load updates each current status four times: on Postgres the
+// old versions stay in the indexes until a vacuum, which autovacuum runs
+// soon after such a load in production; here it runs at once.
+func (e *env) settle(ctx context.Context) error {
+	for _, name := range e.tables.Names() {
+		if e.sql.vacuum != "" {
+			if _, err := e.db.ExecContext(ctx, fmt.Sprintf(e.sql.vacuum, name)); err != nil {
+				return fmt.Errorf("vacuum %s: %w", name, err)
+			}
+			continue
+		}
+		if err := e.analyzeTable(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // loadW12 writes the dataset through the library: the runner contexts,

@@ -52,6 +52,7 @@ var namedOnly = []workload{
 	{name: "W11", report: runW11},
 	{name: "W12", report: runW12},
 	{name: "W13", report: runW13},
+	{name: "W14", report: runW14},
 }
 
 const (
