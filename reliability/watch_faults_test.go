@@ -330,6 +330,12 @@ func (f *feed) run(t *testing.T, store *statebackend.Store, opts feedOptions, fa
 		})
 	}
 
+	// On a failure, the writers stop before the pools close.
+	defer func() {
+		cancel()
+		wg.Wait()
+	}()
+
 	c := &consumer{}
 	consumerDone := make(chan struct{})
 	cctx, stopConsumer := context.WithCancel(ctx)
