@@ -39,13 +39,13 @@ ci:
 ci-load:
 	bash scripts/ci-under-load.sh
 
-## scale-out: installs Postgres 15, MariaDB and Galera from Debian (as root;
-## no service is started), then runs only the read-replica and Galera tests,
-## which start their own servers on loopback
+## scale-out: installs Postgres 15, MariaDB, Galera and PgBouncer from Debian
+## (as root; no service is started), then runs only the read-replica, Galera
+## and change-feed fault tests, which start their own servers on loopback
 scale-out:
 	bash .ci/scaleout.sh
-	STATEBACKEND_TEST_REQUIRE=pgreplica,galera go test -race -count=1 ./conformance/pgreplicatest ./conformance/galeratest ./scaleout
-	STATEBACKEND_TEST_REQUIRE=pgreplica,galera go test -race -count=1 -run 'Replica|Galera|WriteClock' . ./reliability
+	STATEBACKEND_TEST_REQUIRE=pgreplica,galera,pgbouncer go test -race -count=1 ./conformance/pgreplicatest ./conformance/galeratest ./conformance/pgbouncertest ./scaleout
+	STATEBACKEND_TEST_REQUIRE=pgreplica,galera,pgbouncer go test -race -count=1 -run 'Replica|Galera|WriteClock|WatchFaults|WatchWaitsFor' . ./reliability
 
 quickstart:
 	go run ./examples/quickstart

@@ -4,13 +4,15 @@
 #   conformance/pgreplicatest  postgresql-15 (a primary and a streaming replica)
 #   conformance/galeratest     mariadb-server, mariadb-client, galera-4, rsync
 #                              (a three-node Galera cluster, rsync state transfer)
+#   conformance/pgbouncertest  pgbouncer (a pooler in transaction mode in front
+#                              of a Postgres)
 #
 # The fixtures start their own servers on free loopback ports, from the
 # packages' binaries, so no system service may be left running: Debian's
-# postinst scripts would start the postgresql and mariadb services, and a
-# temporary /usr/sbin/policy-rc.d that exits 101 ("action forbidden") stops
-# them from doing so. A policy-rc.d that was there before is put back
-# afterwards.
+# postinst scripts would start the postgresql, mariadb and pgbouncer
+# services, and a temporary /usr/sbin/policy-rc.d that exits 101 ("action
+# forbidden") stops them from doing so. A policy-rc.d that was there before
+# is put back afterwards.
 #
 # Run it as root on Debian bookworm:
 #
@@ -30,6 +32,7 @@ packages=(
 	# rsync state transfer: wsrep_sst_rsync runs rsync, and finds its
 	# listening daemon with ss (iproute2) or lsof.
 	rsync iproute2 lsof
+	pgbouncer
 )
 
 # all_installed: succeeds when every package is installed, so that a

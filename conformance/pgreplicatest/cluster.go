@@ -47,10 +47,9 @@ type Cluster struct {
 	primaryPort int
 	replicaPort int
 
+	mu           sync.Mutex // guards the servers' processes and pools
 	primary      *serverproc.Process
 	primaryAdmin *sql.DB // as superuser
-
-	mu           sync.Mutex // guards the replica's fields
 	replica      *serverproc.Process
 	replicaAdmin *sql.DB // as superuser; nil while the replica is stopped
 }
@@ -183,6 +182,9 @@ func (c *Cluster) startServer(name string, port int) (*serverproc.Process, error
 		// Fewer replica queries cancelled by the primary's vacuum.
 		"hot_standby_feedback=on",
 		"wal_receiver_status_interval=1s",
+		// A replica whose primary restarted reconnects within a second
+		// (the default waits 5 s).
+		"wal_retrieve_retry_interval=1s",
 	}
 	args := []string{"-D", c.dataDir(name)}
 	for _, s := range settings {
@@ -234,6 +236,11 @@ func (c *Cluster) logStarted(t testing.TB, took time.Duration) {
 		c.primaryPort, c.replicaPort, took.Round(time.Millisecond), c.dir)
 }
 
+// primaryTail returns the end of the primary's log.
+func (c *Cluster) primaryTail(n int) string {
+	return serverproc.LogTail(filepath.Join(c.dir, "primary.log"), n)
+}
+
 // replicaTail returns the end of the replica's log.
 func (c *Cluster) replicaTail(n int) string {
 	return serverproc.LogTail(filepath.Join(c.dir, "replica.log"), n)
@@ -244,15 +251,15 @@ func (c *Cluster) replicaTail(n int) string {
 func (c *Cluster) close() error {
 	var errs []error
 	c.mu.Lock()
-	replica, replicaAdmin := c.replica, c.replicaAdmin
-	c.replica, c.replicaAdmin = nil, nil
+	replica, replicaAdmin, primary, primaryAdmin := c.replica, c.replicaAdmin, c.primary, c.primaryAdmin
+	c.replica, c.replicaAdmin, c.primary, c.primaryAdmin = nil, nil, nil, nil
 	c.mu.Unlock()
-	for _, db := range []*sql.DB{replicaAdmin, c.primaryAdmin} {
+	for _, db := range []*sql.DB{replicaAdmin, primaryAdmin} {
 		if db != nil {
 			errs = append(errs, db.Close())
 		}
 	}
-	for _, p := range []*serverproc.Process{replica, c.primary} {
+	for _, p := range []*serverproc.Process{replica, primary} {
 		if p != nil {
 			errs = append(errs, p.Stop(syscall.SIGQUIT, stopTimeout))
 		}

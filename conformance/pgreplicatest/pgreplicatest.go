@@ -3,8 +3,9 @@
 // machine's own Postgres binaries (Debian's postgresql-15 by default), no
 // containers.
 //
-// A test that stops or pauses the replica starts a cluster of its own,
-// removed when the test ends:
+// A test that stops or pauses the replica, or restarts the primary
+// (RestartPrimary), starts a cluster of its own, removed when the test
+// ends:
 //
 //	c := pgreplicatest.Start(t)
 //	primary, _ := sql.Open("pgx", c.PrimaryDSN())
@@ -85,7 +86,7 @@ func Start(t testing.TB) *Cluster {
 	c.logStarted(t, time.Since(began))
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("pgreplicatest: server logs%s%s", c.primary.Tail(20), c.replicaTail(20))
+			t.Logf("pgreplicatest: server logs%s%s", c.primaryTail(20), c.replicaTail(20))
 		}
 		if err := c.close(); err != nil {
 			t.Errorf("pgreplicatest: %v", err)
@@ -99,8 +100,8 @@ var shared serverproc.Shared[*Cluster]
 
 // Shared returns the test binary's shared cluster, started on first use;
 // Terminate (or Main) removes it. It skips or fails t as Start does. Tests
-// using it may run in parallel, so none may stop or pause its replica: a
-// test that does starts a cluster of its own.
+// using it may run in parallel, so none may stop or pause its replica, nor
+// restart its primary: a test that does starts a cluster of its own.
 func Shared(t testing.TB) *Cluster {
 	t.Helper()
 	return shared.Get(t, "pgreplicatest", requireName, title, func() (*Cluster, string, error) {

@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"database/sql"
 	"errors"
+	"fmt"
 	"testing"
 	"time"
 
@@ -181,5 +182,46 @@ func TestWaitCaughtUpHonoursContext(t *testing.T) {
 	cancel()
 	if err := c.WaitCaughtUp(ctx); !errors.Is(err, context.Canceled) {
 		t.Fatalf("WaitCaughtUp with a cancelled context: %v, want context.Canceled", err)
+	}
+}
+
+// TestRestartPrimary checks that a restarted primary, after a fast or an
+// immediate shutdown, keeps what committed, closed the connections opened
+// before, serves new ones on the same DSN, and that the replica follows
+// it again.
+func TestRestartPrimary(t *testing.T) {
+	t.Parallel()
+	c := pgreplicatest.Start(t)
+	replica := open(t, c.ReplicaDSN())
+	createItems(t, c, open(t, c.PrimaryDSN()))
+	for _, mode := range []pgreplicatest.Shutdown{pgreplicatest.Fast, pgreplicatest.Immediate} {
+		// A pool of its own: one whose connections the restart closed
+		// returns an error for each before it replaces it.
+		primary := open(t, c.PrimaryDSN())
+		name := fmt.Sprintf("before restart %d", mode)
+		insert(t, primary, name)
+		conn, err := primary.Conn(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := conn.PingContext(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		c.RestartPrimary(t, mode)
+		if _, err := conn.ExecContext(t.Context(), "SELECT 1"); err == nil {
+			t.Fatalf("shutdown %d: a connection opened before the restart still works", mode)
+		}
+		conn.Close()
+		primary = open(t, c.PrimaryDSN())
+		if n := count(t, primary, name); n != 1 {
+			t.Fatalf("shutdown %d: %d rows committed before the restart, want 1", mode, n)
+		}
+		insert(t, primary, name+", after")
+		if err := c.WaitCaughtUp(t.Context()); err != nil {
+			t.Fatal(err)
+		}
+		if n := count(t, replica, name+", after"); n != 1 {
+			t.Fatalf("shutdown %d: the replica has %d rows written after the restart, want 1", mode, n)
+		}
 	}
 }

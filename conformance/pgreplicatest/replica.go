@@ -38,7 +38,7 @@ func (c *Cluster) Lag(ctx context.Context) (ReplayLag, error) {
 		return ReplayLag{}, err
 	}
 	var lsn string
-	if err := c.primaryAdmin.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := c.primaryDB().QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
 		return ReplayLag{}, fmt.Errorf("pgreplicatest: primary WAL position: %w", err)
 	}
 	var lag ReplayLag
@@ -71,7 +71,7 @@ func (c *Cluster) WaitCaughtUp(ctx context.Context) error {
 		return err
 	}
 	var lsn string
-	if err := c.primaryAdmin.QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
+	if err := c.primaryDB().QueryRowContext(ctx, "SELECT pg_current_wal_lsn()::text").Scan(&lsn); err != nil {
 		return fmt.Errorf("pgreplicatest: primary WAL position: %w", err)
 	}
 	ticker := time.NewTicker(10 * time.Millisecond)
@@ -200,10 +200,17 @@ func (c *Cluster) startReplica(ctx context.Context) error {
 	c.mu.Unlock()
 	// A transaction for the replica to replay, so that it has a replay
 	// timestamp (see ReplayLag.Time) from the start.
-	if _, err := c.primaryAdmin.ExecContext(ctx, "SELECT txid_current()"); err != nil {
+	if _, err := c.primaryDB().ExecContext(ctx, "SELECT txid_current()"); err != nil {
 		return fmt.Errorf("primary: %w", err)
 	}
 	return c.WaitCaughtUp(ctx)
+}
+
+// primaryDB returns the superuser pool of the primary.
+func (c *Cluster) primaryDB() *sql.DB {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.primaryAdmin
 }
 
 // replicaDB returns the superuser pool of the running replica.
