@@ -361,7 +361,13 @@ func (n *notifier) pump(ctx context.Context, l dialect.Listener, done chan struc
 	for {
 		if err := l.Wait(ctx); err != nil {
 			if ctx.Err() == nil {
-				n.s.log.Warn("watching changes: notifications stopped, polling", "error", err)
+				n.s.log.Warn("watching changes: notifications stopped, reading and subscribing again", "error", err)
+				// Wake the watch: it reads what it may have missed being
+				// told of, and subscribes again.
+				select {
+				case n.wake <- struct{}{}:
+				default:
+				}
 			}
 			return
 		}

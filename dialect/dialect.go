@@ -301,8 +301,9 @@ type Commits struct {
 }
 
 // InFlight names the transactions in flight at one moment: those with a
-// transaction id below Below, the next id the database would assign then
-// (Postgres: the snapshot's xmax; MySQL: InnoDB's transaction id counter).
+// transaction id below Below, an id at least as great as any assigned
+// before (Postgres: txid_current(); MySQL: InnoDB's transaction id
+// counter).
 type InFlight struct {
 	Below int64
 }

@@ -177,14 +177,17 @@ type dsnError struct {
 func (e *dsnError) Error() string { return e.msg }
 func (e *dsnError) Unwrap() error { return e.err }
 
-// inFlight returns the transaction ids in flight now as the bound below
-// which they all lie: the snapshot's xmax, the next transaction id to be
-// assigned. A transaction that took a sequence value in a trigger had its
-// id then (the trigger runs after the row it follows was written, which
-// assigned it), so it is below the bound.
+// inFlight returns the transactions in flight now as the bound below
+// which they all lie: a transaction id taken now (txid_current), greater
+// than every id assigned before it. A transaction that took a sequence
+// value in a trigger had its id then (the trigger runs after the row it
+// follows was written, which assigned it), so it is below the bound. (Not
+// the snapshot's xmax: that is one past the newest transaction to have
+// ended, and a transaction that took a newer id and is still open lies
+// above it.) Each call uses up one transaction id.
 func inFlight(ctx context.Context, db *gorm.DB) (dialect.InFlight, error) {
 	var f dialect.InFlight
-	err := db.WithContext(ctx).Raw("SELECT txid_snapshot_xmax(txid_current_snapshot())").Scan(&f.Below).Error
+	err := db.WithContext(ctx).Raw("SELECT txid_current()").Scan(&f.Below).Error
 	return f, err
 }
 
