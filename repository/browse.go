@@ -23,6 +23,48 @@ type BrowseFilter struct {
 	// Since and Before bound status_timestamp: Since <= ts < Before; 0 is
 	// unbounded.
 	Since, Before int64
+
+	// ids, when not nil, are the invocations the workflow, workflow type
+	// and parent filters select, read beforehand (see members).
+	ids []string
+}
+
+// MembersByID bounds the invocations of a workflow or a parent that a
+// listing or a count reads by id, from the invocations' indexes, rather
+// than in the order of current statuses: a small set is found at once
+// that way, where reading statuses newest first would read them all to
+// find that an invocation has no children.
+const MembersByID = 2000
+
+// members returns f with the invocations its workflow, workflow type and
+// parent filters select in place of those filters, when there is such a
+// filter and at most MembersByID invocations match it; otherwise f as it
+// is. none is true when the filters select no invocation.
+func (r Repo) members(db *gorm.DB, f BrowseFilter) (g BrowseFilter, none bool, err error) {
+	if f.WorkflowID == "" && f.WorkflowType == "" && f.Parent == "" {
+		return f, false, nil
+	}
+	q := db.Table(r.Tables.Name("Invocation")).Select("invocation_id")
+	if f.WorkflowID != "" {
+		q = q.Where("workflow_id = ?", f.WorkflowID)
+	}
+	if f.WorkflowType != "" {
+		q = q.Where("workflow_type_key = ?", f.WorkflowType)
+	}
+	if f.Parent != "" {
+		q = q.Where("parent_invocation_id = ?", f.Parent)
+	}
+	var ids []string
+	if err := q.Limit(MembersByID+1).Pluck("invocation_id", &ids).Error; err != nil {
+		return f, false, err
+	}
+	if len(ids) > MembersByID {
+		return f, false, nil
+	}
+	g = f
+	g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
+	g.ids = ids
+	return g, len(ids) == 0, nil
 }
 
 // BrowseKey is a position in a listing: the last row's status timestamp
@@ -83,6 +125,9 @@ func (r Repo) browseWhere(q *gorm.DB, f BrowseFilter) *gorm.DB {
 	if f.Before != 0 {
 		q = q.Where("s.status_timestamp < ?", f.Before)
 	}
+	if f.ids != nil {
+		q = q.Where("s.invocation_id IN ?", f.ids)
+	}
 	// The invocation's own columns are filtered through its table's
 	// indexes (workflow, workflow type, parent): the set is usually small.
 	invs := r.Tables.Name("Invocation")
@@ -137,6 +182,14 @@ const maxMergedRanges = 64
 // rows, and merges them here: a few short index reads, where one
 // statement would sort every matching row.
 func (r Repo) ListInvocations(db *gorm.DB, f BrowseFilter, allStatuses []string, after *BrowseKey, limit int) ([]BrowseRow, error) {
+	f, none, err := r.members(db, f)
+	if err != nil || none {
+		return nil, err
+	}
+	if f.ids != nil {
+		// A small set: one statement sorts its rows.
+		return r.listRange(db, f, after, limit)
+	}
 	statuses := f.Statuses
 	if len(statuses) == 0 {
 		statuses = allStatuses
@@ -225,6 +278,10 @@ func (r Repo) StuckInvocations(db *gorm.DB, statuses []string, cutoff int64, aft
 // CountInvocations counts the rows matching f per status, and per task
 // too when byTask, in no particular order.
 func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]StatusCountRow, error) {
+	f, none, err := r.members(db, f)
+	if err != nil || none {
+		return nil, err
+	}
 	q := r.statusTable(db)
 	if byTask {
 		q = q.Select("s.task_id_key, s.status, COUNT(*) AS count").Group("s.task_id_key").Group("s.status")
@@ -232,7 +289,7 @@ func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]Stat
 		q = q.Select("s.status, COUNT(*) AS count").Group("s.status")
 	}
 	var rows []StatusCountRow
-	err := r.browseWhere(q, f).Scan(&rows).Error
+	err = r.browseWhere(q, f).Scan(&rows).Error
 	return rows, err
 }
 
