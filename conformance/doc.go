@@ -94,6 +94,8 @@
 //     exceptions, workflow data); skips the tests that store 64 MiB payloads.
 //   - NoDefaultApp: your backend has no default app id ""; skips the test
 //     that opens the default app.
+//   - NoWatch: your backend implements state.Watcher but refuses watches on
+//     the database under test; skips the watch group.
 //
 // Retention, browsing and the change feed are optional too: the retention
 // group skips, saying so, when the backend does not implement

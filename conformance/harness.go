@@ -30,6 +30,10 @@ type Features struct {
 	NoLargePayloads bool
 	// NoDefaultApp skips the test of the default app id "".
 	NoDefaultApp bool
+	// NoWatch skips the watch group for a backend that implements
+	// state.Watcher but refuses watches on its database (the Store on a
+	// Galera cluster).
+	NoWatch bool
 }
 
 // Test is one conformance test.

@@ -33,6 +33,13 @@ func watchTests() []Test {
 	}
 	for i := range tests {
 		tests[i].Group = "watch"
+		run := tests[i].Run
+		tests[i].Run = func(t *testing.T, h Harness) {
+			if h.Features.NoWatch {
+				t.Skip("the backend refuses watches on this database (Features.NoWatch)")
+			}
+			run(t, h)
+		}
 	}
 	return tests
 }

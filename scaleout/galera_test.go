@@ -5,12 +5,14 @@ package scaleout_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/galeratest"
 	"github.com/taskstate/statebackend/mysql"
+	"github.com/taskstate/statebackend/state"
 )
 
 // TestGalera runs the conformance suite against every node of the cluster
@@ -25,7 +27,10 @@ func TestGalera(t *testing.T) {
 	for i, dsn := range c.NodeDSNs() {
 		t.Run(fmt.Sprintf("node%d", i), func(t *testing.T) {
 			t.Parallel()
-			conformance.Run(t, conformance.Harness{Features: conformance.Features{NoLargePayloads: i > 0}, Open: func(tb testing.TB, appID string) statebackend.Backend {
+			// Watches are refused on Galera (a node cannot see the other
+			// nodes' transactions in flight).
+			features := conformance.Features{NoLargePayloads: i > 0, NoWatch: true}
+			conformance.Run(t, conformance.Harness{Features: features, Open: func(tb testing.TB, appID string) statebackend.Backend {
 				b, err := statebackend.Open(mysql.Open(dsn), statebackend.WithAppID(appID))
 				if err != nil {
 					tb.Fatalf("node %d: open app %q: %v", i, appID, err)
@@ -34,5 +39,31 @@ func TestGalera(t *testing.T) {
 				return b
 			}})
 		})
+	}
+}
+
+// TestGaleraRefusesWatches checks that a watch on a Galera node fails at
+// once with an error that says why, rather than following a feed whose
+// gaps it cannot settle.
+func TestGaleraRefusesWatches(t *testing.T) {
+	t.Parallel()
+	c := galeratest.Shared(t)
+	b, err := statebackend.Open(mysql.Open(c.NodeDSNs()[0]), statebackend.WithAppID(conformance.NewAppID()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	n := 0
+	for _, err := range b.Watch(t.Context(), state.WatchRequest{}) {
+		n++
+		if err == nil || !strings.Contains(err.Error(), "Galera") {
+			t.Fatalf("a watch on a Galera node yielded %v, want an error naming Galera", err)
+		}
+	}
+	if n != 1 {
+		t.Fatalf("the watch yielded %d elements, want its error alone", n)
+	}
+	if _, err := b.LatestChange(t.Context()); err == nil || !strings.Contains(err.Error(), "Galera") {
+		t.Fatalf("LatestChange on a Galera node: %v, want an error naming Galera", err)
 	}
 }
