@@ -70,7 +70,7 @@ func TestBadRequests(t *testing.T) {
 	}
 }
 
-// hostilePages show every hostile value of the seed.
+// hostilePages show every hostile value the test data stores (taskEvil, evilID, runnerEvil and the payloads seed writes).
 var hostilePages = []string{
 	"/", "/?by=task", "/invocations", "/invocations?task=" + url.QueryEscape(taskEvil.Key()),
 	invPath(evilID), "/workflows", "/workflows/" + url.PathEscape(taskEvil.Key()),
