@@ -96,6 +96,9 @@ func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 		if err := os.MkdirAll(n.dataDir(), 0o750); err != nil {
 			return c, err
 		}
+		if err := os.MkdirAll(n.tmpDir(), 0o750); err != nil {
+			return c, err
+		}
 		if err := n.writeConfig(cluster, bins.provider); err != nil {
 			return c, err
 		}
@@ -111,7 +114,7 @@ func start(ctx context.Context, bins binaries) (c *Cluster, err error) {
 	err = serverproc.Run(ctx, serverproc.Command{
 		Name: "mariadb-install-db",
 		Path: bins.installDB,
-		Args: []string{"--no-defaults", "--datadir=" + first.dataDir(),
+		Args: []string{"--no-defaults", "--datadir=" + first.dataDir(), "--tmpdir=" + first.tmpDir(),
 			"--auth-root-authentication-method=normal",
 			"--skip-test-db", "--skip-name-resolve", "--innodb-log-file-size=256M"},
 		Log: filepath.Join(first.dir, "install-db.log"),

@@ -29,6 +29,7 @@ type node struct {
 func (n *node) name() string    { return "node" + strconv.Itoa(n.index) }
 func (n *node) config() string  { return filepath.Join(n.dir, "my.cnf") }
 func (n *node) dataDir() string { return filepath.Join(n.dir, "data") }
+func (n *node) tmpDir() string  { return filepath.Join(n.dir, "tmp") }
 func (n *node) socket() string  { return filepath.Join(n.dir, "mariadbd.sock") }
 func (n *node) log() string     { return filepath.Join(n.dir, "mariadbd.log") }
 
@@ -37,6 +38,11 @@ func (n *node) log() string     { return filepath.Join(n.dir, "mariadbd.log") }
 func (n *node) writeConfig(cluster []string, provider string) error {
 	options := []string{
 		"datadir=" + n.dataDir(),
+		// A temporary directory of its own: a starting mariadbd deletes
+		// every "#sql" file in its tmpdir, left from its last run as it
+		// assumes, including the live temporary tables of every other
+		// server sharing that directory (another node, another cluster).
+		"tmpdir=" + n.tmpDir(),
 		"socket=" + n.socket(),
 		"pid-file=" + filepath.Join(n.dir, "mariadbd.pid"),
 		"port=" + strconv.Itoa(n.port),
