@@ -24,6 +24,7 @@ import (
 var (
 	_ state.Browser        = (*Store)(nil)
 	_ state.CountEstimator = (*Store)(nil)
+	_ state.BoundedCounter = (*Store)(nil)
 )
 
 // ListInvocations implements state.Browser.
@@ -105,6 +106,30 @@ func (s *Store) countInvocations(c call, f state.InvocationFilter, byTask bool) 
 		return nil, err
 	}
 	return c.statusCounts(rows)
+}
+
+// CountInvocationsUpTo implements state.BoundedCounter: it reads at most
+// limit+1 current statuses (and, for a workflow or parent filter, at most
+// repository.MembersByID+1 ids of members first), however many match.
+func (s *Store) CountInvocationsUpTo(ctx context.Context, f state.InvocationFilter, byTask bool, limit int) (_ []state.StatusCount, complete bool, err error) {
+	c := s.begin(ctx, op.CountInvocationsUpTo)
+	defer c.end(&err)
+	if err := f.Validate(); err != nil {
+		return nil, false, err
+	}
+	if err := state.ValidateCountLimit(limit); err != nil {
+		return nil, false, err
+	}
+	var rows []repository.StatusCountRow
+	err = c.read(func(db *gorm.DB) (err error) {
+		rows, complete, err = s.repo.CountInvocationsUpTo(db, browseFilter(f), byTask, limit)
+		return err
+	})
+	if err != nil || !complete {
+		return nil, false, err
+	}
+	counts, err := c.statusCounts(rows)
+	return counts, err == nil, err
 }
 
 // statusCounts converts count rows, sorted by task key then status.

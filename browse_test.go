@@ -350,3 +350,76 @@ func analyzePostgres(t *testing.T, prefix string) {
 		}
 	}
 }
+
+// TestCountInvocationsUpToLargeSets checks bounded counts where the
+// filter's members are more than a listing reads by id: a parent with
+// 2,600 children (the members read by id stop at 2,000), of which 2,500
+// have history, 40 of them failed; and the same without a member filter.
+func TestCountInvocationsUpToLargeSets(t *testing.T) {
+	t.Parallel()
+	onEachDatabase(t, "browse-upto", func(t *testing.T, b *statebackend.Store) {
+		ctx := t.Context()
+		task := statebackend.TaskID{Module: "upto.tasks", FuncName: "child"}
+		root := statebackend.InvocationID("root")
+		wf := statebackend.WorkflowIdentity{WorkflowID: root, WorkflowType: task}
+		const children, withHistory, failed = 2600, 2500, 40
+		invs := make([]statebackend.Invocation, 0, children)
+		var done, bad []statebackend.InvocationID
+		for i := range children {
+			id := statebackend.InvocationID(fmt.Sprintf("child-%04d", i))
+			invs = append(invs, statebackend.Invocation{ID: id, CallID: statebackend.CallID{Task: task, ArgsID: string(id)},
+				Workflow: wf, ParentInvocationID: root})
+			switch {
+			case i >= withHistory:
+			case i%64 == 0: // 40 of the 2,500
+				bad = append(bad, id)
+			default:
+				done = append(done, id)
+			}
+		}
+		if err := b.UpsertInvocations(ctx, invs); err != nil {
+			t.Fatal(err)
+		}
+		at := time.Now().UTC().Add(-time.Minute)
+		for _, w := range []struct {
+			ids []statebackend.InvocationID
+			st  statebackend.Status
+		}{{done, statebackend.StatusSuccess}, {bad, statebackend.StatusFailed}} {
+			h := statebackend.InvocationHistory{Timestamp: at, StatusRecord: statebackend.StatusRecord{Status: w.st, Timestamp: at}}
+			if err := b.AddHistory(ctx, w.ids, h); err != nil {
+				t.Fatal(err)
+			}
+		}
+		failedOnly := []statebackend.Status{statebackend.StatusFailed}
+		for _, c := range []struct {
+			name     string
+			f        state.InvocationFilter
+			limit    int
+			complete bool
+			want     []state.StatusCount
+		}{
+			{"children, limit 2000", state.InvocationFilter{ParentInvocationID: root}, 2000, false, nil},
+			{"children, limit 1", state.InvocationFilter{ParentInvocationID: root}, 1, false, nil},
+			{"failed children, limit 40", state.InvocationFilter{ParentInvocationID: root, Statuses: failedOnly}, 40, true,
+				[]state.StatusCount{{Status: statebackend.StatusFailed, Count: failed}}},
+			{"failed children, limit 39", state.InvocationFilter{ParentInvocationID: root, Statuses: failedOnly}, 39, false, nil},
+			{"failed in the run, by task", state.InvocationFilter{WorkflowID: root, Statuses: failedOnly}, 2000, true,
+				[]state.StatusCount{{Task: task, Status: statebackend.StatusFailed, Count: failed}}},
+			{"failed, no member filter", state.InvocationFilter{Statuses: failedOnly}, 100, true,
+				[]state.StatusCount{{Status: statebackend.StatusFailed, Count: failed}}},
+			{"everything, no member filter", state.InvocationFilter{}, 2000, false, nil},
+		} {
+			byTask := strings.Contains(c.name, "by task")
+			got, complete, err := b.CountInvocationsUpTo(ctx, c.f, byTask, c.limit)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if complete != c.complete || !reflect.DeepEqual(got, c.want) {
+				t.Fatalf("%s: counts %+v, complete %v; want %+v, %v", c.name, got, complete, c.want, c.complete)
+			}
+		}
+		if _, _, err := b.CountInvocationsUpTo(ctx, state.InvocationFilter{}, false, state.MaxCountLimit+1); !errors.Is(err, state.ErrInvalidArgument) {
+			t.Fatalf("limit over MaxCountLimit: %v, want ErrInvalidArgument", err)
+		}
+	})
+}

@@ -507,6 +507,16 @@ func testBrowseInvalid(t *testing.T, h Harness) {
 			_, err = br.CountInvocations(c, f, byTask)
 			wantInvalid(t, fmt.Sprintf("CountInvocations(%s, byTask %v)", name, byTask), err)
 		}
+		if bc, ok := br.(state.BoundedCounter); ok {
+			_, _, err = bc.CountInvocationsUpTo(c, f, false, 10)
+			wantInvalid(t, "CountInvocationsUpTo("+name+")", err)
+		}
+	}
+	if bc, ok := br.(state.BoundedCounter); ok {
+		for _, limit := range []int{0, -1, state.MaxCountLimit + 1} {
+			_, _, err = bc.CountInvocationsUpTo(c, state.InvocationFilter{}, false, limit)
+			wantInvalid(t, fmt.Sprintf("CountInvocationsUpTo(limit %d)", limit), err)
+		}
 	}
 	// Bad pages. The malformed cursors are strings no encoding of a
 	// position produces: not base64, not a number, no separator.
@@ -563,6 +573,11 @@ func testBrowseLifecycle(t *testing.T, h Harness) {
 	if _, err := br.StuckInvocations(cancelled, running, time.Hour, state.PageRequest{}); err == nil {
 		t.Fatal("StuckInvocations with a cancelled context: no error")
 	}
+	if bc, ok := br.(state.BoundedCounter); ok {
+		if _, _, err := bc.CountInvocationsUpTo(cancelled, state.InvocationFilter{}, false, 10); err == nil {
+			t.Fatal("CountInvocationsUpTo with a cancelled context: no error")
+		}
+	}
 	wantList(t, br, "zero filter", state.InvocationFilter{}, 0, w.truth().list(state.InvocationFilter{}))
 	noErr(t, "Close", b.Close())
 	_, err := br.ListInvocations(ctx(t), state.InvocationFilter{}, state.PageRequest{})
@@ -571,4 +586,8 @@ func testBrowseLifecycle(t *testing.T, h Harness) {
 	wantErr(t, "CountInvocations after Close", err, state.ErrClosed)
 	_, err = br.StuckInvocations(ctx(t), running, time.Hour, state.PageRequest{})
 	wantErr(t, "StuckInvocations after Close", err, state.ErrClosed)
+	if bc, ok := br.(state.BoundedCounter); ok {
+		_, _, err = bc.CountInvocationsUpTo(ctx(t), state.InvocationFilter{}, false, 10)
+		wantErr(t, "CountInvocationsUpTo after Close", err, state.ErrClosed)
+	}
 }

@@ -350,13 +350,40 @@ func wantList(t *testing.T, br state.Browser, what string, f state.InvocationFil
 	wantWalk(t, fmt.Sprintf("ListInvocations(%s, limit %d)", what, limit), limit, listPages(ctx(t), br, f, limit), want)
 }
 
-// wantCount checks CountInvocations(f) with and without byTask against tr.
+// wantCount checks CountInvocations(f) with and without byTask against tr,
+// and, for a state.BoundedCounter, CountInvocationsUpTo(f) at limits below,
+// at and above the number of matches.
 func wantCount(t *testing.T, br state.Browser, what string, f state.InvocationFilter, tr browseTruth) {
 	t.Helper()
 	for _, byTask := range []bool{false, true} {
 		got, err := br.CountInvocations(ctx(t), f, byTask)
 		noErr(t, fmt.Sprintf("CountInvocations(%s, byTask %v)", what, byTask), err)
 		wantCounts(t, fmt.Sprintf("CountInvocations(%s, byTask %v)", what, byTask), got, tr.counts(f, byTask))
+	}
+	bc, ok := br.(state.BoundedCounter)
+	if !ok {
+		return
+	}
+	n := len(tr.list(f))
+	for _, limit := range []int{1, n - 1, n, n + 1, state.MaxCountLimit} {
+		if limit < 1 {
+			continue
+		}
+		for _, byTask := range []bool{false, true} {
+			call := fmt.Sprintf("CountInvocationsUpTo(%s, byTask %v, limit %d) of %d matches", what, byTask, limit, n)
+			got, complete, err := bc.CountInvocationsUpTo(ctx(t), f, byTask, limit)
+			noErr(t, call, err)
+			switch {
+			case n <= limit && !complete:
+				t.Fatalf("%s: not complete", call)
+			case n <= limit:
+				wantCounts(t, call, got, tr.counts(f, byTask))
+			case complete:
+				t.Fatalf("%s: complete, with counts %s", call, describeCounts(got))
+			case len(got) != 0:
+				t.Fatalf("%s: not complete, yet with counts %s", call, describeCounts(got))
+			}
+		}
 	}
 }
 

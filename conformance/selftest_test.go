@@ -106,6 +106,8 @@ func brokenVariants() []brokenVariant {
 		{"browse_ignores_parent_filter", "browse", func(b wrapped) state.Backend { return parentFilterIgnored{b} }},
 		{"browse_counts_omit_history_only", "browse", func(b wrapped) state.Backend { return historyOnlyUncounted{b} }},
 		{"browse_stuck_ignores_older_than", "browse", func(b wrapped) state.Backend { return stuckCutoffIgnored{b} }},
+		{"browse_count_up_to_one_over", "browse", func(b wrapped) state.Backend { return boundedCounter{wrapped: b, slack: 1} }},
+		{"browse_count_up_to_ignores_statuses", "browse", func(b wrapped) state.Backend { return boundedCounter{wrapped: b, dropStatuses: true} }},
 
 		{"watch_resume_skips_one", "watch", func(b wrapped) state.Backend { return resumeSkipsOne{b} }},
 		{"watch_resume_repeats", "watch", func(b wrapped) state.Backend { return resumeRepeats{b} }},

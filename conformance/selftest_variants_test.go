@@ -651,6 +651,36 @@ func (b wrapped) StuckInvocations(ctx context.Context, statuses []state.Status, 
 	return b.Backend.(state.Browser).StuckInvocations(ctx, statuses, olderThan, page)
 }
 
+// boundedCounter is a state.BoundedCounter broken by its knobs: slack
+// says "complete" up to limit+slack matches; dropStatuses counts every
+// status.
+type boundedCounter struct {
+	wrapped
+	slack        int
+	dropStatuses bool
+}
+
+func (b boundedCounter) CountInvocationsUpTo(ctx context.Context, f state.InvocationFilter, byTask bool, limit int) ([]state.StatusCount, bool, error) {
+	if err := state.ValidateCountLimit(limit); err != nil {
+		return nil, false, err
+	}
+	if b.dropStatuses && f.Validate() == nil {
+		f.Statuses = nil
+	}
+	counts, err := b.CountInvocations(ctx, f, byTask)
+	if err != nil {
+		return nil, false, err
+	}
+	var total int64
+	for _, c := range counts {
+		total += c.Count
+	}
+	if total > int64(limit+b.slack) {
+		return nil, false, nil
+	}
+	return counts, true, nil
+}
+
 // runnerFilterIgnored lists and counts the invocations of every runner
 // context.
 type runnerFilterIgnored struct{ wrapped }

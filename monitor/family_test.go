@@ -110,3 +110,48 @@ func TestWorkflowRunIsBounded(t *testing.T) {
 		}
 	}
 }
+
+// TestLargeFamiliesAreNotCounted shows a parent and a run with more
+// invocations than the pages count: they say "more than 1,000" rather than
+// read every one, where the backend can stop at a bound
+// (state.BoundedCounter), and count them all where it cannot.
+func TestLargeFamiliesAreNotCounted(t *testing.T) {
+	t.Parallel()
+	s := openStore(t)
+	ctx := t.Context()
+	task := state.TaskID{Module: "m", FuncName: "fan"}
+	run := state.WorkflowIdentity{WorkflowID: "root", WorkflowType: task}
+	ts := time.Now().UTC().Add(-time.Minute)
+	invs := []state.Invocation{{ID: "root", CallID: state.CallID{Task: task, ArgsID: "root"}, Workflow: run}}
+	ids := []state.InvocationID{"root"}
+	for i := range 1050 {
+		id := state.InvocationID(fmt.Sprintf("kid-%04d", i))
+		invs = append(invs, state.Invocation{ID: id, CallID: state.CallID{Task: task, ArgsID: string(id)}, Workflow: run, ParentInvocationID: "root"})
+		ids = append(ids, id)
+	}
+	if err := s.UpsertInvocations(ctx, invs); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.AddHistory(ctx, ids, state.InvocationHistory{Timestamp: ts, StatusRecord: state.StatusRecord{Status: state.StatusRunning, Timestamp: ts}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.StoreWorkflowRun(ctx, run); err != nil {
+		t.Fatal(err)
+	}
+	bounded := newMonitor(t, s, monitor.Options{})
+	mustGet(t, bounded, "/invocations/root", `<a href="../invocations?parent=root">and more than 1,000 in all</a>`)
+	mustGet(t, bounded, "/workflow-runs/root", "<dd>more than 1,000 · ", "The 50 that changed last of more than 1,000.")
+	// A Browser that cannot stop counts them all.
+	exact := newMonitor(t, browserOnly{s}, monitor.Options{})
+	mustGet(t, exact, "/invocations/root", `<a href="../invocations?parent=root">and 1,040 more</a>`)
+	mustGet(t, exact, "/workflow-runs/root", "<dd>1,051 · ", "The 50 that changed last of 1,051.")
+}
+
+// browserOnly hides every optional interface of a backend but
+// state.Browser.
+type browserOnly struct{ browsingBackend }
+
+type browsingBackend interface {
+	state.Backend
+	state.Browser
+}

@@ -47,10 +47,10 @@ type treeNode struct {
 	Status  state.Status
 	Self    bool
 	id      state.InvocationID
-	// Children are the first children; More counts those not shown, all
-	// listed at MoreURL.
+	// Children are the first children; More says how many are not shown
+	// ("12 more", "more than 1,000 in all"), all listed at MoreURL.
 	Children []treeNode
-	More     int
+	More     string
 	MoreURL  string
 }
 
@@ -264,15 +264,11 @@ func (s *server) children(ctx context.Context, l links, n *treeNode, width int) 
 			n.Children = append(n.Children, treeNode{id: c.ID, ID: text(string(c.ID)), URL: l.invocation(c.ID), Task: taskText(c.Task), Status: c.Status.Status})
 		}
 		if page.Next != "" {
-			counts, err := s.browser.CountInvocations(ctx, f, false)
+			total, exact, err := s.total(ctx, f)
 			if err != nil {
 				return err
 			}
-			var total int
-			for _, c := range counts {
-				total += int(c.Count)
-			}
-			n.More = max(0, total-len(n.Children))
+			n.More = moreText(total, exact, len(n.Children))
 		}
 	} else {
 		all, err := s.b.ChildInvocations(ctx, n.id)
@@ -287,9 +283,9 @@ func (s *server) children(ctx context.Context, l links, n *treeNode, width int) 
 		for _, c := range shown {
 			n.Children = append(n.Children, treeNode{id: c, ID: text(string(c)), URL: l.invocation(c), Task: taskText(invs[c].CallID.Task)})
 		}
-		n.More = len(all) - len(shown)
+		n.More = moreText(int64(len(all)), true, len(shown))
 	}
-	if n.More > 0 {
+	if n.More != "" {
 		n.MoreURL = l.invocationList(url.Values{"parent": {string(n.id)}})
 	}
 	return nil

@@ -63,6 +63,7 @@ type server struct {
 	// The optional interfaces b implements; nil when it does not.
 	browser   state.Browser
 	estimator state.CountEstimator
+	bounded   state.BoundedCounter
 	watcher   state.Watcher
 
 	opts   Options
@@ -109,6 +110,7 @@ func New(b state.Backend, opts Options) (http.Handler, error) {
 	}
 	s.browser, _ = b.(state.Browser)
 	s.estimator, _ = b.(state.CountEstimator)
+	s.bounded, _ = b.(state.BoundedCounter)
 	s.watcher, _ = b.(state.Watcher)
 	var err error
 	if s.pages, err = parsePages(); err != nil {

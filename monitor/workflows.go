@@ -166,15 +166,19 @@ type memberRow struct {
 }
 
 type workflowRunData struct {
-	ID                 string
-	InvocationURL      string
-	Type, TypeURL      string
-	Parent, ParentURL  string
-	InvocationsURL     string
-	CanList            bool
-	Listed             []invRow
-	Members            []memberRow
-	MemberCount        int
+	ID                string
+	InvocationURL     string
+	Type, TypeURL     string
+	Parent, ParentURL string
+	InvocationsURL    string
+	CanList           bool
+	Listed            []invRow
+	Members           []memberRow
+	// MemberCount is the number of the run's invocations, as text ("more
+	// than 1,000" when it is large); MembersCut says the list shows only
+	// some of them.
+	MemberCount        string
+	MembersCut         bool
 	SubInvocations     []memberRow
 	SubInvocationsMore int
 	DataKey            string
@@ -214,7 +218,7 @@ func (s *server) workflowRun(w http.ResponseWriter, r *http.Request) error {
 	// The run's identity is that of the invocation that started it, or
 	// else of any of its invocations.
 	var ident state.WorkflowIdentity
-	found := false
+	found, anyMember := false, false
 	identify := func(probe state.InvocationID) error {
 		inv, err := s.b.Invocation(ctx, probe)
 		if errors.Is(err, state.ErrNotFound) {
@@ -237,16 +241,13 @@ func (s *server) workflowRun(w http.ResponseWriter, r *http.Request) error {
 			return err
 		}
 		d.Listed = l.invRows(page.Invocations)
-		d.MemberCount = len(page.Invocations)
+		d.MemberCount, anyMember = formatCount(int64(len(page.Invocations))), len(page.Invocations) > 0
 		if page.Next != "" {
-			counts, err := s.browser.CountInvocations(ctx, f, false)
+			total, exact, err := s.total(ctx, f)
 			if err != nil {
 				return err
 			}
-			d.MemberCount = 0
-			for _, c := range counts {
-				d.MemberCount += int(c.Count)
-			}
+			d.MemberCount, d.MembersCut = countText(total, exact), true
 		}
 		if !found && len(page.Invocations) > 0 {
 			ident, found = page.Invocations[0].Workflow, true
@@ -257,7 +258,8 @@ func (s *server) workflowRun(w http.ResponseWriter, r *http.Request) error {
 		if err != nil {
 			return err
 		}
-		d.MemberCount = len(members)
+		d.MemberCount, d.MembersCut = formatCount(int64(len(members))), len(members) > maxMembersShown
+		anyMember = len(members) > 0
 		if !found && len(members) > 0 {
 			if err := identify(members[0]); err != nil {
 				return err
@@ -271,7 +273,7 @@ func (s *server) workflowRun(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	if !found && d.MemberCount == 0 && len(subs) == 0 {
+	if !found && !anyMember && len(subs) == 0 {
 		return notFound("No workflow run %q: no invocation runs in it and it has no sub-invocation.", text(string(id)))
 	}
 	d.Type, d.TypeURL = taskText(ident.WorkflowType), l.workflowType(ident.WorkflowType)

@@ -282,6 +282,75 @@ func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]Stat
 	if err != nil || none {
 		return nil, err
 	}
+	return r.count(db, f, byTask)
+}
+
+// CountInvocationsUpTo is CountInvocations when at most limit rows match
+// f (complete true); when more do, it returns no rows and complete false,
+// having read at most limit+1 of them (MembersByID+1 ids for a workflow or
+// parent filter, and limit+1 rows after them).
+func (r Repo) CountInvocationsUpTo(db *gorm.DB, f BrowseFilter, byTask bool, limit int) (rows []StatusCountRow, complete bool, err error) {
+	g, none, err := r.members(db, f)
+	if err != nil || none {
+		return nil, err == nil, err
+	}
+	if g.ids == nil {
+		// No member filter, or a large member set: read up to limit+1
+		// matching ids first, and count those.
+		ids, err := r.probe(db, g, limit+1)
+		if err != nil || len(ids) > limit {
+			return nil, false, err
+		}
+		if len(ids) == 0 {
+			return nil, true, nil
+		}
+		g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
+		g.ids = ids
+	}
+	if rows, err = r.count(db, g, byTask); err != nil {
+		return nil, false, err
+	}
+	var total int64
+	for _, row := range rows {
+		total += row.Count
+	}
+	if total > int64(limit) {
+		return nil, false, nil
+	}
+	return rows, true, nil
+}
+
+// probe returns the ids of up to limit rows that match f. A
+// workflow or parent filter is read from the invocations' index, each
+// member's current status found by its key, so that a large set is not
+// read whole before the limit stops the statement.
+func (r Repo) probe(db *gorm.DB, f BrowseFilter, limit int) ([]string, error) {
+	var q *gorm.DB
+	if f.WorkflowID == "" && f.WorkflowType == "" && f.Parent == "" {
+		q = r.browseWhere(r.statusTable(db).Select("s.invocation_id"), f)
+	} else {
+		q = db.Table("? i", clause.Table{Name: r.Tables.Name("Invocation")}).Select("s.invocation_id").
+			Joins("JOIN ? s ON s.invocation_id = i.invocation_id", clause.Table{Name: r.Tables.Name("InvocationStatus")})
+		if f.WorkflowID != "" {
+			q = q.Where("i.workflow_id = ?", f.WorkflowID)
+		}
+		if f.WorkflowType != "" {
+			q = q.Where("i.workflow_type_key = ?", f.WorkflowType)
+		}
+		if f.Parent != "" {
+			q = q.Where("i.parent_invocation_id = ?", f.Parent)
+		}
+		g := f
+		g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
+		q = r.browseWhere(q, g)
+	}
+	var ids []string
+	err := q.Limit(limit).Pluck("s.invocation_id", &ids).Error
+	return ids, err
+}
+
+// count is CountInvocations after members.
+func (r Repo) count(db *gorm.DB, f BrowseFilter, byTask bool) ([]StatusCountRow, error) {
 	q := r.statusTable(db)
 	if byTask {
 		q = q.Select("s.task_id_key, s.status, COUNT(*) AS count").Group("s.task_id_key").Group("s.status")
@@ -289,7 +358,7 @@ func (r Repo) CountInvocations(db *gorm.DB, f BrowseFilter, byTask bool) ([]Stat
 		q = q.Select("s.status, COUNT(*) AS count").Group("s.status")
 	}
 	var rows []StatusCountRow
-	err = r.browseWhere(q, f).Scan(&rows).Error
+	err := r.browseWhere(q, f).Scan(&rows).Error
 	return rows, err
 }
 

@@ -12,6 +12,9 @@ const (
 	DefaultPageSize = 50
 	// MaxPageSize is the largest page a Browser returns.
 	MaxPageSize = 1000
+	// MaxCountLimit is the largest limit of
+	// BoundedCounter.CountInvocationsUpTo.
+	MaxCountLimit = 2000
 )
 
 // Browser is implemented by backends that can find invocations by their
@@ -75,6 +78,29 @@ type CountEstimator interface {
 	// database's statistics, which lag behind the writes; a status absent
 	// from them is omitted, as a zero count is.
 	EstimateInvocations(ctx context.Context, f InvocationFilter, byTask bool) (counts []StatusCount, estimated bool, err error)
+}
+
+// BoundedCounter is implemented by browsers that can count the
+// invocations matching a filter when there are few, and say that there are
+// many otherwise, in a time that grows with the limit rather than with the
+// invocations that match: what a page showing "50 of more than 2,000
+// children" asks of a run with a million. It is optional; test for it with
+// a type assertion.
+type BoundedCounter interface {
+	// CountInvocationsUpTo returns what CountInvocations(ctx, f, byTask)
+	// would, and complete true, when at most limit invocations match f;
+	// when more do, it returns no counts and complete false. limit must be
+	// in [1, MaxCountLimit].
+	CountInvocationsUpTo(ctx context.Context, f InvocationFilter, byTask bool, limit int) (counts []StatusCount, complete bool, err error)
+}
+
+// ValidateCountLimit reports whether limit can be passed to
+// BoundedCounter.CountInvocationsUpTo. The error wraps ErrInvalidArgument.
+func ValidateCountLimit(limit int) error {
+	if limit < 1 || limit > MaxCountLimit {
+		return Invalid("limit", strconv.Itoa(limit)+" is not in [1, "+strconv.Itoa(MaxCountLimit)+"]")
+	}
+	return nil
 }
 
 // InvocationFilter selects invocations for a Browser. Zero fields select

@@ -11,7 +11,10 @@ import (
 	"github.com/taskstate/statebackend/state"
 )
 
-var _ state.Browser = (*Backend)(nil)
+var (
+	_ state.Browser        = (*Backend)(nil)
+	_ state.BoundedCounter = (*Backend)(nil)
+)
 
 // The Browser, the simple way: every call looks at the last history record
 // of every invocation (the current status), keeps those that match, sorts
@@ -67,6 +70,26 @@ func (b *Backend) CountInvocations(ctx context.Context, f state.InvocationFilter
 		return cmp.Or(strings.Compare(taskKey(x.Task), taskKey(y.Task)), strings.Compare(string(x.Status), string(y.Status)))
 	})
 	return out, nil
+}
+
+// CountInvocationsUpTo implements state.BoundedCounter by counting
+// everything: in memory, that is no slower than stopping at the limit.
+func (b *Backend) CountInvocationsUpTo(ctx context.Context, f state.InvocationFilter, byTask bool, limit int) ([]state.StatusCount, bool, error) {
+	if err := state.ValidateCountLimit(limit); err != nil {
+		return nil, false, err
+	}
+	counts, err := b.CountInvocations(ctx, f, byTask)
+	if err != nil {
+		return nil, false, err
+	}
+	var total int64
+	for _, c := range counts {
+		total += c.Count
+	}
+	if total > int64(limit) {
+		return nil, false, nil
+	}
+	return counts, true, nil
 }
 
 // StuckInvocations implements state.Browser.

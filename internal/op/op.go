@@ -47,6 +47,7 @@ const (
 	EstimateInvocations
 	Watch
 	LatestChange
+	CountInvocationsUpTo
 
 	// NumPublic counts the operations above: the store's methods, which
 	// telemetry records as calls.
@@ -107,6 +108,7 @@ var info = [numOps]struct {
 	EstimateInvocations:        {"EstimateInvocations", "InvocationStatus"},
 	Watch:                      {"Watch", "Change"},
 	LatestChange:               {"LatestChange", "Change"},
+	CountInvocationsUpTo:       {"CountInvocationsUpTo", "InvocationStatus"},
 
 	Open:        {"Open", ""},
 	GroupCommit: {"group commit", ""},
