@@ -24,7 +24,8 @@ driver it uses:
 Open returns a *Store: the contract every backend honours (state.Backend,
 re-exported as Backend) and what this implementation adds (Prune,
 ImportHistory, Replicas, browsing: ListInvocations, CountInvocations,
-StuckInvocations, EstimateInvocations, and following changes: Watch,
+StuckInvocations, EstimateInvocations, CountInvocationsUpTo, and
+following changes: Watch,
 LatestChange) are its methods. Code that should work with any
 backend takes a Backend; the Store is one.
 
@@ -60,6 +61,8 @@ Store.ListInvocations (state.Browser) finds invocations by their current
 status (the last record of their history), task, workflow, parent, runner
 context and time, a keyset-paginated page at a time, newest change first;
 CountInvocations counts them per status (and task), exactly;
+CountInvocationsUpTo (state.BoundedCounter) counts them only when at most
+a limit match, in a time that grows with the limit;
 StuckInvocations finds those in a status for longer than a duration. The
 database keeps each invocation's current status in the transaction that
 writes its history (schema version 3), so none of them reads the history:
@@ -233,7 +236,8 @@ conflicts between nodes are retried like deadlocks.
 The contract is the Backend interface (declared in package state, which
 imports nothing but the standard library), with optional interfaces for
 what a backend may lack (state.Pruner, state.HistoryImporter,
-state.Browser, state.CountEstimator). Package
+state.Browser, state.CountEstimator, state.BoundedCounter,
+state.Watcher). Package
 conformance is the test suite every backend here passes; run it against
 yours (its package documentation is the guide):
 
