@@ -33,14 +33,19 @@
 // invocations need a state.Browser; without one, those parts of the pages
 // say the backend cannot list. With a state.CountEstimator the overview
 // shows its counts, marked "estimated" when they are. With a
-// state.Watcher the pages update as changes commit; without one, they
-// reload every Options.PollInterval.
+// state.BoundedCounter the family tree and workflow runs count their
+// invocations up to 1,000 and say "more than 1,000" past it; without one,
+// they count them all. With a state.Watcher the pages update as changes
+// commit; without one, they reload every Options.PollInterval.
 //
 // Pages are bounded: listings go a page at a time (the Browser's cursor,
 // or the id for lists the contract returns whole), trees and lists stop
 // at a few dozen entries and say how many more there are, and the
 // throughput chart and the timeline read at most Options.ScanLimit
-// history records, saying so when they were cut.
+// history records, saying so when they were cut. The overview's counts
+// are reused for 5 seconds (the page says how old they are), so that open
+// overviews reloading on every change do not count a large database
+// twice a second each.
 //
 // # Mounting it
 //

@@ -75,6 +75,8 @@ type server struct {
 	now func() time.Time
 	// chart keeps the throughput chart's ended buckets for a while.
 	chart chartCache
+	// countCache keeps the overview's counts for a few seconds.
+	countCache countCache
 }
 
 // New returns the monitor of b: a read-only web interface that serves

@@ -49,6 +49,8 @@ type countsView struct {
 	Available bool
 	Estimated bool
 	ByTask    bool
+	// Age is how long ago the counts were read, when a second or more.
+	Age       string
 	Total     string
 	Statuses  []statusCount
 	Columns   []state.Status
@@ -142,19 +144,29 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 // when it is one), exact counts from a state.Browser otherwise.
 func (s *server) counts(ctx context.Context, l links, byTask bool) (countsView, error) {
 	v := countsView{ByTask: byTask}
-	var rows []state.StatusCount
-	var err error
-	switch {
-	case s.estimator != nil:
-		rows, v.Estimated, err = s.estimator.EstimateInvocations(ctx, state.InvocationFilter{}, byTask)
-	case s.browser != nil:
-		rows, err = s.browser.CountInvocations(ctx, state.InvocationFilter{}, byTask)
-	default:
+	if s.estimator == nil && s.browser == nil {
 		return v, nil
 	}
-	if err != nil {
-		return v, err
+	now := s.now()
+	c, ok := s.countCache.get(byTask, now)
+	if !ok {
+		var err error
+		if s.estimator != nil {
+			c.rows, c.estimated, err = s.estimator.EstimateInvocations(ctx, state.InvocationFilter{}, byTask)
+		} else {
+			c.rows, err = s.browser.CountInvocations(ctx, state.InvocationFilter{}, byTask)
+		}
+		if err != nil {
+			return v, err
+		}
+		c.at = now
+		s.countCache.put(byTask, c)
 	}
+	if age := now.Sub(c.at); age >= time.Second {
+		v.Age = formatDuration(age.Truncate(time.Second))
+	}
+	rows := c.rows
+	v.Estimated = c.estimated
 	v.Available = true
 	perStatus := map[state.Status]int64{}
 	var total int64
@@ -218,6 +230,46 @@ func (s *server) counts(ctx context.Context, l links, byTask bool) (countsView, 
 	}
 	flush()
 	return v, nil
+}
+
+// countsTTL is how long the overview reuses its counts. A live overview
+// reloads as changes come, up to twice a second, and exact counts read
+// the status of every invocation (tens of milliseconds at a million):
+// each open overview would otherwise pay that on every reload.
+const countsTTL = 5 * time.Second
+
+// countCache keeps the overview's last counts, per status and per task.
+type countCache struct {
+	mu sync.Mutex
+	m  map[bool]cachedCounts
+}
+
+type cachedCounts struct {
+	rows      []state.StatusCount
+	estimated bool
+	at        time.Time // when they were read
+}
+
+// get returns the counts read less than countsTTL before now.
+func (c *countCache) get(byTask bool, now time.Time) (cachedCounts, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[byTask]
+	if !ok || now.Sub(v.at) >= countsTTL || now.Before(v.at) {
+		return cachedCounts{}, false
+	}
+	return v, true
+}
+
+func (c *countCache) put(byTask bool, v cachedCounts) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[bool]cachedCounts{}
+	}
+	if old, ok := c.m[byTask]; !ok || old.at.Before(v.at) {
+		c.m[byTask] = v
+	}
 }
 
 // chart is the throughput chart, an SVG drawn by the template from the
