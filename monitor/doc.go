@@ -43,9 +43,13 @@
 // at a few dozen entries and say how many more there are, and the
 // throughput chart and the timeline read at most Options.ScanLimit
 // history records, saying so when they were cut. The overview's counts
-// are reused for 5 seconds (the page says how old they are), so that open
-// overviews reloading on every change do not count a large database
-// twice a second each.
+// are read in the background, one read at a time, and reused while the
+// backend's newest change stays the same (for a second where the backend
+// is not a state.Watcher): open overviews reloading on every change do
+// not each count a large database twice a second. A page waits for a
+// read 50 milliseconds when it has older counts to show, which it then
+// shows with their age, and reloads a moment later; it waits up to 2
+// seconds for the first.
 //
 // # Mounting it
 //

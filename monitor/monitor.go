@@ -240,6 +240,8 @@ type pageInfo struct {
 	// Events is the URL of the page's live updates, relative to the
 	// page; empty for a page that does not update.
 	Events string
+	// Refresh, when not 0, reloads the page after that many seconds.
+	Refresh int
 }
 
 // view is what every template receives.

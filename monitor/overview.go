@@ -49,8 +49,13 @@ type countsView struct {
 	Available bool
 	Estimated bool
 	ByTask    bool
-	// Age is how long ago the counts were read, when a second or more.
-	Age       string
+	// Age is how long ago the counts shown were read, when they may be
+	// out of date: newer ones are being read.
+	Age string
+	// Pending says the counts are being read and were not ready in time.
+	Pending bool
+	// Reload asks the page to reload in countsReload, for newer counts.
+	Reload    bool
 	Total     string
 	Statuses  []statusCount
 	Columns   []state.Status
@@ -136,7 +141,11 @@ func (s *server) overview(w http.ResponseWriter, r *http.Request) error {
 	if d.Chart, err = s.throughput(ctx, window, s.now()); err != nil {
 		return err
 	}
-	return s.ok(w, r, "overview", pageInfo{Title: "Overview", Nav: "overview", Events: l.events(nil)}, d)
+	info := pageInfo{Title: "Overview", Nav: "overview", Events: l.events(nil)}
+	if d.Counts.Reload {
+		info.Refresh = int(countsReload / time.Second)
+	}
+	return s.ok(w, r, "overview", info, d)
 }
 
 // counts counts the invocations per status, or per task and status: an
@@ -148,22 +157,18 @@ func (s *server) counts(ctx context.Context, l links, byTask bool) (countsView, 
 		return v, nil
 	}
 	now := s.now()
-	c, ok := s.countCache.get(byTask, now)
-	if !ok {
-		var err error
-		if s.estimator != nil {
-			c.rows, c.estimated, err = s.estimator.EstimateInvocations(ctx, state.InvocationFilter{}, byTask)
-		} else {
-			c.rows, err = s.browser.CountInvocations(ctx, state.InvocationFilter{}, byTask)
-		}
-		if err != nil {
-			return v, err
-		}
-		c.at = now
-		s.countCache.put(byTask, c)
-	}
-	if age := now.Sub(c.at); age >= time.Second {
-		v.Age = formatDuration(age.Truncate(time.Second))
+	c, current, ok, err := s.overviewCounts(ctx, byTask, now)
+	switch {
+	case err != nil:
+		return v, err
+	case !ok:
+		// Still counting: the page says so and reloads.
+		v.Available, v.Pending, v.Reload = true, true, true
+		return v, nil
+	case !current:
+		// Older counts while newer ones are read: the page says how old
+		// they are and reloads.
+		v.Age, v.Reload = formatDuration(max(now.Sub(c.started), 0).Truncate(100*time.Millisecond)), true
 	}
 	rows := c.rows
 	v.Estimated = c.estimated
@@ -230,46 +235,6 @@ func (s *server) counts(ctx context.Context, l links, byTask bool) (countsView, 
 	}
 	flush()
 	return v, nil
-}
-
-// countsTTL is how long the overview reuses its counts. A live overview
-// reloads as changes come, up to twice a second, and exact counts read
-// the status of every invocation (tens of milliseconds at a million):
-// each open overview would otherwise pay that on every reload.
-const countsTTL = 5 * time.Second
-
-// countCache keeps the overview's last counts, per status and per task.
-type countCache struct {
-	mu sync.Mutex
-	m  map[bool]cachedCounts
-}
-
-type cachedCounts struct {
-	rows      []state.StatusCount
-	estimated bool
-	at        time.Time // when they were read
-}
-
-// get returns the counts read less than countsTTL before now.
-func (c *countCache) get(byTask bool, now time.Time) (cachedCounts, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[byTask]
-	if !ok || now.Sub(v.at) >= countsTTL || now.Before(v.at) {
-		return cachedCounts{}, false
-	}
-	return v, true
-}
-
-func (c *countCache) put(byTask bool, v cachedCounts) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[bool]cachedCounts{}
-	}
-	if old, ok := c.m[byTask]; !ok || old.at.Before(v.at) {
-		c.m[byTask] = v
-	}
 }
 
 // chart is the throughput chart, an SVG drawn by the template from the

@@ -43,6 +43,7 @@
       })
       .then(function (html) {
         live.innerHTML = html; // the server's own escaped HTML
+        reloadIfAsked();
       })
       .catch(function () {
         show('update failed', false);
@@ -55,6 +56,23 @@
         }
       });
   }
+
+  // A region that holds [data-reload-after] (milliseconds) asks for
+  // another reload then: it shows something being read again, such as
+  // counts.
+  var asked = null;
+  function reloadIfAsked() {
+    var el = live.querySelector('[data-reload-after]');
+    if (!el || asked !== null) {
+      return;
+    }
+    var ms = parseInt(el.getAttribute('data-reload-after'), 10);
+    asked = window.setTimeout(function () {
+      asked = null;
+      reload();
+    }, ms > 0 ? ms : 2000);
+  }
+  reloadIfAsked();
 
   var source = new EventSource(new URL(events, document.baseURI).toString());
   source.addEventListener('open', function () { show('live', true); });
