@@ -157,6 +157,8 @@ func TestBrowser(t *testing.T) {
 		"Traceback (most recent call last):", "shop.gateway.PaymentDeclined: card_declined (insufficient_funds)")
 	b.waitLive("invocation")
 	b.shot("invocation")
+	b.do("invocation", chromedp.Evaluate[chromedp.Void](`Array.from(document.querySelectorAll('h2')).find(h => h.textContent === 'Exception').scrollIntoView()`))
+	b.shot("invocation-exception")
 
 	// Its workflow run, and a value of the run's data.
 	b.click("workflow run", `dl.facts a[href="../workflow-runs/`+string(orderID)+`"]`)
@@ -214,7 +216,7 @@ func TestBrowser(t *testing.T) {
 	b.waitLive("live invocation")
 	b.markPage("live invocation")
 	seeder{t: t, ctx: ctx, b: s, now: time.Now()}.hist(reserveID, state.StatusSuccess, runnerThread1, 0)
-	b.waitUnreloaded("live invocation", `document.querySelector('dl.facts .badge').textContent === 'success' &&
+	b.waitUnreloaded("live invocation", `document.querySelector('dl.facts .badge')?.textContent === 'success' &&
 		Array.from(document.querySelectorAll('#live table.list tbody .badge'), e => e.textContent).includes('success')`)
 
 	b.open("live list", "/invocations?status=failed")
@@ -560,7 +562,7 @@ func (b *session) wantAttr(step, sel, name, want string) {
 // on, a change committed reaches it.
 func (b *session) waitLive(step string) {
 	b.t.Helper()
-	b.waitFor(step, "the live updates to connect", `document.getElementById('live-status').textContent === 'live'`)
+	b.waitFor(step, "the live updates are connected", `document.getElementById('live-status')?.textContent === 'live'`)
 }
 
 // markPage marks the page's window: a reload would lose the mark.
@@ -570,26 +572,43 @@ func (b *session) markPage(step string) {
 }
 
 // waitUnreloaded waits until expr holds on the page marked by markPage,
-// and checks that the page was not reloaded (a poll that a navigation
-// interrupts fails, too).
+// and checks that the page was not reloaded.
 func (b *session) waitUnreloaded(step, expr string) {
 	b.t.Helper()
-	b.waitFor(step, "the page to show the change", expr)
+	b.waitFor(step, "the page shows the change", expr)
 	if !eval[bool](b, `window.statebackendMark === true`) {
 		b.t.Fatalf("%s: the page was reloaded: the live update should swap its content in", step)
 	}
 }
 
 // waitFor waits, up to poll.Timeout, until the JavaScript expression
-// expr is true on the page.
+// expr is true on the page, or the browser reports a problem (a live
+// update that failed, say), which fails the test at once.
 func (b *session) waitFor(step, what, expr string) {
 	b.t.Helper()
-	_, err := run(b, chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(0), chromedp.WithPollingInterval(20*time.Millisecond)))
-	if err != nil {
-		b.checkProblems(step)
-		b.t.Fatalf("%s: waiting for %s (%s): %v", step, what, expr, err)
-	}
+	err := poll.Until(b.tab, what, func(ctx context.Context) error {
+		if b.hasProblems() {
+			return nil
+		}
+		ok, err := chromedp.Run(ctx, chromedp.Evaluate[bool](expr))
+		if err != nil {
+			return err // a page being replaced, say: look again
+		}
+		if !ok {
+			return errors.New("not yet")
+		}
+		return nil
+	})
 	b.checkProblems(step)
+	if err != nil {
+		b.t.Fatalf("%s: %v (%s)", step, err, expr)
+	}
+}
+
+func (b *session) hasProblems() bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return len(b.problems) > 0
 }
 
 // shot saves a screenshot of the tab's viewport as name.png.
