@@ -4,7 +4,7 @@
 
 STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
 
-.PHONY: check fmt vet staticcheck test race ci ci-load scale-out quickstart bench
+.PHONY: check fmt vet staticcheck test race ci ci-load scale-out browser screenshots quickstart bench
 
 ## check: gofmt, go vet, staticcheck and the tests with the race detector
 check: fmt vet staticcheck race
@@ -46,6 +46,22 @@ scale-out:
 	bash .ci/scaleout.sh
 	STATEBACKEND_TEST_REQUIRE=pgreplica,galera,pgbouncer go test -race -count=1 ./conformance/pgreplicatest ./conformance/galeratest ./conformance/pgbouncertest ./scaleout
 	STATEBACKEND_TEST_REQUIRE=pgreplica,galera,pgbouncer go test -race -count=1 -run 'Replica|Galera|WriteClock|WatchFaults|WatchWaitsFor' . ./reliability
+
+## browser: installs Chromium from Debian (as root; nothing is started),
+## then runs the web monitor's test in a headless browser
+browser:
+	bash .ci/browser.sh
+	STATEBACKEND_TEST_REQUIRE=browser go test -race -count=1 ./monitor/internal/browsertest
+
+# The screenshots of docs/monitor.md, by the browser test's names.
+SCREENSHOTS := overview invocations invocation timeline
+
+## screenshots: the browser test, writing its screenshots into a temporary
+## directory, from which those of docs/monitor.md are copied to docs/img
+screenshots:
+	@dir="$$(mktemp -d)" && trap 'rm -rf "$$dir"' EXIT && \
+	STATEBACKEND_TEST_REQUIRE=browser STATEBACKEND_SCREENSHOTS="$$dir" go test -count=1 -run '^TestBrowser$$' ./monitor/internal/browsertest && \
+	for s in $(SCREENSHOTS); do cp "$$dir/$$s.png" docs/img/ || exit 1; done
 
 quickstart:
 	go run ./examples/quickstart

@@ -157,8 +157,15 @@ func TestStaticFiles(t *testing.T) {
 	if ct := js.header.Get("Content-Type"); ct != "text/javascript; charset=utf-8" {
 		t.Errorf("live.js: Content-Type %q", ct)
 	}
-	// A page links both.
-	mustGet(t, h, "/", `<link rel="stylesheet" href="./static/style.css">`, `<script src="./static/live.js" defer></script>`)
+	icon := mustGet(t, h, "/static/icon.svg", "<svg")
+	if ct := icon.header.Get("Content-Type"); ct != "image/svg+xml" {
+		t.Errorf("icon.svg: Content-Type %q", ct)
+	}
+	// A page links all three: with an icon of its own, a browser does not
+	// ask for /favicon.ico (outside the monitor when it is mounted under
+	// a prefix, and a 404 in the monitor's console otherwise).
+	mustGet(t, h, "/", `<link rel="stylesheet" href="./static/style.css">`, `<script src="./static/live.js" defer></script>`,
+		`<link rel="icon" href="./static/icon.svg" type="image/svg+xml">`)
 }
 
 // TestPartial checks that partial=1 answers the live region only.

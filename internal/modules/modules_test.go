@@ -18,7 +18,7 @@ const root = "../.."
 // envRead lists the environment variables the modules' tests read: read
 // here, so that go's test cache reruns this test when one changes.
 var envRead = []string{
-	"STATEBACKEND_TEST_REQUIRE",
+	"STATEBACKEND_TEST_REQUIRE", "STATEBACKEND_TEST_CHROMIUM", "STATEBACKEND_SCREENSHOTS",
 	"STATEBACKEND_TEST_POSTGRES_DSN", "STATEBACKEND_TEST_MYSQL_DSN",
 	"STATEBACKEND_TEST_POSTGRES_IMAGE", "STATEBACKEND_TEST_MYSQL_IMAGE",
 	"DOCKER_HOST", "DOCKER_CONTEXT", "DOCKER_CONFIG",
