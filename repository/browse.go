@@ -44,16 +44,7 @@ func (r Repo) members(db *gorm.DB, f BrowseFilter) (g BrowseFilter, none bool, e
 	if f.WorkflowID == "" && f.WorkflowType == "" && f.Parent == "" {
 		return f, false, nil
 	}
-	q := db.Table(r.Tables.Name("Invocation")).Select("invocation_id")
-	if f.WorkflowID != "" {
-		q = q.Where("workflow_id = ?", f.WorkflowID)
-	}
-	if f.WorkflowType != "" {
-		q = q.Where("workflow_type_key = ?", f.WorkflowType)
-	}
-	if f.Parent != "" {
-		q = q.Where("parent_invocation_id = ?", f.Parent)
-	}
+	q := f.onInvocation(db.Table(r.Tables.Name("Invocation")).Select("invocation_id"), "")
 	var ids []string
 	if err := q.Limit(MembersByID+1).Pluck("invocation_id", &ids).Error; err != nil {
 		return f, false, err
@@ -65,6 +56,22 @@ func (r Repo) members(db *gorm.DB, f BrowseFilter) (g BrowseFilter, none bool, e
 	g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
 	g.ids = ids
 	return g, len(ids) == 0, nil
+}
+
+// onInvocation applies f's workflow, workflow type and parent filters to
+// q, as conditions on the invocation columns whose names start with
+// prefix ("" or an alias and a dot).
+func (f BrowseFilter) onInvocation(q *gorm.DB, prefix string) *gorm.DB {
+	if f.WorkflowID != "" {
+		q = q.Where(prefix+"workflow_id = ?", f.WorkflowID)
+	}
+	if f.WorkflowType != "" {
+		q = q.Where(prefix+"workflow_type_key = ?", f.WorkflowType)
+	}
+	if f.Parent != "" {
+		q = q.Where(prefix+"parent_invocation_id = ?", f.Parent)
+	}
+	return q
 }
 
 // BrowseKey is a position in a listing: the last row's status timestamp
@@ -128,22 +135,13 @@ func (r Repo) browseWhere(q *gorm.DB, f BrowseFilter) *gorm.DB {
 	if f.ids != nil {
 		q = q.Where("s.invocation_id IN ?", f.ids)
 	}
-	// The invocation's own columns are filtered through its table's
-	// indexes (workflow, workflow type, parent): the set is usually small.
-	invs := r.Tables.Name("Invocation")
-	if f.WorkflowID != "" {
-		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
-			Select("invocation_id").Where("workflow_id = ?", f.WorkflowID))
+	if f.WorkflowID == "" && f.WorkflowType == "" && f.Parent == "" {
+		return q
 	}
-	if f.WorkflowType != "" {
-		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
-			Select("invocation_id").Where("workflow_type_key = ?", f.WorkflowType))
-	}
-	if f.Parent != "" {
-		q = q.Where("s.invocation_id IN (?)", q.Session(&gorm.Session{NewDB: true}).Table(invs).
-			Select("invocation_id").Where("parent_invocation_id = ?", f.Parent))
-	}
-	return q
+	// The workflow, workflow type and parent filters: the set of members
+	// the invocations' indexes find (what a count reads whole).
+	members := q.Session(&gorm.Session{NewDB: true}).Table(r.Tables.Name("Invocation")).Select("invocation_id")
+	return q.Where("s.invocation_id IN (?)", f.onInvocation(members, ""))
 }
 
 // browseSelect is what a listing reads of each row.
@@ -245,9 +243,16 @@ func mergeNewest(rows []BrowseRow, limit int) []BrowseRow {
 	return out
 }
 
-// listRange is ListInvocations in one statement.
+// listRange is ListInvocations in one statement. The workflow, workflow
+// type and parent filters (a set of more than MembersByID members) are
+// conditions on the invocation joined to each status read in the index's
+// order: the statement stops after limit rows, where a set of ids would
+// be read whole before the first row (for each range of a merged
+// listing).
 func (r Repo) listRange(db *gorm.DB, f BrowseFilter, after *BrowseKey, limit int) ([]BrowseRow, error) {
-	q := r.browseWhere(r.browseFrom(db), f)
+	g := f
+	g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
+	q := f.onInvocation(r.browseWhere(r.browseFrom(db), g), "i.")
 	if after != nil {
 		// The first bound, implied by the second, lets every database
 		// start its index range at the cursor instead of filtering from
@@ -331,15 +336,7 @@ func (r Repo) probe(db *gorm.DB, f BrowseFilter, limit int) ([]string, error) {
 	} else {
 		q = db.Table("? i", clause.Table{Name: r.Tables.Name("Invocation")}).Select("s.invocation_id").
 			Joins("JOIN ? s ON s.invocation_id = i.invocation_id", clause.Table{Name: r.Tables.Name("InvocationStatus")})
-		if f.WorkflowID != "" {
-			q = q.Where("i.workflow_id = ?", f.WorkflowID)
-		}
-		if f.WorkflowType != "" {
-			q = q.Where("i.workflow_type_key = ?", f.WorkflowType)
-		}
-		if f.Parent != "" {
-			q = q.Where("i.parent_invocation_id = ?", f.Parent)
-		}
+		q = f.onInvocation(q, "i.")
 		g := f
 		g.WorkflowID, g.WorkflowType, g.Parent = "", "", ""
 		q = r.browseWhere(q, g)
