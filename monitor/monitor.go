@@ -37,7 +37,7 @@ type Options struct {
 	PollInterval time.Duration
 	// ScanLimit bounds the history records one page reads for the
 	// throughput chart of the overview and for the timeline; default
-	// 20,000. Pages say when they were cut.
+	// 10,000. Pages say when they were cut.
 	ScanLimit int
 }
 
@@ -46,7 +46,7 @@ const (
 	DefaultTitle        = "pynenc monitor"
 	DefaultPollInterval = 5 * time.Second
 	MinPollInterval     = 100 * time.Millisecond
-	DefaultScanLimit    = 20_000
+	DefaultScanLimit    = 10_000
 	// MaxScanLimit bounds ScanLimit, so that a page stays a page.
 	MaxScanLimit = 1_000_000
 )
