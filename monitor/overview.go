@@ -311,12 +311,11 @@ func (s *server) throughput(ctx context.Context, window string, now time.Time) (
 	cut := make([]bool, buckets)
 	maxN := 0
 	total := 0
-	for i := range buckets {
-		from := start.Add(time.Duration(i) * step)
-		b, err := s.bucket(ctx, from, step, perBucket, now)
-		if err != nil {
-			return chart{}, err
-		}
+	read := make([]bucketCounts, buckets)
+	if err := s.readBuckets(ctx, read, start, step, perBucket, now); err != nil {
+		return chart{}, err
+	}
+	for i, b := range read {
 		counts[i], cut[i] = b.counts, b.cut
 		maxN = max(maxN, b.n)
 		total += b.n
@@ -364,6 +363,54 @@ func (s *server) throughput(ctx context.Context, window string, now time.Time) (
 		c.YTicks = append(c.YTicks, chartTick{X: float64(c.PlotLeft - 6), Y: y + 4, Label: formatCount(int64(v))})
 	}
 	return c, nil
+}
+
+// chartReaders bounds the buckets the chart reads at once: a first view
+// reads them all (one short query each), later ones the current bucket.
+const chartReaders = 4
+
+// readBuckets fills read[i] with the counts of the bucket starting at
+// start + i*step, chartReaders of them at a time.
+func (s *server) readBuckets(ctx context.Context, read []bucketCounts, start time.Time, step time.Duration, perBucket int, now time.Time) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg    sync.WaitGroup
+		mu    sync.Mutex
+		first error
+		next  = make(chan int)
+	)
+	for range min(chartReaders, len(read)) {
+		wg.Go(func() {
+			for i := range next {
+				b, err := s.bucket(ctx, start.Add(time.Duration(i)*step), step, perBucket, now)
+				if err != nil {
+					mu.Lock()
+					if first == nil {
+						first = err
+						cancel()
+					}
+					mu.Unlock()
+					continue
+				}
+				read[i] = b
+			}
+		})
+	}
+feed:
+	for i := range read {
+		select {
+		case next <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(next)
+	wg.Wait()
+	if first == nil && ctx.Err() != nil {
+		first = ctx.Err()
+	}
+	return first
 }
 
 // bucketCounts are the status changes of one bucket of the chart.
