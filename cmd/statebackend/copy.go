@@ -5,10 +5,12 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"slices"
 	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/dialect"
@@ -130,23 +132,51 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 	repo := repository.New(dst.tables, repository.Config{})
 	defer repo.Close()
 	w := &writer{dst: dst.backend, repo: repo, db: dst.db, transient: dialect.Of(dst.db.Dialector).Transient, runners: map[string][]any{}}
-	for _, t := range specs {
-		if t.model == "RunnerContext" {
-			if err := loadAll(ctx, src, t, batch, func(v []any) { w.runners[v[0].(string)] = v }); err != nil {
-				return rep, err
+	rep.Tables = make([]tableReport, len(specs)+1)
+	keyed := func(ctx context.Context, specs []*tableSpec, out []tableReport) error {
+		for i, t := range specs {
+			if t.model == "RunnerContext" {
+				if err := loadAll(ctx, src, t, batch, func(v []any) { w.runners[v[0].(string)] = v }); err != nil {
+					return err
+				}
 			}
+			tr, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
+			if err != nil {
+				return err
+			}
+			out[i] = tr
 		}
-		tr, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
-		if err != nil {
-			return rep, err
-		}
-		rep.Tables = append(rep.Tables, tr)
+		return nil
 	}
-	tr, err := c.syncHistory(ctx, src, dst, batch, prog, resumeHistory)
-	if err != nil {
+	history := func(ctx context.Context) (err error) {
+		rep.Tables[len(specs)], err = c.syncHistory(ctx, src, dst, batch, prog, resumeHistory)
+		return err
+	}
+	// Runner contexts and invocations first, for the readers of a
+	// half-copied target: the other tables refer to them.
+	first := slices.IndexFunc(specs, func(t *tableSpec) bool { return t.model == "Invocation" }) + 1
+	if err := keyed(ctx, specs[:first], rep.Tables); err != nil {
 		return rep, err
 	}
-	rep.Tables = append(rep.Tables, tr)
+	if dst.url.kind == "sqlite" {
+		// One writer at a time: SQLite takes one.
+		if err := keyed(ctx, specs[first:], rep.Tables[first:]); err != nil {
+			return rep, err
+		}
+		if err := history(ctx); err != nil {
+			return rep, err
+		}
+	} else {
+		// A server writes the history, whose rows cost it the most (its
+		// triggers keep the current statuses and the changes), on one
+		// connection while the other tables go on another.
+		g, gctx := errgroup.WithContext(ctx)
+		g.Go(func() error { return keyed(gctx, specs[first:], rep.Tables[first:len(specs)]) })
+		g.Go(func() error { return history(gctx) })
+		if err := g.Wait(); err != nil {
+			return rep, err
+		}
+	}
 	rep.Verified = true
 	return rep, nil
 }

@@ -10,7 +10,6 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
-	"github.com/taskstate/statebackend/dialect"
 	"github.com/taskstate/statebackend/entities"
 	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
@@ -233,15 +232,16 @@ type writer struct {
 	runners map[string][]any
 }
 
-// retry runs the write fn again while it fails on a lock held elsewhere
-// (SQLite's short busy timeout: the target's library handle and the
-// copy's own share the file), until ctx ends or for a minute at most;
-// fn is atomic, so it either wrote everything or nothing.
+// retry runs the write fn again while it fails on an error the target's
+// database says is worth retrying (SQLite's short busy timeout, as the
+// target's library handle and the copy's own share the file; a deadlock
+// with the history written at once), until ctx ends or for a minute at
+// most; fn is atomic, so it either wrote everything or nothing.
 func (w *writer) retry(ctx context.Context, fn func() error) error {
 	deadline := time.Now().Add(time.Minute)
 	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
 		err := fn()
-		if err == nil || w.transient(err) != dialect.TransientBusy || time.Now().After(deadline) {
+		if err == nil || w.transient(err) == "" || time.Now().After(deadline) {
 			return err
 		}
 		select {
