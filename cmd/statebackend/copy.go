@@ -54,6 +54,9 @@ not. The target should hold no other state for the app.`,
 			if err != nil {
 				return err
 			}
+			// A copy reads each page once: memory-mapping the files
+			// would only make its resident memory grow with them.
+			src.noMemoryMap, dst.noMemoryMap = true, true
 			if src.shown == dst.shown {
 				return usageErrorf("--from and --to name the same database (%s)", src.shown)
 			}
