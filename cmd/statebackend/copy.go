@@ -136,49 +136,51 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 	defer repo.Close()
 	w := &writer{dst: dst.backend, repo: repo, db: dst.db, transient: dialect.Of(dst.db.Dialector).Transient, runners: map[string][]any{}}
 	rep.Tables = make([]tableReport, len(specs)+1)
-	keyed := func(ctx context.Context, specs []*tableSpec, out []tableReport) error {
+	// g runs the copy, and each table's verification once its rows are
+	// written, while the next table is copied.
+	g, ctx := errgroup.WithContext(ctx)
+	keyed := func(specs []*tableSpec, out []tableReport) error {
 		for i, t := range specs {
 			if t.model == "RunnerContext" {
 				if err := loadAll(ctx, src, t, batch, func(v []any) { w.runners[v[0].(string)] = v }); err != nil {
 					return err
 				}
 			}
-			tr, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
+			tr, verify, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
 			if err != nil {
 				return err
 			}
 			out[i] = tr
+			g.Go(verify)
 		}
 		return nil
 	}
-	history := func(ctx context.Context) (err error) {
+	history := func() (err error) {
 		rep.Tables[len(specs)], err = c.syncHistory(ctx, src, dst, batch, prog, resumeHistory)
 		return err
 	}
-	// Runner contexts and invocations first, for the readers of a
-	// half-copied target: the other tables refer to them.
-	first := slices.IndexFunc(specs, func(t *tableSpec) bool { return t.model == "Invocation" }) + 1
-	if err := keyed(ctx, specs[:first], rep.Tables); err != nil {
-		return rep, err
-	}
-	if dst.url.kind == "sqlite" {
+	g.Go(func() error {
+		// Runner contexts and invocations first, for the readers of a
+		// half-copied target: the other tables refer to them.
+		first := slices.IndexFunc(specs, func(t *tableSpec) bool { return t.model == "Invocation" }) + 1
+		if err := keyed(specs[:first], rep.Tables); err != nil {
+			return err
+		}
+		if dst.url.kind != "sqlite" {
+			// A server writes the history, whose rows cost it the most
+			// (its triggers keep the current statuses and the changes),
+			// on one connection while the other tables go on another.
+			g.Go(func() error { return keyed(specs[first:], rep.Tables[first:len(specs)]) })
+			return history()
+		}
 		// One writer at a time: SQLite takes one.
-		if err := keyed(ctx, specs[first:], rep.Tables[first:]); err != nil {
-			return rep, err
+		if err := keyed(specs[first:], rep.Tables[first:]); err != nil {
+			return err
 		}
-		if err := history(ctx); err != nil {
-			return rep, err
-		}
-	} else {
-		// A server writes the history, whose rows cost it the most (its
-		// triggers keep the current statuses and the changes), on one
-		// connection while the other tables go on another.
-		g, gctx := errgroup.WithContext(ctx)
-		g.Go(func() error { return keyed(gctx, specs[first:], rep.Tables[first:len(specs)]) })
-		g.Go(func() error { return history(gctx) })
-		if err := g.Wait(); err != nil {
-			return rep, err
-		}
+		return history()
+	})
+	if err := g.Wait(); err != nil {
+		return rep, err
 	}
 	rep.Verified = true
 	return rep, nil
@@ -252,47 +254,49 @@ func loadAll(ctx context.Context, src source, t *tableSpec, batch int, fn func([
 }
 
 // syncTable copies the rows of t that dst lacks or holds differently, page
-// by page in key order, then checks dst's checksum against src's. Into a
-// table that was empty when the copy came to it, every row is written
-// without reading the target first.
-func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t *tableSpec, batch int, prog *progress) (tableReport, error) {
+// by page in key order, and returns what verifies the copy: a check of
+// dst's checksum against src's. Into a table that was empty when the copy
+// came to it, every row is written without reading the target first.
+func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t *tableSpec, batch int, prog *progress) (tableReport, func() error, error) {
 	name := dst.tables.Name(t.model)
 	tr := tableReport{Table: name}
 	target := libSource{dst}
 	prog.describe(progressLabel(name))
 	held, err := target.count(ctx, t)
 	if err != nil {
-		return tr, err
+		return tr, nil, err
 	}
 	var want checksum
 	for rows, err := range prefetch(ctx, pages(ctx, src, t, batch)) {
 		if err != nil {
-			return tr, err
+			return tr, nil, err
 		}
 		todo, err := rowsToWrite(ctx, target, t, rows, held > 0, &want)
 		if err != nil {
-			return tr, err
+			return tr, nil, err
 		}
 		if len(todo) > 0 {
 			if err := w.retry(ctx, func() error { return t.write(ctx, w, todo) }); err != nil {
-				return tr, fmt.Errorf("write %s: %w", name, err)
+				return tr, nil, fmt.Errorf("write %s: %w", name, err)
 			}
 		}
 		tr.Written += int64(len(todo))
 		prog.add(len(rows))
 		c.log.Debug("copied page", "table", name, "rows", len(rows), "written", len(todo))
 	}
-	var got checksum
-	err = loadAll(ctx, target, t, batch, func(v []any) {
-		if cv, cerr := t.canon(v); cerr == nil {
-			got.add(cv)
-		}
-	})
-	if err != nil {
-		return tr, err
-	}
 	tr.Rows, tr.Checksum = want.rows, want.String()
-	return tr, verify(name, want, got)
+	return tr, func() error {
+		var got checksum
+		err := loadAll(ctx, target, t, batch, func(v []any) {
+			if cv, cerr := t.canon(v); cerr == nil {
+				got.add(cv)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return verify(name, want, got)
+	}, nil
 }
 
 // rowsToWrite adds the rows of a source page to want and returns those
