@@ -262,16 +262,18 @@ func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t
 	tr := tableReport{Table: name}
 	target := libSource{dst}
 	prog.describe(progressLabel(name))
-	held, err := target.count(ctx, t)
+	// The first row in key order, if any: cheaper than a count.
+	some, err := target.page(ctx, t, nil, 1)
 	if err != nil {
 		return tr, nil, err
 	}
+	held := len(some) > 0
 	var want checksum
 	for rows, err := range prefetch(ctx, pages(ctx, src, t, batch)) {
 		if err != nil {
 			return tr, nil, err
 		}
-		todo, err := rowsToWrite(ctx, target, t, rows, held > 0, &want)
+		todo, err := rowsToWrite(ctx, target, t, rows, held, &want)
 		if err != nil {
 			return tr, nil, err
 		}

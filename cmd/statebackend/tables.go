@@ -42,7 +42,7 @@ type tableSpec struct {
 
 // keyedTables lists the tables copied row by row, in copy order (runner
 // contexts and invocations before what refers to them, for readers of a
-// half-copied target). History has its own path (see copyHistory).
+// half-copied target). History has its own path (see syncHistory).
 func keyedTables() []*tableSpec {
 	return []*tableSpec{
 		{
