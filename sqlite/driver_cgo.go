@@ -29,15 +29,14 @@ const DriverName = "sqlite3"
 const PureGo = false
 
 // newConnector returns the connector of the database at dsn: go-sqlite3,
-// with the database file memory-mapped on every new connection.
-func newConnector(dsn string) (driver.Connector, error) {
+// with mmap bytes of the database file memory-mapped on every new
+// connection.
+func newConnector(dsn, mmap string) (driver.Connector, error) {
+	setup := func(c *sqlite3.SQLiteConn) error {
+		_, err := c.Exec("PRAGMA mmap_size = "+mmap, nil)
+		return err
+	}
 	return connector{dsn: dsn, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}}, nil
-}
-
-// setup runs on every new connection.
-func setup(c *sqlite3.SQLiteConn) error {
-	_, err := c.Exec("PRAGMA mmap_size = "+mmapSize, nil)
-	return err
 }
 
 // connector opens connections to one DSN with one driver.

@@ -31,11 +31,11 @@ const PureGo = true
 
 // newConnector returns the connector of the database at dsn:
 // modernc.org/sqlite, which understands go-sqlite3's DSN parameters, with
-// the database file memory-mapped on every new connection and times
-// written in go-sqlite3's format (the backend stores none, but a program
-// sharing the file may).
-func newConnector(dsn string) (driver.Connector, error) {
-	return modernc.NewConnector(dsn + "&_pragma=mmap_size%28" + mmapSize + "%29&_time_format=sqlite")
+// mmap bytes of the database file memory-mapped on every new connection
+// and times written in go-sqlite3's format (the backend stores none, but a
+// program sharing the file may).
+func newConnector(dsn, mmap string) (driver.Connector, error) {
+	return modernc.NewConnector(dsn + "&_pragma=mmap_size%28" + mmap + "%29&_time_format=sqlite")
 }
 
 // resultCode returns the SQLite result code of err (extended where SQLite

@@ -38,6 +38,8 @@ type config struct {
 	// immutableWhenClosed opens a closed database immutable (see
 	// ImmutableWhenClosed).
 	immutableWhenClosed bool
+	// noMemoryMap maps none of the file (see WithoutMemoryMap).
+	noMemoryMap bool
 }
 
 // busyTimeout is how long SQLite itself waits for a lock another
@@ -51,6 +53,14 @@ const busyTimeout = 20 * time.Millisecond
 // mmapSize is how much of the database file each connection memory-maps
 // (PRAGMA mmap_size): 256 MiB.
 const mmapSize = "268435456"
+
+// WithoutMemoryMap reads and writes the database file through SQLite's
+// page cache only, without memory-mapping it (by default each connection
+// maps up to 256 MiB of it, which makes repeated reads cheaper and
+// counts the mapped pages in the process's resident memory). For a
+// process that reads a large file once, such as a copy, whose resident
+// memory should not grow with the file.
+func WithoutMemoryMap() Option { return func(c *config) { c.noMemoryMap = true } }
 
 // Open returns the dialector of the SQLite database file at path, created
 // if missing (unless ReadOnly). The path ":memory:" (or "") gives a
@@ -164,7 +174,11 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 			}
 		}
 	}
-	conn, err := newConnector(inner.DSN)
+	mmap := mmapSize
+	if d.cfg.noMemoryMap {
+		mmap = "0"
+	}
+	conn, err := newConnector(inner.DSN, mmap)
 	if err != nil {
 		return d.explainOpen(err)
 	}

@@ -9,6 +9,8 @@ import (
 	"strings"
 	"testing"
 
+	"gorm.io/gorm"
+
 	"github.com/taskstate/statebackend"
 )
 
@@ -239,5 +241,36 @@ func TestHotJournal(t *testing.T) {
 	_, err = statebackend.Open(Open(hot, ReadOnly()))
 	if err == nil || !strings.Contains(err.Error(), "hot.db has a hot journal") || !strings.Contains(err.Error(), "open it once read-write") {
 		t.Errorf("read-only open of a database with a hot journal: %v, want an error naming the journal and the fix", err)
+	}
+}
+
+// TestWithoutMemoryMap checks that every connection maps 256 MiB of the
+// file by default and none with WithoutMemoryMap, read-only too.
+func TestWithoutMemoryMap(t *testing.T) {
+	t.Parallel()
+	path := filepath.Join(t.TempDir(), "state.db")
+	for _, c := range []struct {
+		name string
+		opts []Option
+		want int64
+	}{
+		{"default", nil, 268435456},
+		{"without", []Option{WithoutMemoryMap()}, 0},
+		{"read_only_without", []Option{ReadOnly(), WithoutMemoryMap()}, 0},
+	} {
+		db, err := gorm.Open(Open(path, c.opts...), &gorm.Config{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		var got int64
+		if err := db.Raw("PRAGMA mmap_size").Scan(&got).Error; err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got != c.want {
+			t.Errorf("%s: mmap_size %d, want %d", c.name, got, c.want)
+		}
+		if sqlDB, err := db.DB(); err == nil {
+			_ = sqlDB.Close()
+		}
 	}
 }

@@ -4,11 +4,17 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"iter"
+	"slices"
 	"strings"
+	"sync"
 
 	"github.com/spf13/cobra"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -48,6 +54,9 @@ not. The target should hold no other state for the app.`,
 			if err != nil {
 				return err
 			}
+			// A copy reads each page once: memory-mapping the files
+			// would only make its resident memory grow with them.
+			src.noMemoryMap, dst.noMemoryMap = true, true
 			if src.shown == dst.shown {
 				return usageErrorf("--from and --to name the same database (%s)", src.shown)
 			}
@@ -123,144 +132,255 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 	prog := c.newProgress(total, "copying", "rows")
 	defer prog.done()
 
-	w := &writer{dst: dst.backend, runners: map[string][]any{}}
-	for _, t := range specs {
-		if t.model == "RunnerContext" {
-			if err := loadAll(ctx, src, t, batch, func(v []any) { w.runners[v[0].(string)] = v }); err != nil {
-				return rep, err
+	repo := repository.New(dst.tables, repository.Config{})
+	defer repo.Close()
+	w := &writer{dst: dst.backend, repo: repo, db: dst.db, transient: dialect.Of(dst.db.Dialector).Transient, runners: map[string][]any{}}
+	rep.Tables = make([]tableReport, len(specs)+1)
+	// g runs the copy, and each table's verification once its rows are
+	// written, while the next table is copied.
+	g, ctx := errgroup.WithContext(ctx)
+	keyed := func(specs []*tableSpec, out []tableReport) error {
+		for i, t := range specs {
+			if t.model == "RunnerContext" {
+				if err := loadAll(ctx, src, t, batch, func(v []any) { w.runners[v[0].(string)] = v }); err != nil {
+					return err
+				}
 			}
+			tr, verify, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
+			if err != nil {
+				return err
+			}
+			out[i] = tr
+			g.Go(verify)
 		}
-		tr, err := c.syncTable(ctx, src, dst, w, t, batch, prog)
-		if err != nil {
-			return rep, err
-		}
-		rep.Tables = append(rep.Tables, tr)
+		return nil
 	}
-	tr, err := c.syncHistory(ctx, src, dst, batch, prog, resumeHistory)
-	if err != nil {
+	history := func() (err error) {
+		rep.Tables[len(specs)], err = c.syncHistory(ctx, src, dst, batch, prog, resumeHistory)
+		return err
+	}
+	g.Go(func() error {
+		// Runner contexts and invocations first, for the readers of a
+		// half-copied target: the other tables refer to them.
+		first := slices.IndexFunc(specs, func(t *tableSpec) bool { return t.model == "Invocation" }) + 1
+		if err := keyed(specs[:first], rep.Tables); err != nil {
+			return err
+		}
+		if dst.url.kind != "sqlite" {
+			// A server writes the history, whose rows cost it the most
+			// (its triggers keep the current statuses and the changes),
+			// on one connection while the other tables go on another.
+			g.Go(func() error { return keyed(specs[first:], rep.Tables[first:len(specs)]) })
+			return history()
+		}
+		// One writer at a time: SQLite takes one.
+		if err := keyed(specs[first:], rep.Tables[first:]); err != nil {
+			return err
+		}
+		return history()
+	})
+	if err := g.Wait(); err != nil {
 		return rep, err
 	}
-	rep.Tables = append(rep.Tables, tr)
 	rep.Verified = true
 	return rep, nil
 }
 
+// pages yields the rows of t in key order, batch rows a page.
+func pages(ctx context.Context, src source, t *tableSpec, batch int) iter.Seq2[[][]any, error] {
+	return func(yield func([][]any, error) bool) {
+		var after []any
+		for {
+			rows, err := src.page(ctx, t, after, batch)
+			if err != nil {
+				yield(nil, err)
+				return
+			}
+			if len(rows) == 0 || !yield(rows, nil) || len(rows) < batch {
+				return
+			}
+			after = rows[len(rows)-1][:t.nkeys]
+		}
+	}
+}
+
+// prefetch yields what seq yields, reading one item ahead in another
+// goroutine: the next page is read while the caller writes this one.
+func prefetch[T any](ctx context.Context, seq iter.Seq2[T, error]) iter.Seq2[T, error] {
+	return func(yield func(T, error) bool) {
+		ctx, cancel := context.WithCancel(ctx)
+		type item struct {
+			v   T
+			err error
+		}
+		ch := make(chan item, 1)
+		var wg sync.WaitGroup
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer close(ch)
+			for v, err := range seq {
+				select {
+				case ch <- item{v, err}:
+				case <-ctx.Done():
+					return
+				}
+				if err != nil {
+					return
+				}
+			}
+		}()
+		defer wg.Wait()
+		defer cancel()
+		for it := range ch {
+			if !yield(it.v, it.err) {
+				return
+			}
+		}
+	}
+}
+
 // loadAll calls fn with every row of t.
 func loadAll(ctx context.Context, src source, t *tableSpec, batch int, fn func([]any)) error {
-	var after []any
-	for {
-		rows, err := src.page(ctx, t, after, batch)
+	for rows, err := range prefetch(ctx, pages(ctx, src, t, batch)) {
 		if err != nil {
 			return err
 		}
 		for _, v := range rows {
 			fn(v)
 		}
-		if len(rows) < batch {
-			return nil
-		}
-		after = rows[len(rows)-1][:t.nkeys]
 	}
+	return nil
 }
 
 // syncTable copies the rows of t that dst lacks or holds differently, page
-// by page in key order, then checks dst's checksum against src's.
-func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t *tableSpec, batch int, prog *progress) (tableReport, error) {
+// by page in key order, and returns what verifies the copy: a check of
+// dst's checksum against src's. Into a table that was empty when the copy
+// came to it, every row is written without reading the target first.
+func (c *cli) syncTable(ctx context.Context, src source, dst *conn, w *writer, t *tableSpec, batch int, prog *progress) (tableReport, func() error, error) {
 	name := dst.tables.Name(t.model)
 	tr := tableReport{Table: name}
 	target := libSource{dst}
 	prog.describe(progressLabel(name))
+	// The first row in key order, if any: cheaper than a count.
+	some, err := target.page(ctx, t, nil, 1)
+	if err != nil {
+		return tr, nil, err
+	}
+	held := len(some) > 0
 	var want checksum
-	var after []any
-	for {
-		rows, err := src.page(ctx, t, after, batch)
+	for rows, err := range prefetch(ctx, pages(ctx, src, t, batch)) {
 		if err != nil {
-			return tr, err
+			return tr, nil, err
 		}
-		if len(rows) == 0 {
-			break
-		}
-		have, err := target.pageRange(ctx, t, rows[0][:t.nkeys], rows[len(rows)-1][:t.nkeys])
+		todo, err := rowsToWrite(ctx, target, t, rows, held, &want)
 		if err != nil {
-			return tr, err
-		}
-		held := make(map[string][]byte, len(have))
-		for _, v := range have {
-			cv, err := t.canon(v)
-			if err != nil {
-				return tr, fmt.Errorf("target %s: %w", name, err)
-			}
-			held[keyString(v[:t.nkeys])] = cv
-		}
-		var todo [][]any
-		for _, v := range rows {
-			cv, err := t.canon(v)
-			if err != nil {
-				return tr, fmt.Errorf("source %s: %w", name, err)
-			}
-			want.add(cv)
-			if !bytes.Equal(held[keyString(v[:t.nkeys])], cv) {
-				todo = append(todo, v)
-			}
+			return tr, nil, err
 		}
 		if len(todo) > 0 {
-			if err := t.write(ctx, w, todo); err != nil {
-				return tr, fmt.Errorf("write %s: %w", name, err)
+			if err := w.retry(ctx, func() error { return t.write(ctx, w, todo) }); err != nil {
+				return tr, nil, fmt.Errorf("write %s: %w", name, err)
 			}
 		}
 		tr.Written += int64(len(todo))
 		prog.add(len(rows))
 		c.log.Debug("copied page", "table", name, "rows", len(rows), "written", len(todo))
-		if len(rows) < batch {
-			break
-		}
-		after = rows[len(rows)-1][:t.nkeys]
-	}
-	var got checksum
-	err := loadAll(ctx, target, t, batch, func(v []any) {
-		if cv, cerr := t.canon(v); cerr == nil {
-			got.add(cv)
-		}
-	})
-	if err != nil {
-		return tr, err
 	}
 	tr.Rows, tr.Checksum = want.rows, want.String()
-	return tr, verify(name, want, got)
+	return tr, func() error {
+		var got checksum
+		err := loadAll(ctx, target, t, batch, func(v []any) {
+			if cv, cerr := t.canon(v); cerr == nil {
+				got.add(cv)
+			}
+		})
+		if err != nil {
+			return err
+		}
+		return verify(name, want, got)
+	}, nil
+}
+
+// rowsToWrite adds the rows of a source page to want and returns those
+// the target lacks or holds differently; with compare false (the target's
+// table was empty) that is every row, and the target is not read.
+func rowsToWrite(ctx context.Context, target libSource, t *tableSpec, rows [][]any, compare bool, want *checksum) ([][]any, error) {
+	name := target.cn.tables.Name(t.model)
+	var held map[string][]byte
+	if compare {
+		have, err := target.pageRange(ctx, t, rows[0][:t.nkeys], rows[len(rows)-1][:t.nkeys])
+		if err != nil {
+			return nil, err
+		}
+		held = make(map[string][]byte, len(have))
+		for _, v := range have {
+			cv, err := t.canon(v)
+			if err != nil {
+				return nil, fmt.Errorf("target %s: %w", name, err)
+			}
+			held[keyString(v[:t.nkeys])] = cv
+		}
+	}
+	todo := rows[:0:0]
+	for _, v := range rows {
+		cv, err := t.canon(v)
+		if err != nil {
+			return nil, fmt.Errorf("source %s: %w", name, err)
+		}
+		want.add(cv)
+		if !compare || !bytes.Equal(held[keyString(v[:t.nkeys])], cv) {
+			todo = append(todo, v)
+		}
+	}
+	return todo, nil
 }
 
 // syncHistory copies the history in the source's order, each page
 // atomically through the library's HistoryImporter, then verifies it. On
 // a rerun it starts at the newest timestamp the target holds: every record
 // before it was committed with an earlier page. If the verification fails
-// after such a resumed pass, one full pass follows.
+// after such a resumed pass, one full pass follows. The source's checksum
+// is summed as its records are copied (and, when resuming, over the
+// records before the resumed range), so the source is read once. Into an
+// empty history every record is written without reading the target first.
 func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int, prog *progress, resume bool) (tableReport, error) {
 	name := dst.tables.Name("History")
 	tr := tableReport{Table: name}
 	imp := dst.backend
 	target := libSource{dst}
 	prog.describe(progressLabel(name))
+	newest, held, err := target.maxHistoryMicros(ctx)
+	if err != nil {
+		return tr, err
+	}
 	from := minMicros
-	if resume {
-		if us, ok, err := target.maxHistoryMicros(ctx); err != nil {
+	var want checksum
+	if resume && held {
+		from = newest
+		skipped, err := src.countHistory(ctx, from)
+		if err != nil {
 			return tr, err
-		} else if ok {
-			from = us
-			skipped, err := src.countHistory(ctx, from)
-			if err != nil {
+		}
+		prog.skip(int(skipped))
+		c.log.Info("resuming history", "table", name, "from", state.FormatTimestamp(state.FromMicros(from)), "skipped", skipped)
+		if from > minMicros {
+			if want, err = historySum(ctx, src, minMicros, from-1, batch); err != nil {
 				return tr, err
 			}
-			prog.skip(int(skipped))
-			c.log.Info("resuming history", "table", name, "from", state.FormatTimestamp(state.FromMicros(from)), "skipped", skipped)
 		}
 	}
-	for recs, err := range src.history(ctx, from, batch) {
+	for recs, err := range prefetch(ctx, src.history(ctx, from, batch)) {
 		if err != nil {
 			return tr, err
 		}
-		todo, err := historyToWrite(ctx, dst, recs, batch)
-		if err != nil {
-			return tr, fmt.Errorf("target %s: %w", name, err)
+		for _, h := range recs {
+			want.add(historyCanon(h))
+		}
+		todo := recs
+		if held {
+			if todo, err = historyToWrite(ctx, dst, recs, batch); err != nil {
+				return tr, fmt.Errorf("target %s: %w", name, err)
+			}
 		}
 		if len(todo) > 0 {
 			if err := imp.ImportHistory(ctx, todo); err != nil {
@@ -271,11 +391,7 @@ func (c *cli) syncHistory(ctx context.Context, src source, dst *conn, batch int,
 		prog.add(len(recs))
 		c.log.Debug("copied page", "table", name, "rows", len(recs), "written", len(todo))
 	}
-	want, err := historySum(ctx, src, batch)
-	if err != nil {
-		return tr, err
-	}
-	got, err := historySum(ctx, target, batch)
+	got, err := historySum(ctx, target, minMicros, maxMicros, batch)
 	if err != nil {
 		return tr, err
 	}
@@ -339,15 +455,24 @@ func historyToWrite(ctx context.Context, dst *conn, recs []statebackend.Invocati
 	return todo, nil
 }
 
-// historySum checksums every history record of s.
-func historySum(ctx context.Context, s source, batch int) (checksum, error) {
+// historySum checksums the history records of s with a timestamp in
+// [fromMicros, toMicros].
+func historySum(ctx context.Context, s source, fromMicros, toMicros int64, batch int) (checksum, error) {
 	var sum checksum
-	for recs, err := range s.history(ctx, minMicros, batch) {
+	for recs, err := range prefetch(ctx, s.history(ctx, fromMicros, batch)) {
 		if err != nil {
 			return sum, err
 		}
 		for _, h := range recs {
-			sum.add(historyCanon(h))
+			us := state.ToMicros(h.Timestamp)
+			if us > toMicros {
+				// Bounded sums read a library's history, in timestamp
+				// order: the rest is later still.
+				return sum, nil
+			}
+			if us >= fromMicros {
+				sum.add(historyCanon(h))
+			}
 		}
 	}
 	return sum, nil

@@ -122,7 +122,9 @@ func TestCopyAcrossDatabases(t *testing.T) {
 // TestCopyKilledAndRerun kills a copy (SIGKILL, a child process) in the
 // middle of a keyed table and in the middle of the history, then runs it
 // again: it completes, writes only what was missing, and the target holds
-// the source's state.
+// the source's state. Into SQLite the tables are written one after the
+// other, into Postgres the history at the same time as the tables after
+// the invocations.
 func TestCopyKilledAndRerun(t *testing.T) {
 	t.Parallel()
 	bin, err := exec.LookPath("statebackend")
@@ -130,66 +132,83 @@ func TestCopyKilledAndRerun(t *testing.T) {
 		t.Fatalf("the statebackend command is not on PATH (set up by TestMain): %v", err)
 	}
 	const n = 1500
-	src := seedSQLite(t, "shop", n)
-	for _, killAt := range []struct {
-		table string
-		page  int
-	}{{"_invocations", 5}, {"_history", 25}} {
-		t.Run(strings.TrimPrefix(killAt.table, "_"), func(t *testing.T) {
+	for _, target := range []string{"sqlite", "postgres"} {
+		t.Run(target, func(t *testing.T) {
 			t.Parallel()
-			dst := "sqlite:" + filepath.Join(t.TempDir(), "dst.db")
-			args := []string{"--app", "shop", "--log-level", "debug", "copy", "--from", src, "--to", dst, "--batch", "50"}
-			cmd := exec.Command(bin, args...)
-			// The whole copy logs less than a pipe's usual buffer: a small
-			// one holds the copy back until this process, however slow,
-			// has read up to the page where it kills it.
-			stderr, w, err := os.Pipe()
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer stderr.Close()
-			limitPipe(t, stderr)
-			cmd.Stderr = w
-			err = cmd.Start()
-			w.Close()
-			if err != nil {
-				t.Fatal(err)
-			}
-			pages := 0
-			sc := bufio.NewScanner(stderr)
-			for sc.Scan() {
-				line := sc.Text()
-				if strings.Contains(line, `msg="copied page"`) && strings.Contains(line, killAt.table+" ") {
-					if pages++; pages == killAt.page {
-						if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
-							t.Fatal(err)
-						}
-						break
+			for _, killAt := range []struct {
+				table string
+				page  int
+			}{{"_invocations", 5}, {"_results", 5}, {"_history", 25}} {
+				t.Run(strings.TrimPrefix(killAt.table, "_"), func(t *testing.T) {
+					t.Parallel()
+					app, dst := "shop", ""
+					if target == "sqlite" {
+						dst = "sqlite:" + filepath.Join(t.TempDir(), "dst.db")
+					} else {
+						app, dst = uniqueApp("kill"), pgtest.DSN(t)
 					}
-				}
+					src := seedSQLite(t, app, n)
+					killAndRerun(t, bin, app, src, dst, killAt.table, killAt.page)
+				})
 			}
-			go func() { _, _ = bufio.NewReader(stderr).WriteTo(discard{}) }()
-			err = cmd.Wait()
-			if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
-				t.Fatalf("the copy was not killed (it ended with %v): kill it earlier", err)
-			}
-
-			out := runCLI(t, "--app", "shop", "copy", "--from", src, "--to", dst, "--batch", "50", "-o", "json")
-			var rep copyReport
-			if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Verified {
-				t.Fatalf("rerun: %v %s", err, out)
-			}
-			var written, rows int64
-			for _, tb := range rep.Tables {
-				written += tb.Written
-				rows += tb.Rows
-			}
-			if written == 0 || written >= rows {
-				t.Errorf("the rerun wrote %d of %d rows: it should write only what the killed copy had not", written, rows)
-			}
-			assertSameState(t, openURL(t, src, "shop"), openURL(t, dst, "shop"), dataKeys)
 		})
 	}
+}
+
+// killAndRerun kills a copy of app from src to dst when it has logged page
+// page of table, then runs it again and checks the result.
+func killAndRerun(t *testing.T, bin, app, src, dst, table string, page int) {
+	t.Helper()
+	args := []string{"--app", app, "--log-level", "debug", "copy", "--from", src, "--to", dst, "--batch", "50"}
+	cmd := exec.Command(bin, args...)
+	// The whole copy logs less than a pipe's usual buffer: a small
+	// one holds the copy back until this process, however slow,
+	// has read up to the page where it kills it.
+	stderr, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer stderr.Close()
+	limitPipe(t, stderr)
+	cmd.Stderr = w
+	err = cmd.Start()
+	w.Close()
+	if err != nil {
+		t.Fatal(err)
+	}
+	pages := 0
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() {
+		line := sc.Text()
+		if strings.Contains(line, `msg="copied page"`) && strings.Contains(line, table+" ") {
+			if pages++; pages == page {
+				if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+					t.Fatal(err)
+				}
+				break
+			}
+		}
+	}
+	go func() { _, _ = bufio.NewReader(stderr).WriteTo(discard{}) }()
+	err = cmd.Wait()
+	if ws, ok := cmd.ProcessState.Sys().(syscall.WaitStatus); !ok || !ws.Signaled() {
+		t.Fatalf("the copy was not killed (it ended with %v): kill it earlier", err)
+	}
+
+	out := runCLI(t, "--app", app, "copy", "--from", src, "--to", dst, "--batch", "50", "-o", "json")
+	var rep copyReport
+	if err := json.Unmarshal([]byte(out), &rep); err != nil || !rep.Verified {
+		t.Fatalf("rerun: %v %s", err, out)
+	}
+	var written, rows int64
+	for _, tb := range rep.Tables {
+		written += tb.Written
+		rows += tb.Rows
+	}
+	if written == 0 || written >= rows {
+		t.Errorf("the rerun wrote %d of %d rows: it should write only what the killed copy had not", written, rows)
+	}
+	assertSameState(t, openURL(t, src, app), openURL(t, dst, app), dataKeys)
 }
 
 type discard struct{}

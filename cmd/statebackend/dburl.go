@@ -31,6 +31,9 @@ type dbURL struct {
 	// secrets are the strings no output may contain (the password, raw and
 	// escaped).
 	secrets []string
+	// noMemoryMap opens a SQLite file without memory-mapping it
+	// (sqlite.WithoutMemoryMap): copies, which read each page once.
+	noMemoryMap bool
 }
 
 // connectTimeout bounds connecting to a server, so that an unreachable
@@ -182,12 +185,21 @@ func urlProblem(err error) string {
 func (d dbURL) dialector() gorm.Dialector {
 	switch d.kind {
 	case "sqlite":
-		return sqlite.Open(d.path)
+		return sqlite.Open(d.path, d.sqliteOptions()...)
 	case "postgres":
 		return postgres.Open(d.dsn)
 	default:
 		return mysql.Open(d.dsn)
 	}
+}
+
+// sqliteOptions returns the options of a SQLite file's dialector: opts
+// and those d asks for.
+func (d dbURL) sqliteOptions(opts ...sqlite.Option) []sqlite.Option {
+	if d.noMemoryMap {
+		opts = append(opts, sqlite.WithoutMemoryMap())
+	}
+	return opts
 }
 
 // maxIdentifier is the database's limit on table names, which shortens

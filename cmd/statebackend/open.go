@@ -122,9 +122,9 @@ func dialectorFor(u dbURL, mode openMode) gorm.Dialector {
 	switch {
 	case u.kind != "sqlite":
 	case mode == readExisting:
-		return sqlite.Open(u.path, sqlite.ImmutableWhenClosed())
+		return sqlite.Open(u.path, u.sqliteOptions(sqlite.ImmutableWhenClosed())...)
 	case mode == readFollowing:
-		return sqlite.Open(u.path, sqlite.ReadOnly())
+		return sqlite.Open(u.path, u.sqliteOptions(sqlite.ReadOnly())...)
 	}
 	return u.dialector()
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"io"
+	"sync"
 	"time"
 
 	"github.com/schollz/progressbar/v3"
@@ -13,6 +14,7 @@ import (
 // label carries the rate once one is known (see rateText); the bar's own
 // rate would start at "0 rows/hr".
 type progress struct {
+	mu    sync.Mutex // the tables of a copy may advance it at once
 	bar   *progressbar.ProgressBar
 	label string
 	unit  string // what a step is: "rows", "invocations"
@@ -51,6 +53,8 @@ func newBar(w io.Writer, total int64, desc, unit string, now func() time.Time, t
 
 // add advances the bar by n steps worked.
 func (p *progress) add(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar == nil {
 		return
 	}
@@ -65,6 +69,8 @@ func (p *progress) add(n int) {
 
 // skip advances the bar by n steps that needed no work.
 func (p *progress) skip(n int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Add(n)
 	}
@@ -72,6 +78,8 @@ func (p *progress) skip(n int) {
 
 // describe changes the bar's label.
 func (p *progress) describe(label string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		p.label = label
 		p.bar.Describe(label)
@@ -80,6 +88,8 @@ func (p *progress) describe(label string) {
 
 // done removes the bar.
 func (p *progress) done() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
 	if p.bar != nil {
 		_ = p.bar.Finish()
 	}

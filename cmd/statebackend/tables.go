@@ -4,10 +4,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"time"
 
 	"golang.org/x/sync/errgroup"
+	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/entities"
+	"github.com/taskstate/statebackend/repository"
 	"github.com/taskstate/statebackend/state"
 )
 
@@ -38,7 +42,7 @@ type tableSpec struct {
 
 // keyedTables lists the tables copied row by row, in copy order (runner
 // contexts and invocations before what refers to them, for readers of a
-// half-copied target). History has its own path (see copyHistory).
+// half-copied target). History has its own path (see syncHistory).
 func keyedTables() []*tableSpec {
 	return []*tableSpec{
 		{
@@ -108,16 +112,27 @@ func keyedTables() []*tableSpec {
 			canon: func(v []any) ([]byte, error) {
 				return canon(nil).str(v[0].(string)).str(v[1].(string)).str(v[2].(string)), nil
 			},
-			write: perRow(func(ctx context.Context, w *writer, v []any) error {
-				typ, err := state.ParseTaskID(v[1].(string))
-				if err != nil {
-					return fmt.Errorf("workflow %q: %w", v[0], err)
+			write: func(ctx context.Context, w *writer, rows [][]any) error {
+				out := make([]entities.Workflow, len(rows))
+				for i, v := range rows {
+					typ, err := state.ParseTaskID(v[1].(string))
+					if err != nil {
+						return fmt.Errorf("workflow %q: %w", v[0], err)
+					}
+					wf := statebackend.WorkflowIdentity{
+						WorkflowID: statebackend.InvocationID(v[0].(string)), WorkflowType: typ,
+						ParentWorkflowID: statebackend.InvocationID(v[2].(string)),
+					}
+					if err := wf.Validate("workflow"); err != nil {
+						return err
+					}
+					out[i] = entities.Workflow{
+						WorkflowID: entities.Key(wf.WorkflowID), WorkflowTypeKey: entities.Key(typ.Key()),
+						ParentWorkflowID: entities.Key(wf.ParentWorkflowID),
+					}
 				}
-				return w.dst.StoreWorkflowRun(ctx, statebackend.WorkflowIdentity{
-					WorkflowID: statebackend.InvocationID(v[0].(string)), WorkflowType: typ,
-					ParentWorkflowID: statebackend.InvocationID(v[2].(string)),
-				})
-			}),
+				return w.repo.StoreWorkflowRuns(w.db.WithContext(ctx), out)
+			},
 		},
 		{
 			model: "WorkflowSubInvocation", cols: []string{"parent_workflow_id", "sub_invocation_id"},
@@ -125,10 +140,20 @@ func keyedTables() []*tableSpec {
 			canon: func(v []any) ([]byte, error) {
 				return canon(nil).str(v[0].(string)).str(v[1].(string)), nil
 			},
-			write: perRow(func(ctx context.Context, w *writer, v []any) error {
-				return w.dst.StoreWorkflowSubInvocation(ctx,
-					statebackend.InvocationID(v[0].(string)), statebackend.InvocationID(v[1].(string)))
-			}),
+			write: func(ctx context.Context, w *writer, rows [][]any) error {
+				out := make([]entities.WorkflowSubInvocation, len(rows))
+				for i, v := range rows {
+					wf, sub := statebackend.InvocationID(v[0].(string)), statebackend.InvocationID(v[1].(string))
+					if err := wf.Validate("workflow id"); err != nil {
+						return err
+					}
+					if err := sub.Validate("sub-invocation id"); err != nil {
+						return err
+					}
+					out[i] = entities.WorkflowSubInvocation{ParentWorkflowID: entities.Key(wf), SubInvocationID: entities.Key(sub)}
+				}
+				return w.repo.AddWorkflowSubInvocations(w.db.WithContext(ctx), out)
+			},
 		},
 		{
 			model: "WorkflowData", cols: []string{"workflow_id", "data_key", "data_value"},
@@ -136,45 +161,101 @@ func keyedTables() []*tableSpec {
 			canon: func(v []any) ([]byte, error) {
 				return canon(nil).str(v[0].(string)).str(v[1].(string)).bytes(v[2].([]byte)), nil
 			},
-			write: perRow(func(ctx context.Context, w *writer, v []any) error {
-				return w.dst.SetWorkflowData(ctx, statebackend.InvocationID(v[0].(string)), v[1].(string), v[2].([]byte))
-			}),
+			write: func(ctx context.Context, w *writer, rows [][]any) error {
+				out := make([]entities.WorkflowData, len(rows))
+				for i, v := range rows {
+					wf := statebackend.InvocationID(v[0].(string))
+					if err := wf.Validate("workflow id"); err != nil {
+						return err
+					}
+					if err := state.ValidateRequiredKey("workflow data key", v[1].(string)); err != nil {
+						return err
+					}
+					out[i] = entities.WorkflowData{WorkflowID: entities.Key(wf), DataKey: entities.Key(v[1].(string)), DataValue: v[2].([]byte)}
+				}
+				return w.repo.SetWorkflowDataRows(w.db.WithContext(ctx), out)
+			},
 		},
-		payloadTable("Result", "result_data", func(b statebackend.Backend) func(context.Context, statebackend.InvocationID, []byte) error {
-			return b.SetResult
+		payloadTable("Result", "result_data", func(w *writer, db *gorm.DB, ids []entities.Key, data [][]byte) error {
+			rows := make([]entities.Result, len(ids))
+			for i := range ids {
+				rows[i] = entities.Result{InvocationID: ids[i], ResultData: data[i]}
+			}
+			return w.repo.SetResults(db, rows)
 		}),
-		payloadTable("Exception", "exception_data", func(b statebackend.Backend) func(context.Context, statebackend.InvocationID, []byte) error {
-			return b.SetException
+		payloadTable("Exception", "exception_data", func(w *writer, db *gorm.DB, ids []entities.Key, data [][]byte) error {
+			rows := make([]entities.Exception, len(ids))
+			for i := range ids {
+				rows[i] = entities.Exception{InvocationID: ids[i], ExceptionData: data[i]}
+			}
+			return w.repo.SetExceptions(db, rows)
 		}),
 	}
 }
 
-func payloadTable(model, column string, set func(statebackend.Backend) func(context.Context, statebackend.InvocationID, []byte) error) *tableSpec {
+func payloadTable(model, column string, set func(w *writer, db *gorm.DB, ids []entities.Key, data [][]byte) error) *tableSpec {
 	return &tableSpec{
 		model: model, cols: []string{"invocation_id", column}, kinds: []colKind{kStr, kBytes}, nkeys: 1,
 		canon: func(v []any) ([]byte, error) {
 			return canon(nil).str(v[0].(string)).bytes(v[1].([]byte)), nil
 		},
-		write: perRow(func(ctx context.Context, w *writer, v []any) error {
-			return set(w.dst)(ctx, statebackend.InvocationID(v[0].(string)), v[1].([]byte))
-		}),
+		write: func(ctx context.Context, w *writer, rows [][]any) error {
+			ids := make([]entities.Key, len(rows))
+			data := make([][]byte, len(rows))
+			for i, v := range rows {
+				id := statebackend.InvocationID(v[0].(string))
+				if err := id.Validate("id"); err != nil {
+					return err
+				}
+				ids[i], data[i] = entities.Key(id), v[1].([]byte)
+			}
+			return set(w, w.db.WithContext(ctx), ids, data)
+		},
 	}
 }
 
 // writer is the target side of a copy.
 type writer struct {
 	dst statebackend.Backend
+	// repo and db write the tables whose API calls take one row each
+	// (results, exceptions, workflow runs, sub-invocations, workflow data)
+	// a page at a time: the repository's many-row forms of the statements
+	// those calls run, one transaction a page.
+	repo repository.Repo
+	db   *gorm.DB
+	// transient is the target database's classification of errors worth
+	// retrying (dialect.Dialect.Transient).
+	transient func(error) string
 	// runners holds every runner context row of the source by id: storing
 	// a context through the library stores its whole parent chain, which
 	// must be complete.
 	runners map[string][]any
 }
 
-// writeWorkers bounds the writes of one page in flight at once: Postgres
-// and MySQL commit them in parallel (on up to their pool's 16
-// connections), SQLite commits those that arrive together in one
-// transaction. Tables without a batch write in the API (results, workflow
-// data...) are written at the rate of this many commits at a time.
+// retry runs the write fn again while it fails on an error the target's
+// database says is worth retrying (SQLite's short busy timeout, as the
+// target's library handle and the copy's own share the file; a deadlock
+// with the history written at once), until ctx ends or for a minute at
+// most; fn is atomic, so it either wrote everything or nothing.
+func (w *writer) retry(ctx context.Context, fn func() error) error {
+	deadline := time.Now().Add(time.Minute)
+	for pause := time.Millisecond; ; pause = min(2*pause, 100*time.Millisecond) {
+		err := fn()
+		if err == nil || w.transient(err) == "" || time.Now().After(deadline) {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return err
+		case <-time.After(pause):
+		}
+	}
+}
+
+// writeWorkers bounds the one-row writes of one page in flight at once
+// (app info and runner contexts, tables of a few rows): Postgres and
+// MySQL commit them in parallel (on up to their pool's 16 connections),
+// SQLite commits those that arrive together in one transaction.
 const writeWorkers = 32
 
 // perRow makes a table writer from a one-row write, run on writeWorkers
