@@ -44,6 +44,7 @@ func TestEveryMethodIsAnOperation(t *testing.T) {
 		reflect.TypeFor[state.HistoryImporter](),
 		reflect.TypeFor[state.Browser](),
 		reflect.TypeFor[state.CountEstimator](),
+		reflect.TypeFor[state.BoundedCounter](),
 		reflect.TypeFor[state.Watcher](),
 	} {
 		for i := range bt.NumMethod() {
