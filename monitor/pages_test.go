@@ -207,7 +207,7 @@ func TestEstimatedCounts(t *testing.T) {
 	b := openMemory(t)
 	seed(t, b, time.Now().UTC())
 	h := newMonitor(t, estimating{b, b}, monitor.Options{})
-	mustGet(t, h, "/", `<span class="tag" title="From the database's statistics, which lag behind the writes.">estimated</span>`, "45 invocations (estimated)")
+	mustGet(t, h, "/", `<span class="tag" title="From the database's statistics or a sample of its rows, which lag behind the writes.">estimated</span>`, "45 invocations (estimated)")
 	// The Store counts exactly on SQLite, and says nothing.
 	s, _ := seededStore(t)
 	r := mustGet(t, newMonitor(t, s, monitor.Options{}), "/", "45 invocations")

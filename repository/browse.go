@@ -396,6 +396,52 @@ func (r Repo) EstimateStatusCounts(db *gorm.DB) (rows []StatusCountRow, ok bool,
 	return rows, true, nil
 }
 
+// TaskSampleRows is about how many current statuses
+// EstimateTaskStatusCounts reads of a large table.
+const TaskSampleRows = 20_000
+
+// EstimateTaskStatusCounts estimates the number of invocations per task
+// and status on Postgres from a sample of the current-status table's
+// pages (TABLESAMPLE SYSTEM, about TaskSampleRows rows), scaled to the
+// table's row estimate (pg_class.reltuples), when that estimate is at
+// least minRows: planner statistics hold no joint frequencies of task and
+// status. ok is false elsewhere (SQLite, MySQL), below minRows, and for a
+// table never analyzed. A rare pair may be missing from the sample, and
+// so from the estimate.
+func (r Repo) EstimateTaskStatusCounts(db *gorm.DB, minRows float64) (rows []StatusCountRow, ok bool, err error) {
+	if db.Dialector.Name() != "postgres" {
+		return nil, false, nil
+	}
+	table := r.Tables.Name("InvocationStatus")
+	var total float64
+	if err := db.Raw("SELECT reltuples FROM pg_class WHERE oid = to_regclass(?)", `"`+table+`"`).Scan(&total).Error; err != nil {
+		return nil, false, err
+	}
+	if total <= 0 || total < minRows {
+		return nil, false, nil
+	}
+	percent := min(100, 100*TaskSampleRows/total)
+	var sample []StatusCountRow
+	err = db.Raw("SELECT task_id_key, status, COUNT(*) AS count FROM ? TABLESAMPLE SYSTEM (?) GROUP BY task_id_key, status",
+		clause.Table{Name: table}, percent).Scan(&sample).Error
+	if err != nil {
+		return nil, false, err
+	}
+	var read int64
+	for _, row := range sample {
+		read += row.Count
+	}
+	if read == 0 {
+		return nil, false, nil
+	}
+	for _, row := range sample {
+		if n := int64(math.Round(float64(row.Count) * total / float64(read))); row.Status != "" && n > 0 {
+			rows = append(rows, StatusCountRow{TaskIDKey: row.TaskIDKey, Status: row.Status, Count: n})
+		}
+	}
+	return rows, true, nil
+}
+
 // pgArray splits the text form of a one-dimensional Postgres array of
 // simple values ({a,b,""}), unquoting quoted elements.
 func pgArray(s string) []string {
