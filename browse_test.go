@@ -418,6 +418,40 @@ func TestCountInvocationsUpToLargeSets(t *testing.T) {
 				t.Fatalf("%s: counts %+v, complete %v; want %+v, %v", c.name, got, complete, c.want, c.complete)
 			}
 		}
+		// Listings of the large set read each status's joined invocation:
+		// every child with history once, in order, and the failed ones.
+		for _, c := range []struct {
+			f    state.InvocationFilter
+			want int
+		}{
+			{state.InvocationFilter{ParentInvocationID: root}, withHistory},
+			{state.InvocationFilter{WorkflowID: root, Statuses: failedOnly}, failed},
+		} {
+			seen := map[statebackend.InvocationID]bool{}
+			page := state.PageRequest{Limit: 700}
+			for {
+				p, err := b.ListInvocations(ctx, c.f, page)
+				if err != nil {
+					t.Fatal(err)
+				}
+				for i, s := range p.Invocations {
+					if seen[s.ID] || s.ParentInvocationID != root || (len(c.f.Statuses) > 0 && s.Status.Status != statebackend.StatusFailed) {
+						t.Fatalf("ListInvocations(%+v): %s listed twice or not matching (%+v)", c.f, s.ID, s)
+					}
+					if i > 0 && s.ChangedAt.After(p.Invocations[i-1].ChangedAt) {
+						t.Fatalf("ListInvocations(%+v): not newest first at %s", c.f, s.ID)
+					}
+					seen[s.ID] = true
+				}
+				if p.Next == "" {
+					break
+				}
+				page.After = p.Next
+			}
+			if len(seen) != c.want {
+				t.Fatalf("ListInvocations(%+v) listed %d invocations, want %d", c.f, len(seen), c.want)
+			}
+		}
 		if _, _, err := b.CountInvocationsUpTo(ctx, state.InvocationFilter{}, false, state.MaxCountLimit+1); !errors.Is(err, state.ErrInvalidArgument) {
 			t.Fatalf("limit over MaxCountLimit: %v, want ErrInvalidArgument", err)
 		}

@@ -228,6 +228,17 @@ func (p params) limit(name string, def, max int) (int, error) {
 	return n, nil
 }
 
+// listPage returns the page of a list the backend returns whole that the
+// request asks for: its size ("limit") and the key it starts after
+// ("after").
+func (p params) listPage() (limit int, after string, err error) {
+	if limit, err = p.limit("limit", defaultListSize, maxListSize); err != nil {
+		return 0, "", err
+	}
+	after, err = p.one("after")
+	return limit, after, err
+}
+
 // choice reads name as one of allowed; allowed[0] when absent.
 func (p params) choice(name string, allowed ...string) (string, error) {
 	v, err := p.one(name)

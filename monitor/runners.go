@@ -46,11 +46,7 @@ func (s *server) runners(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := p.limit("limit", defaultListSize, maxListSize)
-	if err != nil {
-		return err
-	}
-	after, err := p.one("after")
+	limit, after, err := p.listPage()
 	if err != nil {
 		return err
 	}

@@ -36,11 +36,7 @@ func (s *server) workflowTypes(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := p.limit("limit", defaultListSize, maxListSize)
-	if err != nil {
-		return err
-	}
-	after, err := p.one("after")
+	limit, after, err := p.listPage()
 	if err != nil {
 		return err
 	}
@@ -132,11 +128,7 @@ func (s *server) workflowType(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	limit, err := p.limit("limit", defaultListSize, maxListSize)
-	if err != nil {
-		return err
-	}
-	after, err := p.one("after")
+	limit, after, err := p.listPage()
 	if err != nil {
 		return err
 	}

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -201,6 +202,34 @@ func (d *w12Data) counts(byTask bool) []state.StatusCount {
 
 // runW12 loads the W12 dataset and returns a line per query.
 func runW12(ctx context.Context, b *bench, r int) ([]any, error) {
+	needs := func(lib any) error {
+		if _, ok := lib.(state.Browser); !ok {
+			return errors.New("W12 needs an implementation of state.Browser: run it with -impl gorm")
+		}
+		return nil
+	}
+	return b.onW12Dataset(ctx, "W12", needs, func(lib any, e *env, d *w12Data) ([]any, error) {
+		br := lib.(state.Browser)
+		var lines []any
+		for _, q := range w12Queries(d) {
+			res, err := b.w12Measure(ctx, br, d, q, r)
+			if err != nil {
+				return lines, fmt.Errorf("%s: %w", q.name, err)
+			}
+			logf("%s W12/%s: p50 %.2f ms, p99 %.2f ms (%d samples, %d rows)", b.impl, q.name, res.P50ms, res.P99ms, res.Samples, res.Rows)
+			lines = append(lines, res)
+		}
+		return lines, nil
+	})
+}
+
+// onW12Dataset opens a fresh environment and store of b's implementation,
+// checks the store with needs, loads the W12 dataset of -w12-n
+// invocations untimed and settles it, and runs measure with the store (the
+// library's, under a telemetry wrapper) and the dataset. workload names
+// the load in the log.
+func (b *bench) onW12Dataset(ctx context.Context, workload string, needs func(lib any) error,
+	measure func(lib any, e *env, d *w12Data) ([]any, error)) ([]any, error) {
 	e, err := newEnv(ctx, b.cfg)
 	if err != nil {
 		return nil, err
@@ -215,29 +244,19 @@ func runW12(ctx context.Context, b *bench, r int) ([]any, error) {
 	if s, ok := st.(*sdkStore); ok {
 		lib = s.Backend
 	}
-	br, ok := lib.(state.Browser)
-	if !ok {
-		return nil, fmt.Errorf("W12 needs an implementation of state.Browser: run it with -impl gorm")
+	if err := needs(lib); err != nil {
+		return nil, err
 	}
 	d := newW12Data(b.cfg.w12N, time.Now())
 	t0 := time.Now()
 	if err := loadW12(ctx, lib, d); err != nil {
 		return nil, fmt.Errorf("load: %w", err)
 	}
-	logf("%s W12: loaded %d invocations and %d history records in %.1f s", b.impl, d.n, d.n*historyPerInv, time.Since(t0).Seconds())
+	logf("%s %s: loaded %d invocations and %d history records in %.1f s", b.impl, workload, d.n, d.n*historyPerInv, time.Since(t0).Seconds())
 	if err := e.settle(ctx); err != nil {
 		return nil, err
 	}
-	var lines []any
-	for _, q := range w12Queries(d) {
-		res, err := b.w12Measure(ctx, br, d, q, r)
-		if err != nil {
-			return lines, fmt.Errorf("%s: %w", q.name, err)
-		}
-		logf("%s W12/%s: p50 %.2f ms, p99 %.2f ms (%d samples, %d rows)", b.impl, q.name, res.P50ms, res.P99ms, res.Samples, res.Rows)
-		lines = append(lines, res)
-	}
-	return lines, nil
+	return measure(lib, e, d)
 }
 
 // settle vacuums (Postgres) or analyzes every table of the app after a

@@ -20,52 +20,32 @@ import (
 // checked to answer 200. One line per page, "W14/<page>", with "p50_ms",
 // "p99_ms" (of every request), "first_ms" (the first request, which fills
 // the monitor's caches), "samples" (= ops) and "bytes" (of the last
-// response). Only the
-// library serves every page: -impl gorm.
+// response). Only the library serves every page: -impl gorm.
 func runW14(ctx context.Context, b *bench, r int) ([]any, error) {
-	e, err := newEnv(ctx, b.cfg)
-	if err != nil {
-		return nil, err
-	}
-	defer e.close(ctx)
-	st, err := openStore(ctx, e, b.impl)
-	if err != nil {
-		return nil, err
-	}
-	defer st.Close()
-	lib := any(st)
-	if s, ok := st.(*sdkStore); ok {
-		lib = s.Backend
-	}
-	backend, ok := lib.(state.Backend)
-	if !ok {
-		return nil, errors.New("W14 needs the library: run it with -impl gorm")
-	}
-	d := newW12Data(b.cfg.w12N, time.Now())
-	t0 := time.Now()
-	if err := loadW12(ctx, lib, d); err != nil {
-		return nil, fmt.Errorf("load: %w", err)
-	}
-	logf("%s W14: loaded %d invocations and %d history records in %.1f s", b.impl, d.n, d.n*historyPerInv, time.Since(t0).Seconds())
-	if err := e.settle(ctx); err != nil {
-		return nil, err
-	}
-	h, err := monitor.New(backend, monitor.Options{Database: "statebench", AppID: e.appID})
-	if err != nil {
-		return nil, err
-	}
-	var lines []any
-	for _, p := range w14Pages(d) {
-		res, err := w14Measure(ctx, h, p, b.cfg.w12Reps)
-		if err != nil {
-			return lines, fmt.Errorf("%s: %w", p.name, err)
+	needs := func(lib any) error {
+		if _, ok := lib.(state.Backend); !ok {
+			return errors.New("W14 needs the library: run it with -impl gorm")
 		}
-		res.result = result{Workload: "W14/" + p.name, Dialect: b.cfg.dialect, Impl: b.impl, N: d.n,
-			Ops: res.Samples, Seconds: res.seconds, OpsPerSec: float64(res.Samples) / res.seconds, Run: r}
-		logf("%s W14/%s: p50 %.2f ms, p99 %.2f ms, first %.2f ms (%d samples, %d bytes)", b.impl, p.name, res.P50ms, res.P99ms, res.FirstMs, res.Samples, res.Bytes)
-		lines = append(lines, res)
+		return nil
 	}
-	return lines, nil
+	return b.onW12Dataset(ctx, "W14", needs, func(lib any, e *env, d *w12Data) ([]any, error) {
+		h, err := monitor.New(lib.(state.Backend), monitor.Options{Database: "statebench", AppID: e.appID})
+		if err != nil {
+			return nil, err
+		}
+		var lines []any
+		for _, p := range w14Pages(d) {
+			res, err := w14Measure(ctx, h, p, b.cfg.w12Reps)
+			if err != nil {
+				return lines, fmt.Errorf("%s: %w", p.name, err)
+			}
+			res.result = result{Workload: "W14/" + p.name, Dialect: b.cfg.dialect, Impl: b.impl, N: d.n,
+				Ops: res.Samples, Seconds: res.seconds, OpsPerSec: float64(res.Samples) / res.seconds, Run: r}
+			logf("%s W14/%s: p50 %.2f ms, p99 %.2f ms, first %.2f ms (%d samples, %d bytes)", b.impl, p.name, res.P50ms, res.P99ms, res.FirstMs, res.Samples, res.Bytes)
+			lines = append(lines, res)
+		}
+		return lines, nil
+	})
 }
 
 // w14Page is one page W14 requests.

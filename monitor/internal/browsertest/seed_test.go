@@ -100,7 +100,7 @@ func openSeeded(t *testing.T, now time.Time) *statebackend.Store {
 	return s
 }
 
-// seeder writes the seed, failing t on the first error.
+// seeder writes the test data, failing t on the first error.
 type seeder struct {
 	t   *testing.T
 	ctx context.Context
@@ -142,7 +142,7 @@ func (s seeder) run(id state.InvocationID, runner string, start time.Duration, e
 
 func seed(t *testing.T, b state.Backend, now time.Time) {
 	t.Helper()
-	s := seeder{t: t, ctx: context.Background(), b: b, now: now}
+	s := seeder{t: t, ctx: t.Context(), b: b, now: now}
 	s.must("app info", b.StoreAppInfo(s.ctx, state.AppInfo{
 		AppID: "shop", Module: "shop.app", AppVariable: "app", ModuleFilepath: "/srv/shop/shop/app.py",
 	}))
