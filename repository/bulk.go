@@ -8,9 +8,9 @@ import (
 )
 
 // The many-row forms of the one-row writes (SetResult, StoreWorkflowRun,
-// ...): the same upsert, of up to chunkSizes[0] rows a statement, every
-// statement of a call in one transaction. They serve bulk copies, which
-// write a table page by page.
+// ...), and UpsertInvocations: the same upsert, of up to chunkSizes[0]
+// rows a statement, every statement of a call in one transaction. The
+// first serve bulk copies, which write a table page by page.
 
 // upsert describes the multi-row upsert of one table.
 type upsert struct {

@@ -6,7 +6,6 @@ import (
 	"strings"
 
 	"gorm.io/gorm"
-	"gorm.io/gorm/clause"
 
 	"github.com/taskstate/statebackend/entities"
 )
@@ -23,39 +22,12 @@ var invocationColumns = []string{
 // so concurrent writers lock rows in the same order and cannot deadlock.
 func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	rows = dedupeLast(rows, func(e *entities.Invocation) entities.Key { return e.InvocationID })
-	cols := len(invocationColumns)
-	parts := fixedChunks(len(rows), rowsPerStatement(cols))
-	return inTx(db, len(parts), func(tx *gorm.DB) error {
-		for _, p := range parts {
-			batch := rows[p[0]:p[1]]
-			stmt, err := r.statement(tx, stmtKey{"invocations.upsert", len(batch)}, func(tx *gorm.DB) *gorm.DB {
-				values := make([]map[string]any, len(batch))
-				for i := range values {
-					m := markers(cols*i, cols)
-					values[i] = make(map[string]any, cols)
-					for j, c := range invocationColumns {
-						values[i][c] = m[j]
-					}
-				}
-				return tx.Table(r.Tables.Name("Invocation")).Clauses(clause.OnConflict{
-					Columns:   []clause.Column{{Name: "invocation_id"}},
-					DoUpdates: clause.AssignmentColumns(invocationColumns[1:]),
-				}).Create(values)
-			})
-			if err != nil {
-				return err
-			}
-			args := make([]any, 0, cols*len(batch))
-			for _, e := range batch {
-				args = append(args, string(e.InvocationID), string(e.CallIDKey), string(e.TaskIDKey),
-					string(e.ArgumentsID), string(e.SerializedArguments), string(e.ParentInvocationID),
-					string(e.WorkflowID), string(e.WorkflowTypeKey), string(e.ParentWorkflowID))
-			}
-			if _, err := stmt.exec(tx, args...); err != nil {
-				return err
-			}
-		}
-		return nil
+	u := upsert{name: "invocations.upsert", model: "Invocation", cols: invocationColumns, nkeys: 1, update: invocationColumns[1:]}
+	return r.upsertRows(db, u, len(rows), func(out []any, i int) []any {
+		e := &rows[i]
+		return append(out, string(e.InvocationID), string(e.CallIDKey), string(e.TaskIDKey),
+			string(e.ArgumentsID), string(e.SerializedArguments), string(e.ParentInvocationID),
+			string(e.WorkflowID), string(e.WorkflowTypeKey), string(e.ParentWorkflowID))
 	})
 }
 
