@@ -22,9 +22,9 @@ import (
 // benchmarks.
 const benchInvocations = 2000
 
-func openBench(b *testing.B) *statebackend.Store {
+func openBench(b *testing.B, opts ...statebackend.Option) *statebackend.Store {
 	b.Helper()
-	be, err := statebackend.Open(sqlite.Open(filepath.Join(b.TempDir(), "bench.db")))
+	be, err := statebackend.Open(sqlite.Open(filepath.Join(b.TempDir(), "bench.db")), opts...)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -85,9 +85,16 @@ func BenchmarkAddHistory(b *testing.B) {
 	}
 }
 
-// BenchmarkInvocation reads one invocation per operation.
+// BenchmarkInvocation reads one invocation per operation, with the
+// default telemetry (OpenTelemetry's global providers: no-ops unless the
+// program installs an SDK) and without telemetry.
 func BenchmarkInvocation(b *testing.B) {
-	be := openBench(b)
+	b.Run("telemetry=global", func(b *testing.B) { benchInvocationRead(b) })
+	b.Run("telemetry=off", func(b *testing.B) { benchInvocationRead(b, statebackend.WithoutTelemetry()) })
+}
+
+func benchInvocationRead(b *testing.B, opts ...statebackend.Option) {
+	be := openBench(b, opts...)
 	preload(b, be)
 	ctx := context.Background()
 	b.ReportAllocs()
