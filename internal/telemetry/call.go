@@ -65,7 +65,7 @@ type Call struct {
 	t     *Telemetry
 	op    op.Op
 	ctx   context.Context
-	span  trace.Span
+	span  trace.Span // nil when the tracer is inert (see Telemetry.spans)
 	start time.Time
 	// state is set when the span records: the details only a recorded span
 	// shows are gathered there.
@@ -108,9 +108,16 @@ func (t *Telemetry) Start(ctx context.Context, o op.Op) (context.Context, Call) 
 	if t == nil || !o.Public() {
 		return ctx, Call{}
 	}
+	c := Call{t: t, op: o, ctx: ctx}
+	if !t.spans() {
+		if t.duration.Enabled(ctx) {
+			c.start = time.Now()
+		}
+		return ctx, c
+	}
 	ot := &t.ops[o]
 	ctx, span := t.tracer.Start(ctx, ot.spanName, ot.start...)
-	c := Call{t: t, op: o, ctx: ctx, span: span}
+	c.ctx, c.span = ctx, span
 	if span.IsRecording() {
 		c.state = &callState{span: span}
 		ctx = context.WithValue(ctx, callKey{}, c.state)
@@ -150,7 +157,9 @@ func (c Call) End(errp *error) {
 		}
 		c.span.SetAttributes(attrs...)
 	}
-	c.span.End()
+	if c.span != nil {
+		c.span.End()
+	}
 }
 
 // Batch notes the number of items the call was given.

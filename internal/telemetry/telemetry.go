@@ -13,12 +13,14 @@ import (
 	"context"
 	"database/sql"
 	"errors"
+	"reflect"
 
 	"go.opentelemetry.io/otel"
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/metric"
 	semconv "go.opentelemetry.io/otel/semconv/v1.43.0"
 	"go.opentelemetry.io/otel/trace"
+	"go.opentelemetry.io/otel/trace/noop"
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/internal/op"
@@ -94,7 +96,15 @@ const (
 // Telemetry holds a backend's tracer, instruments and precomputed
 // attributes. A nil *Telemetry does nothing.
 type Telemetry struct {
-	tracer         trace.Tracer
+	tracer trace.Tracer
+	// inert is set when tracer's spans record nothing and carry nothing
+	// a call's context does not have already: OpenTelemetry's global
+	// tracer before a program installs a provider, or a no-op tracer.
+	// Starting such a span only costs allocations, so Start leaves it
+	// out (see spans). global is the global provider inert was judged by,
+	// nil for a provider given in Options.
+	inert          bool
+	global         trace.TracerProvider
 	meter          metric.Meter
 	statementSpans bool
 	appID          string
@@ -134,9 +144,13 @@ func New(o Options, info Info) *Telemetry {
 	}
 	t := &Telemetry{
 		tracer:         tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
+		inert:          inertProvider(tp),
 		meter:          mp.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL)),
 		statementSpans: o.StatementSpans,
 		appID:          info.AppID,
+	}
+	if t.inert && o.TracerProvider == nil {
+		t.global = tp
 	}
 	t.base = []attribute.KeyValue{semconv.DBSystemNameKey.String(info.System)}
 	if info.Namespace != "" {
@@ -190,6 +204,29 @@ func New(o Options, info Info) *Telemetry {
 		}
 	}
 	return t
+}
+
+// inertProvider reports whether tp's spans are known to record nothing
+// and to carry no span context of their own: the no-op provider, and
+// OpenTelemetry's global provider as it is until a program sets one (it
+// then delegates to that one). The global provider's type is recognized
+// by its package, which the API does not export; were it renamed, calls
+// would go on starting spans, as they do for any other provider.
+func inertProvider(tp trace.TracerProvider) bool {
+	switch tp.(type) {
+	case noop.TracerProvider, *noop.TracerProvider:
+		return true
+	}
+	rt := reflect.TypeOf(tp)
+	return rt != nil && rt.Kind() == reflect.Pointer &&
+		rt.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" && rt.Elem().Name() == "tracerProvider"
+}
+
+// spans reports whether a call starts a span: not while the tracer is
+// inert, and for the global provider only until a program sets another
+// (the global tracer then delegates to it).
+func (t *Telemetry) spans() bool {
+	return !t.inert || (t.global != nil && otel.GetTracerProvider() != t.global)
 }
 
 // Observer returns the repository's statement observer, nil when

@@ -7,6 +7,8 @@ import (
 	"testing"
 
 	"go.opentelemetry.io/otel"
+	metricnoop "go.opentelemetry.io/otel/metric/noop"
+	tracenoop "go.opentelemetry.io/otel/trace/noop"
 
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance/sqlitetest"
@@ -14,11 +16,12 @@ import (
 )
 
 // maxNoopAllocs bounds the allocations the instrumentation adds to a call
-// with the default (global, no-op) providers: those of the global tracer's
-// Start (its non-recording span, boxed twice, and the context that carries
-// it). The backend itself allocates nothing for a span that does not
-// record.
-const maxNoopAllocs = 3
+// with the default (global) providers before an SDK is installed, or with
+// no-op providers: none. The backend starts no span while the tracer is
+// known to record nothing (a span of the global tracer would cost three:
+// its non-recording span, boxed twice, and the context that carries it),
+// and builds nothing for a span that does not record.
+const maxNoopAllocs = 0
 
 // TestTelemetryAllocationsWhenOff measures the allocations per call with
 // the default providers, which record nothing until an application
@@ -49,6 +52,8 @@ func TestTelemetryAllocationsWhenOff(t *testing.T) {
 		{"SetResult", func(b statebackend.Backend) error { return b.SetResult(ctx, "inv", []byte("result")) }},
 	}
 	off, def := open(statebackend.WithoutTelemetry()), open()
+	noops := open(statebackend.WithTracerProvider(tracenoop.NewTracerProvider()),
+		statebackend.WithMeterProvider(metricnoop.NewMeterProvider()))
 	for _, c := range calls {
 		measure := func(b statebackend.Backend) float64 {
 			var err error
@@ -70,6 +75,10 @@ func TestTelemetryAllocationsWhenOff(t *testing.T) {
 		if nDef > nOff+maxNoopAllocs {
 			t.Errorf("%s: %.0f allocations per call with the default providers, more than %.0f (without telemetry) + %d",
 				c.name, nDef, nOff, maxNoopAllocs)
+		}
+		if nNoop := min(measure(noops), measure(noops)); nNoop > nOff+maxNoopAllocs {
+			t.Errorf("%s: %.0f allocations per call with no-op providers, more than %.0f (without telemetry) + %d",
+				c.name, nNoop, nOff, maxNoopAllocs)
 		}
 	}
 }
