@@ -134,18 +134,28 @@ func scanStrings(out *[]string) func(*sql.Rows) error {
 
 // dedupeLast returns rows with one row per key, the last given for each,
 // sorted by key. rows is not modified.
+//
+// It orders the rows' indexes, not the rows: rows are wide (an invocation
+// is nine strings), and a sort swaps and compares them many times.
 func dedupeLast[T any](rows []T, key func(*T) entities.Key) []T {
-	last := make(map[entities.Key]int, len(rows))
-	for i := range rows {
-		last[key(&rows[i])] = i
+	idx := make([]int, len(rows))
+	for i := range idx {
+		idx[i] = i
 	}
-	out := make([]T, 0, len(last))
-	for i := range rows {
-		if last[key(&rows[i])] == i {
-			out = append(out, rows[i])
+	// By key, then by position: the last of equal keys comes last.
+	slices.SortFunc(idx, func(a, b int) int {
+		if c := strings.Compare(string(key(&rows[a])), string(key(&rows[b]))); c != 0 {
+			return c
 		}
+		return a - b
+	})
+	out := make([]T, 0, len(rows))
+	for j, i := range idx {
+		if j+1 < len(idx) && key(&rows[idx[j+1]]) == key(&rows[i]) {
+			continue // a later row of the same key follows
+		}
+		out = append(out, rows[i])
 	}
-	slices.SortFunc(out, func(a, b T) int { return strings.Compare(string(key(&a)), string(key(&b))) })
 	return out
 }
 
