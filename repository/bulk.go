@@ -58,11 +58,16 @@ func (r Repo) upsertRows(db *gorm.DB, u upsert, n int, args func(out []any, i in
 			if err != nil {
 				return err
 			}
-			a := make([]any, 0, cols*size)
+			buf := boundArgs.Get().(*[]any)
+			a := (*buf)[:0]
 			for i := p[0]; i < p[1]; i++ {
 				a = args(a, i)
 			}
-			if _, err := stmt.exec(tx, a...); err != nil {
+			_, err = stmt.exec(tx, a...)
+			clear(a) // hold no values in the pool
+			*buf = a[:0]
+			boundArgs.Put(buf)
+			if err != nil {
 				return err
 			}
 		}

@@ -139,19 +139,20 @@ func scanStrings(out *[]string) func(*sql.Rows) error {
 // is nine strings), and a sort swaps and compares them many times.
 func dedupeLast[T any](rows []T, key func(*T) entities.Key) []T {
 	idx := make([]int, len(rows))
+	keys := make([]entities.Key, len(rows)) // key may build its result
 	for i := range idx {
-		idx[i] = i
+		idx[i], keys[i] = i, key(&rows[i])
 	}
 	// By key, then by position: the last of equal keys comes last.
 	slices.SortFunc(idx, func(a, b int) int {
-		if c := strings.Compare(string(key(&rows[a])), string(key(&rows[b]))); c != 0 {
+		if c := strings.Compare(string(keys[a]), string(keys[b])); c != 0 {
 			return c
 		}
 		return a - b
 	})
 	out := make([]T, 0, len(rows))
 	for j, i := range idx {
-		if j+1 < len(idx) && key(&rows[idx[j+1]]) == key(&rows[i]) {
+		if j+1 < len(idx) && keys[idx[j+1]] == keys[i] {
 			continue // a later row of the same key follows
 		}
 		out = append(out, rows[i])

@@ -157,7 +157,11 @@ func (s *statements) close() {
 // bind returns the statement's bind variables with the arguments in place
 // of their markers.
 func (c *compiled) bind(args []any) []any {
-	out := make([]any, len(c.vars))
+	return c.bindTo(make([]any, len(c.vars)), args)
+}
+
+// bindTo is bind into out, of len(c.vars).
+func (c *compiled) bindTo(out, args []any) []any {
 	for i, v := range c.vars {
 		if a, ok := v.(arg); ok {
 			out[i] = args[a]
@@ -182,7 +186,30 @@ func (c *compiled) exec(db *gorm.DB, args ...any) (sql.Result, error) {
 	return res, err
 }
 
+// boundArgs holds the arguments of the writes of many rows while they
+// run (see upsertRows and execIn): the database driver converts them
+// before it returns, and a write of a hundred rows binds a thousand.
+var boundArgs = sync.Pool{New: func() any { return new([]any) }}
+
+// pooledBindMin is the number of bind variables from which a write binds
+// into a pooled slice.
+const pooledBindMin = 64
+
 func (c *compiled) execIn(ctx context.Context, db *gorm.DB, args []any) (sql.Result, error) {
+	if len(c.vars) < pooledBindMin {
+		return c.execBound(ctx, db, c.bind(args))
+	}
+	p := boundArgs.Get().(*[]any)
+	bound := c.bindTo(slices.Grow((*p)[:0], len(c.vars))[:len(c.vars)], args)
+	res, err := c.execBound(ctx, db, bound)
+	clear(bound) // hold no arguments in the pool
+	*p = bound[:0]
+	boundArgs.Put(p)
+	return res, err
+}
+
+// execBound runs the statement with its bound variables.
+func (c *compiled) execBound(ctx context.Context, db *gorm.DB, bound []any) (sql.Result, error) {
 	var (
 		res sql.Result
 		err error
@@ -190,14 +217,14 @@ func (c *compiled) execIn(ctx context.Context, db *gorm.DB, args []any) (sql.Res
 	switch pool := db.Statement.ConnPool.(type) {
 	case *sql.DB:
 		if c.stmt != nil && pool == c.db {
-			res, err = c.stmt.ExecContext(ctx, c.bind(args)...)
+			res, err = c.stmt.ExecContext(ctx, bound...)
 			if !c.isRefused(err) {
 				return res, err
 			}
 		}
 	case *sql.Tx:
 		if c.stmt != nil {
-			res, err = pool.StmtContext(ctx, c.stmt).ExecContext(ctx, c.bind(args)...)
+			res, err = pool.StmtContext(ctx, c.stmt).ExecContext(ctx, bound...)
 			if !c.isRefused(err) {
 				return res, err
 			}
@@ -205,7 +232,7 @@ func (c *compiled) execIn(ctx context.Context, db *gorm.DB, args []any) (sql.Res
 	}
 	// Not prepared, or the connection could not prepare it (a refusal
 	// comes before the statement runs, so running it now is its only run).
-	return db.Statement.ConnPool.ExecContext(ctx, c.sql, c.bind(args)...)
+	return db.Statement.ConnPool.ExecContext(ctx, c.sql, bound...)
 }
 
 // isRefused reports whether err is the database refusing to prepare the

@@ -33,6 +33,17 @@ type InvocationHistory struct {
 // Validate reports whether h can be stored. field names h in the message.
 // The InvocationID is not checked: AddHistory takes ids separately.
 func (h InvocationHistory) Validate(field string) error {
+	if h.validate("") == nil {
+		return nil
+	}
+	return h.validate(field)
+}
+
+// validate is Validate; the field names it builds cost allocations only
+// when field is not empty: Validate runs it first with no name, and again
+// with field only to explain a failure. A nested value's field, "" + ".X",
+// is a constant.
+func (h InvocationHistory) validate(field string) error {
 	if err := ValidateTimestamp(field+".Timestamp", h.Timestamp); err != nil {
 		return err
 	}

@@ -23,6 +23,14 @@ type Invocation struct {
 
 // Validate reports whether inv can be stored. field names inv in the message.
 func (inv Invocation) Validate(field string) error {
+	if inv.validate("") == nil {
+		return nil
+	}
+	return inv.validate(field)
+}
+
+// validate is Validate (see InvocationHistory.validate).
+func (inv Invocation) validate(field string) error {
 	if err := inv.ID.Validate(field + ".ID"); err != nil {
 		return err
 	}
@@ -33,9 +41,10 @@ func (inv Invocation) Validate(field string) error {
 		if err := ValidateText(field+".Arguments key", name); err != nil {
 			return err
 		}
-		if err := ValidateText(field+".Arguments["+strconv.Quote(name)+"]", value); err != nil {
-			return err
+		if ValidateText("", value) == nil {
+			continue // the quoted name is built only for an error
 		}
+		return ValidateText(field+".Arguments["+strconv.Quote(name)+"]", value)
 	}
 	if err := inv.Workflow.Validate(field + ".Workflow"); err != nil {
 		return err

@@ -15,6 +15,14 @@ func (w WorkflowIdentity) IsSubworkflow() bool { return w.ParentWorkflowID != ""
 
 // Validate reports whether w can be stored.
 func (w WorkflowIdentity) Validate(field string) error {
+	if w.validate("") == nil {
+		return nil
+	}
+	return w.validate(field)
+}
+
+// validate is Validate (see InvocationHistory.validate).
+func (w WorkflowIdentity) validate(field string) error {
 	if err := w.WorkflowID.Validate(field + ".WorkflowID"); err != nil {
 		return err
 	}
