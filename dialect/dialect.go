@@ -104,6 +104,16 @@ type Dialect struct {
 	// which commits writes that arrive together in one transaction (group
 	// commit) instead of letting them wait on each other's locks.
 	SingleWriter bool
+	// CostlyCancel says the driver pays for a cancellable context on every
+	// statement (go-sqlite3 runs each statement in a goroutine of its own
+	// to watch the context, and database/sql each query's rows): the
+	// backend then runs the statements of calls that touch a few rows by
+	// key with their context's values but not its cancellation, checking
+	// the context before and between attempts instead (see
+	// op.Op.Keyed). Only for embedded databases, whose such statements
+	// cannot wait on the network; a lock wait is bounded by the
+	// database's own busy timeout.
+	CostlyCancel bool
 	// Transient classifies errors worth retrying (lock contention,
 	// deadlocks, serialization failures): it returns a short reason such as
 	// "deadlock" or "serialization", and "" for any other error. Nil

@@ -129,6 +129,7 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		Pool:              pool,
 		PrepareStatements: true,
 		SingleWriter:      !d.cfg.readOnly,
+		CostlyCancel:      true,
 		Transient:         transient,
 		ReadOnly:          d.cfg.readOnly,
 		ReadOnlyError:     d.readOnlyErr,

@@ -108,6 +108,21 @@ func (r *rawStore) Close() error {
 	return r.db.Close()
 }
 
+// keyed returns the context for a statement of a few rows by key: on
+// SQLite, ctx checked now and then without its cancellation, which
+// go-sqlite3 and database/sql pay for with a goroutine per statement (the
+// library does the same, see dialect.Dialect.CostlyCancel); ctx itself on
+// servers.
+func (r *rawStore) keyed(ctx context.Context) (context.Context, error) {
+	if r.writeMu == nil {
+		return ctx, nil
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, err
+	}
+	return context.WithoutCancel(ctx), nil
+}
+
 // write runs fn under the SQLite writer lock, retrying lock contention
 // (counted in r.retries).
 func (r *rawStore) write(ctx context.Context, fn func() error) error {
@@ -240,7 +255,11 @@ func (r *rawStore) AddHistory(ctx context.Context, ids []state.InvocationID, h s
 	if len(ids) == 1 {
 		id, js := string(ids[0]), doc(ids[0])
 		return r.write(ctx, func() error {
-			_, err := r.addHist.ExecContext(ctx, id, ts, status, js)
+			ctx, err := r.keyed(ctx)
+			if err != nil {
+				return err
+			}
+			_, err = r.addHist.ExecContext(ctx, id, ts, status, js)
 			return err
 		})
 	}
@@ -276,7 +295,11 @@ func (r *rawStore) SetResult(ctx context.Context, id state.InvocationID, data []
 		data = []byte{}
 	}
 	return r.write(ctx, func() error {
-		_, err := r.setRes.ExecContext(ctx, string(id), data)
+		ctx, err := r.keyed(ctx)
+		if err != nil {
+			return err
+		}
+		_, err = r.setRes.ExecContext(ctx, string(id), data)
 		return err
 	})
 }

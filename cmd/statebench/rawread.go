@@ -17,6 +17,10 @@ func (r *rawStore) Invocation(ctx context.Context, id state.InvocationID) (state
 	if err := id.Validate("id"); err != nil {
 		return state.Invocation{}, err
 	}
+	ctx, err := r.keyed(ctx)
+	if err != nil {
+		return state.Invocation{}, err
+	}
 	rows, err := r.getInv.QueryContext(ctx, string(id))
 	if err != nil {
 		return state.Invocation{}, err
@@ -60,6 +64,10 @@ func (r *rawStore) Invocation(ctx context.Context, id state.InvocationID) (state
 // History returns the records of id by timestamp, then insertion.
 func (r *rawStore) History(ctx context.Context, id state.InvocationID) ([]state.InvocationHistory, error) {
 	if err := id.Validate("id"); err != nil {
+		return nil, err
+	}
+	ctx, err := r.keyed(ctx)
+	if err != nil {
 		return nil, err
 	}
 	rows, err := r.getHist.QueryContext(ctx, string(id))
@@ -199,8 +207,12 @@ func (r *rawStore) Result(ctx context.Context, id state.InvocationID) ([]byte, e
 	if err := id.Validate("id"); err != nil {
 		return nil, err
 	}
+	ctx, err := r.keyed(ctx)
+	if err != nil {
+		return nil, err
+	}
 	var data []byte
-	err := r.getRes.QueryRowContext(ctx, string(id)).Scan(&data)
+	err = r.getRes.QueryRowContext(ctx, string(id)).Scan(&data)
 	if err == sql.ErrNoRows {
 		return nil, state.NotFound("result of invocation", string(id))
 	}

@@ -121,6 +121,11 @@ func (e *Engine) WriteHistory(ctx context.Context, o op.Op, fn Func, rows []enti
 	if e.dialect.ReadOnly {
 		return fmt.Errorf("statebackend: %s: %w", o, state.ErrReadOnly)
 	}
+	if o == op.AddHistory && len(rows) > 1 && e.dialect.CostlyCancel {
+		// Keyed for one record (see op.Op.Keyed): a batch keeps its
+		// context's cancellation.
+		fn = withContext(ctx, fn)
+	}
 	fn = e.tel.Counted(ctx, fn)
 	defer e.wrote()
 	if e.committer != nil {
@@ -133,8 +138,20 @@ func (e *Engine) WriteHistory(ctx context.Context, o op.Op, fn Func, rows []enti
 // package retry), without the group committer. It returns within ctx's
 // deadline, give or take one attempt's uninterruptible part (SQLite's
 // busy timeout).
+//
+// The statements of a keyed operation (op.Op.Keyed) on a database whose
+// driver pays for cancellation (dialect.Dialect.CostlyCancel) run with
+// ctx's values but not its cancellation: ctx is still looked at before
+// every attempt and while waiting to retry, and the group committer
+// honours it while a write waits for its turn; what it no longer
+// interrupts is one statement of a few rows, which can run at most the
+// database's busy timeout (its wait for a lock) past the deadline.
 func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
-	db := e.db.WithContext(ctx)
+	dctx := ctx
+	if e.dialect.CostlyCancel && o.Keyed() {
+		dctx = context.WithoutCancel(ctx)
+	}
+	db := e.db.WithContext(dctx)
 	p := retry.New()
 	for attempt := 1; ; attempt++ {
 		err := fn(db)
@@ -204,6 +221,11 @@ func (e *Engine) Close() bool {
 		e.committer.Wait()
 	}
 	return true
+}
+
+// withContext runs fn with its statements under ctx.
+func withContext(ctx context.Context, fn Func) Func {
+	return func(db *gorm.DB) error { return fn(db.WithContext(ctx)) }
 }
 
 // runner is the Engine as the group committer sees it.

@@ -133,6 +133,22 @@ func (o Op) Model() string {
 	return info[o].model
 }
 
+// Keyed reports whether o reads or writes a few rows by their keys (one
+// invocation's history, a result, a runner context): statements that end
+// in microseconds unless they wait for a lock. A database whose driver
+// pays for cancellation runs them without it (see
+// dialect.Dialect.CostlyCancel). AddHistory counts only for one record of
+// one invocation, which the engine decides by its rows.
+func (o Op) Keyed() bool {
+	switch o {
+	case StoreAppInfo, AppInfo, Invocation, AddHistory, History, SetResult, Result, SetException, Exception,
+		StoreWorkflowRun, SetWorkflowData, WorkflowData, StoreWorkflowSubInvocation,
+		StoreRunnerContext, RunnerContext, LatestChange:
+		return true
+	}
+	return false
+}
+
 // Public reports whether o is a method of the store.
 func (o Op) Public() bool { return o < NumPublic }
 
