@@ -33,11 +33,19 @@ func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 
 // Invocation returns the row of id; found is false when there is none.
 func (r Repo) Invocation(db *gorm.DB, id string) (row entities.Invocation, found bool, err error) {
-	rows, err := r.invocations(db, []string{id})
-	if err != nil || len(rows) == 0 {
+	stmt, err := r.invocationsStatement(db, 1)
+	if err != nil {
 		return entities.Invocation{}, false, err
 	}
-	return rows[0], true, nil
+	dest := invocationDest(&row)
+	err = stmt.each(db, func(rows *sql.Rows) error {
+		found = true
+		return rows.Scan(dest...)
+	}, id)
+	if err != nil || !found {
+		return entities.Invocation{}, false, err
+	}
+	return row, true, nil
 }
 
 // Invocations returns the rows among ids, in no particular order.
@@ -55,28 +63,41 @@ func (r Repo) Invocations(db *gorm.DB, ids []string) ([]entities.Invocation, err
 
 // invocations reads the rows among ids, whose length is a chunk size.
 func (r Repo) invocations(db *gorm.DB, ids []string) ([]entities.Invocation, error) {
-	stmt, err := r.statement(db, stmtKey{"invocations.get", len(ids)}, func(tx *gorm.DB) *gorm.DB {
-		q := tx.Model(&entities.Invocation{}).Select(invocationColumns)
-		if len(ids) == 1 {
-			q = q.Where("invocation_id = ?", arg(0))
-		} else {
-			q = q.Where("invocation_id IN ?", markers(0, len(ids)))
-		}
-		return q.Find(&[]entities.Invocation{})
-	})
+	stmt, err := r.invocationsStatement(db, len(ids))
 	if err != nil {
 		return nil, err
 	}
 	var out []entities.Invocation
+	var e entities.Invocation
+	dest := invocationDest(&e)
 	err = stmt.each(db, func(rows *sql.Rows) error {
-		var e entities.Invocation
-		err := rows.Scan((*string)(&e.InvocationID), (*string)(&e.CallIDKey), (*string)(&e.TaskIDKey),
-			(*string)(&e.ArgumentsID), (*string)(&e.SerializedArguments), (*string)(&e.ParentInvocationID),
-			(*string)(&e.WorkflowID), (*string)(&e.WorkflowTypeKey), (*string)(&e.ParentWorkflowID))
+		err := rows.Scan(dest...)
 		out = append(out, e)
 		return err
 	}, anys(ids)...)
 	return out, err
+}
+
+// invocationsStatement is the statement that reads the rows among n ids,
+// n a chunk size; its arguments are the ids.
+func (r Repo) invocationsStatement(db *gorm.DB, n int) (*compiled, error) {
+	return r.statement(db, stmtKey{"invocations.get", n}, func(tx *gorm.DB) *gorm.DB {
+		q := tx.Model(&entities.Invocation{}).Select(invocationColumns)
+		if n == 1 {
+			q = q.Where("invocation_id = ?", arg(0))
+		} else {
+			q = q.Where("invocation_id IN ?", markers(0, n))
+		}
+		return q.Find(&[]entities.Invocation{})
+	})
+}
+
+// invocationDest returns the scan destinations of the columns of
+// invocationColumns in e.
+func invocationDest(e *entities.Invocation) []any {
+	return []any{(*string)(&e.InvocationID), (*string)(&e.CallIDKey), (*string)(&e.TaskIDKey),
+		(*string)(&e.ArgumentsID), (*string)(&e.SerializedArguments), (*string)(&e.ParentInvocationID),
+		(*string)(&e.WorkflowID), (*string)(&e.WorkflowTypeKey), (*string)(&e.ParentWorkflowID)}
 }
 
 // ChildInvocations returns the ids of the children of parent, ascending.
@@ -124,9 +145,12 @@ func (r Repo) InvocationIDsByWorkflow(db *gorm.DB, workflowID, typeKey string) (
 
 // scanStrings appends the values of rows of one text column to out.
 func scanStrings(out *[]string) func(*sql.Rows) error {
+	// One destination for every row: a variable declared in the closure
+	// would be allocated again for each.
+	var s string
+	dest := []any{&s}
 	return func(rows *sql.Rows) error {
-		var s string
-		err := rows.Scan(&s)
+		err := rows.Scan(dest...)
 		*out = append(*out, s)
 		return err
 	}
