@@ -2,11 +2,13 @@ package statebackend
 
 import (
 	"context"
+	"time"
 
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend/internal/op"
 	"github.com/taskstate/statebackend/repository"
+	"github.com/taskstate/statebackend/state"
 )
 
 // Access to the store's internals for the external tests of this package
@@ -61,4 +63,23 @@ func (in Internals) Merged() int64 { return in.s.eng.Committer().Merged() }
 // a database without a try-lock.
 func (in Internals) TryLease(ctx context.Context, name string) (release func(), ok bool, err error) {
 	return in.s.pruner.TryLease(ctx, name)
+}
+
+// HistoryPageAttempts reads the first page of HistoryInTimeRange's [lo,
+// hi] in batches of size on the primary, one attempt for each function of
+// before, called before its attempt, as retries of the read would; it
+// returns what the last attempt read.
+func (in Internals) HistoryPageAttempts(ctx context.Context, lo, hi time.Time, size int, before ...func()) ([]InvocationHistory, error) {
+	p := &historyPageRead{repo: in.s.repo, lo: firstMicro(lo), hi: state.ToMicros(hi), size: size}
+	db := in.s.eng.DB().WithContext(ctx)
+	for _, f := range before {
+		f()
+		if err := p.attempt(db); err != nil {
+			return nil, err
+		}
+	}
+	if p.bad != nil {
+		return nil, p.bad
+	}
+	return p.batch, nil
 }

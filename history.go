@@ -67,8 +67,8 @@ func (s *Store) History(ctx context.Context, id InvocationID) (_ []InvocationHis
 	c.tel.Returned(len(docs))
 	out := make([]InvocationHistory, len(docs))
 	for i, d := range docs {
-		if err := out[i].UnmarshalJSON([]byte(d.JSON)); err != nil {
-			return nil, fmt.Errorf("statebackend: stored history record %d is malformed: %w", d.ID, err)
+		if err := out[i].UnmarshalJSON(d.JSON); err != nil {
+			return nil, malformedHistory(d.ID, err)
 		}
 	}
 	return out, nil
@@ -97,32 +97,63 @@ func (s *Store) HistoryInTimeRange(ctx context.Context, start, end time.Time, ba
 			if !yield(batch, nil) || len(batch) < batchSize {
 				return
 			}
-			cur = repository.HistoryCursor{Timestamp: last.HistoryTimestamp, ID: last.ID, Started: true}
+			cur = last
 		}
 	}
 }
 
 // historyPage reads page number page of HistoryInTimeRange, after cur,
-// and returns its records and its last row; rt routes the iteration's
-// pages among the read replicas.
-func (s *Store) historyPage(ctx context.Context, rt *replicas.Route, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last entities.History, err error) {
+// and returns its records and the cursor of its last row; rt routes the
+// iteration's pages among the read replicas.
+func (s *Store) historyPage(ctx context.Context, rt *replicas.Route, page int, lo, hi int64, cur repository.HistoryCursor, batchSize int) (_ []InvocationHistory, last repository.HistoryCursor, err error) {
 	c := s.begin(ctx, op.HistoryInTimeRange)
 	defer c.end(&err)
 	c.tel.Page(page, batchSize)
-	var rows []entities.History
-	err = c.readReplica(rt, func(db *gorm.DB) (err error) {
-		rows, err = s.repo.HistoryPage(db, lo, hi, cur, batchSize)
-		return err
-	})
-	if err != nil {
+	p := &historyPageRead{repo: s.repo, lo: lo, hi: hi, cur: cur, size: batchSize}
+	if err := c.readReplica(rt, p.attempt); err != nil {
 		return nil, last, err
 	}
-	c.tel.Returned(len(rows))
-	if len(rows) > 0 {
-		last = rows[len(rows)-1]
+	c.tel.Returned(len(p.batch))
+	if p.bad != nil {
+		return nil, p.last, p.bad
 	}
-	batch, err := historyFromRows(rows)
-	return batch, last, err
+	return p.batch, p.last, nil
+}
+
+// historyPageRead is the read of a page of HistoryInTimeRange: up to size
+// records in [lo, hi] after cur.
+type historyPageRead struct {
+	repo   repository.Repo
+	lo, hi int64
+	cur    repository.HistoryCursor
+	size   int
+
+	batch []InvocationHistory      // the records read
+	last  repository.HistoryCursor // the cursor of the last row read
+	// bad is the first record whose document does not decode, reported
+	// once the page is read: a fault of the data and not of the read, it
+	// neither retries the read nor counts against a replica.
+	bad error
+}
+
+// attempt reads the page on db, each record decoded from the driver's
+// buffer. It starts afresh, so that a retried attempt keeps nothing of the
+// one before.
+func (p *historyPageRead) attempt(db *gorm.DB) error {
+	p.batch, p.last, p.bad = p.batch[:0], repository.HistoryCursor{}, nil
+	return p.repo.HistoryPage(db, p.lo, p.hi, p.cur, p.size, func(id entities.Serial, ts int64, doc []byte) error {
+		p.last = repository.HistoryCursor{Timestamp: ts, ID: id, Started: true}
+		if p.batch == nil {
+			p.batch = make([]InvocationHistory, 0, min(p.size, maxPagePrealloc))
+		}
+		p.batch = append(p.batch, InvocationHistory{})
+		if p.bad == nil {
+			if err := p.batch[len(p.batch)-1].UnmarshalJSON(doc); err != nil {
+				p.bad = malformedHistory(id, err)
+			}
+		}
+		return nil
+	})
 }
 
 // InvocationIDsInTimeRange implements Backend. Telemetry sees each page as
@@ -160,16 +191,21 @@ func (s *Store) invocationIDsPage(ctx context.Context, rt *replicas.Route, page 
 	c := s.begin(ctx, op.InvocationIDsInTimeRange)
 	defer c.end(&err)
 	c.tel.Page(page, batchSize)
-	var ids []string
-	err = c.readReplica(rt, func(db *gorm.DB) (err error) {
-		ids, err = s.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
-		return err
+	var ids []InvocationID
+	err = c.readReplica(rt, func(db *gorm.DB) error {
+		ids = ids[:0] // a retried attempt reads the page afresh
+		return s.repo.InvocationIDsPage(db, lo, hi, after, started, batchSize, func(id string) {
+			if ids == nil {
+				ids = make([]InvocationID, 0, min(batchSize, maxPagePrealloc))
+			}
+			ids = append(ids, InvocationID(id))
+		})
 	})
 	if err != nil {
 		return nil, err
 	}
 	c.tel.Returned(len(ids))
-	return toInvocationIDs(ids), nil
+	return ids, nil
 }
 
 // invalidRange validates the arguments of a time-range iterator. Telemetry
@@ -187,14 +223,14 @@ func (s *Store) invalidRange(ctx context.Context, o op.Op, start, end time.Time,
 	return err
 }
 
-func historyFromRows(rows []entities.History) ([]InvocationHistory, error) {
-	out := make([]InvocationHistory, len(rows))
-	for i, row := range rows {
-		if err := out[i].UnmarshalJSON([]byte(row.HistoryJSON)); err != nil {
-			return nil, fmt.Errorf("statebackend: stored history record %d is malformed: %w", row.ID, err)
-		}
-	}
-	return out, nil
+// maxPagePrealloc bounds the records a time-range page allocates room for
+// before it reads them: a page may be asked for more than there are.
+const maxPagePrealloc = 1024
+
+// malformedHistory is the error of a stored history record, id, whose
+// document does not decode.
+func malformedHistory(id entities.Serial, err error) error {
+	return fmt.Errorf("statebackend: stored history record %d is malformed: %w", id, err)
 }
 
 // firstMicro is the first whole microsecond at or after start. Timestamps

@@ -11,10 +11,6 @@ import (
 	"github.com/taskstate/statebackend/entities"
 )
 
-// historyColumns lists the columns of entities.History in scan order; id
-// is assigned by the database.
-var historyColumns = []string{"id", "invocation_id", "history_timestamp", "history_status", "history_json"}
-
 // historyConflict makes a second write of the same (invocation, timestamp,
 // status) replace the stored document, keeping the record's place in
 // insertion order.
@@ -62,11 +58,12 @@ func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
 }
 
 // HistoryDoc is a history record as History reads it: the timestamp and
-// insertion id that order it, and its document.
+// insertion id that order it, and its document. The documents of one
+// call share a buffer; they are the caller's.
 type HistoryDoc struct {
 	ID        entities.Serial
 	Timestamp int64
-	JSON      entities.Text
+	JSON      []byte
 }
 
 // History returns the records of id ordered by timestamp, then insertion.
@@ -88,12 +85,26 @@ func (r Repo) History(db *gorm.DB, id string) ([]HistoryDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	docs := make([]HistoryDoc, 0, 8)
+	var docs []HistoryDoc
+	// The documents are copied, once, into one buffer: the driver's value
+	// is only valid until the next row.
+	var buf []byte
+	var d HistoryDoc
+	var doc sql.RawBytes
+	dest := []any{(*int64)(&d.ID), &d.Timestamp, &doc}
 	err = stmt.each(db, func(rows *sql.Rows) error {
-		var d HistoryDoc
-		err := rows.Scan((*int64)(&d.ID), &d.Timestamp, (*string)(&d.JSON))
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		if buf == nil {
+			docs = make([]HistoryDoc, 0, 8)
+			buf = make([]byte, 0, 4*len(doc)+256)
+		}
+		start := len(buf)
+		buf = append(buf, doc...)
+		d.JSON = buf[start:len(buf):len(buf)]
 		docs = append(docs, d)
-		return err
+		return nil
 	}, id)
 	if err != nil {
 		return nil, err
@@ -117,13 +128,15 @@ type HistoryCursor struct {
 	Started   bool // false before the first page
 }
 
-// HistoryPage returns up to limit rows with a timestamp in [startUs, endUs]
-// after cur in (timestamp, id) order: keyset pagination, so each page costs
-// the same however far the iteration has gone.
-func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, limit int) ([]entities.History, error) {
+// HistoryPage calls fn with each of the up to limit rows with a timestamp
+// in [startUs, endUs] after cur, in (timestamp, id) order: keyset
+// pagination, so each page costs the same however far the iteration has
+// gone. doc, the row's document, is valid only during the call; an error
+// from fn ends the page with that error.
+func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, limit int, fn func(id entities.Serial, ts int64, doc []byte) error) error {
 	stmt, err := r.historyPage(db, cur.Started)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	lo := startUs
 	if cur.Started {
@@ -131,33 +144,34 @@ func (r Repo) HistoryPage(db *gorm.DB, startUs, endUs int64, cur HistoryCursor, 
 		// otherwise every page re-walks the rows before it.
 		lo = cur.Timestamp
 	}
-	var rows []entities.History
-	err = stmt.each(db, scanHistory(&rows), lo, endUs, cur.Timestamp, int64(cur.ID), limit)
-	return rows, err
+	var id, ts int64
+	var doc sql.RawBytes
+	dest := []any{&id, &ts, &doc}
+	return stmt.each(db, func(rows *sql.Rows) error {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		return fn(entities.Serial(id), ts, doc)
+	}, lo, endUs, cur.Timestamp, int64(cur.ID), limit)
 }
 
-// InvocationIDsPage returns up to limit distinct invocation ids, ascending,
-// greater than after (all when started is false), with a history row in
-// [startUs, endUs].
-func (r Repo) InvocationIDsPage(db *gorm.DB, startUs, endUs int64, after string, started bool, limit int) ([]string, error) {
+// InvocationIDsPage calls fn with each of the up to limit distinct
+// invocation ids, ascending, greater than after (all when started is
+// false), with a history row in [startUs, endUs].
+func (r Repo) InvocationIDsPage(db *gorm.DB, startUs, endUs int64, after string, started bool, limit int, fn func(id string)) error {
 	stmt, err := r.invocationIDsPage(db, started)
 	if err != nil {
-		return nil, err
-	}
-	ids := make([]string, 0, limit)
-	err = stmt.each(db, scanStrings(&ids), startUs, endUs, after, limit)
-	return ids, err
-}
-
-// scanHistory appends rows selected with historyColumns to out.
-func scanHistory(out *[]entities.History) func(*sql.Rows) error {
-	return func(rows *sql.Rows) error {
-		var h entities.History
-		err := rows.Scan((*int64)(&h.ID), (*string)(&h.InvocationID), &h.HistoryTimestamp,
-			(*string)(&h.HistoryStatus), (*string)(&h.HistoryJSON))
-		*out = append(*out, h)
 		return err
 	}
+	var id string
+	dest := []any{&id}
+	return stmt.each(db, func(rows *sql.Rows) error {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		fn(id)
+		return nil
+	}, startUs, endUs, after, limit)
 }
 
 // historyPage is the statement of HistoryPage; its arguments are start,
@@ -168,7 +182,7 @@ func (r Repo) historyPage(db *gorm.DB, started bool) (*compiled, error) {
 		key.name = "history.page.next"
 	}
 	return r.statement(db, key, func(tx *gorm.DB) *gorm.DB {
-		q := tx.Model(&entities.History{}).Select(historyColumns).
+		q := tx.Model(&entities.History{}).Select("id", "history_timestamp", "history_json").
 			Where("history_timestamp >= ? AND history_timestamp <= ?", arg(0), arg(1))
 		if started {
 			q = q.Where("(history_timestamp > ? OR (history_timestamp = ? AND id > ?))", arg(2), arg(2), arg(3))

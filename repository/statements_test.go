@@ -56,16 +56,19 @@ func readHistoryRange(t *testing.T, db *gorm.DB, repo repository.Repo, lo, hi in
 	var cur repository.HistoryCursor
 	n := 0
 	for {
-		rows, err := repo.HistoryPage(db, lo, hi, cur, batchSize)
+		rows := 0
+		err := repo.HistoryPage(db, lo, hi, cur, batchSize, func(id entities.Serial, ts int64, _ []byte) error {
+			rows++
+			cur = repository.HistoryCursor{Timestamp: ts, ID: id, Started: true}
+			return nil
+		})
 		if err != nil {
 			t.Fatal(err)
 		}
-		n += len(rows)
-		if len(rows) < batchSize {
+		n += rows
+		if rows < batchSize {
 			return n
 		}
-		last := rows[len(rows)-1]
-		cur = repository.HistoryCursor{Timestamp: last.HistoryTimestamp, ID: last.ID, Started: true}
 	}
 }
 
@@ -76,7 +79,8 @@ func readIDRange(t *testing.T, db *gorm.DB, repo repository.Repo, lo, hi int64, 
 	after, started := "", false
 	n := 0
 	for {
-		ids, err := repo.InvocationIDsPage(db, lo, hi, after, started, batchSize)
+		var ids []string
+		err := repo.InvocationIDsPage(db, lo, hi, after, started, batchSize, func(id string) { ids = append(ids, id) })
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -204,7 +208,7 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 		}
 		hs := make([]state.InvocationHistory, len(docs))
 		for i, d := range docs {
-			if err := hs[i].UnmarshalJSON([]byte(d.JSON)); err != nil {
+			if err := hs[i].UnmarshalJSON(d.JSON); err != nil {
 				t.Fatalf("history of %s, record %d: %v", id, i, err)
 			}
 		}
