@@ -173,3 +173,46 @@ func setHistoryDoc(t *testing.T, b *statebackend.Store, st statebackend.Status, 
 	}
 	return id, before
 }
+
+// TestMalformedStoredInvocation checks that a stored invocation whose
+// arguments or task key do not decode fails Invocation and Invocations
+// with an error naming it, not a retry or another invocation's data.
+func TestMalformedStoredInvocation(t *testing.T) {
+	t.Parallel()
+	b, err := statebackend.Open(sqlite.Open(filepath.Join(t.TempDir(), "inv.db")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	ctx := context.Background()
+	task := statebackend.TaskID{Module: "m", FuncName: "f"}
+	inv := statebackend.Invocation{ID: "inv", CallID: statebackend.CallID{Task: task, ArgsID: "a"},
+		Arguments: map[string]string{"x": "1"}, Workflow: statebackend.WorkflowIdentity{WorkflowID: "inv", WorkflowType: task}}
+	if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+		t.Fatal(err)
+	}
+	in := statebackend.Inside(b)
+	table := in.Repo().Tables.Name("Invocation")
+	want := `statebackend: stored invocation "inv" is malformed: `
+	for _, c := range []struct{ column, value string }{
+		{"serialized_arguments", "{not json"},
+		{"task_id_key", "no-dot"},
+	} {
+		if err := in.DB().Table(table).Where("invocation_id = ?", "inv").Update(c.column, c.value).Error; err != nil {
+			t.Fatal(err)
+		}
+		if _, err := b.Invocation(ctx, "inv"); err == nil || !strings.HasPrefix(err.Error(), want) {
+			t.Errorf("%s: Invocation: %v; want an error starting %q", c.column, err, want)
+		}
+		if _, err := b.Invocations(ctx, []statebackend.InvocationID{"inv"}); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: Invocations: %v; want an error containing %q", c.column, err, want)
+		}
+		if err := b.UpsertInvocations(ctx, []statebackend.Invocation{inv}); err != nil {
+			t.Fatal(err)
+		}
+		got, err := b.Invocation(ctx, "inv")
+		if err != nil || !reflect.DeepEqual(got, inv) {
+			t.Errorf("%s: rewritten: %+v, %v; want %+v", c.column, got, err, inv)
+		}
+	}
+}

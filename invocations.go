@@ -45,10 +45,15 @@ func (s *Store) Invocation(ctx context.Context, id InvocationID) (_ Invocation, 
 	if err := id.Validate("id"); err != nil {
 		return Invocation{}, err
 	}
-	var row entities.Invocation
+	var inv Invocation
 	var found bool
+	var bad error // a stored row that does not decode: not the read's failure
 	err = c.read(func(db *gorm.DB) (err error) {
-		row, found, err = s.repo.Invocation(db, string(id))
+		found, err = s.repo.Invocation(db, string(id), func(row *entities.Invocation, args []byte) error {
+			row.InvocationID = entities.Key(id)
+			inv, bad = decodeInvocation(row, args)
+			return nil
+		})
 		return err
 	})
 	if err != nil {
@@ -57,7 +62,7 @@ func (s *Store) Invocation(ctx context.Context, id InvocationID) (_ Invocation, 
 	if !found {
 		return Invocation{}, state.NotFound("invocation", string(id))
 	}
-	return invocationFromRow(row)
+	return inv, bad
 }
 
 // Invocations implements Backend.
@@ -154,6 +159,13 @@ func invocationRow(inv Invocation) (entities.Invocation, error) {
 // invocationFromRow converts a stored row back; a row that does not parse
 // (written by something else) is reported, never guessed at.
 func invocationFromRow(row entities.Invocation) (Invocation, error) {
+	return decodeInvocation(&row, []byte(row.SerializedArguments))
+}
+
+// decodeInvocation is invocationFromRow with the stored arguments in args
+// instead of row.SerializedArguments (which it ignores); it keeps nothing
+// of args.
+func decodeInvocation(row *entities.Invocation, args []byte) (Invocation, error) {
 	bad := func(err error) (Invocation, error) {
 		return Invocation{}, fmt.Errorf("statebackend: stored invocation %q is malformed: %w", row.InvocationID, err)
 	}
@@ -165,17 +177,17 @@ func invocationFromRow(row entities.Invocation) (Invocation, error) {
 	if err != nil {
 		return bad(err)
 	}
-	args := map[string]string{}
-	if err := json.Unmarshal([]byte(row.SerializedArguments), &args); err != nil {
+	arguments := map[string]string{}
+	if err := json.Unmarshal(args, &arguments); err != nil {
 		return bad(err)
 	}
-	if args == nil { // the JSON document "null"
-		args = map[string]string{}
+	if arguments == nil { // the JSON document "null"
+		arguments = map[string]string{}
 	}
 	return Invocation{
 		ID:        InvocationID(row.InvocationID),
 		CallID:    CallID{Task: task, ArgsID: string(row.ArgumentsID)},
-		Arguments: args,
+		Arguments: arguments,
 		Workflow: WorkflowIdentity{
 			WorkflowID:       InvocationID(row.WorkflowID),
 			WorkflowType:     wfType,

@@ -33,8 +33,7 @@ func (r Repo) AppInfo(db *gorm.DB, appID string) (row entities.AppInfo, found bo
 	if err != nil {
 		return row, false, err
 	}
-	err = stmt.each(db, func(rows *sql.Rows) error {
-		found = true
+	found, err = stmt.first(db, func(rows *sql.Rows) error {
 		return rows.Scan((*string)(&row.AppID), (*string)(&row.AppInfoJSON))
 	}, appID)
 	return row, found, err

@@ -31,21 +31,32 @@ func (r Repo) UpsertInvocations(db *gorm.DB, rows []entities.Invocation) error {
 	})
 }
 
-// Invocation returns the row of id; found is false when there is none.
-func (r Repo) Invocation(db *gorm.DB, id string) (row entities.Invocation, found bool, err error) {
-	stmt, err := r.invocationsStatement(db, 1)
+// Invocation reads the row of id.
+//
+// The row is passed to use, with its InvocationID (id), CallIDKey (the
+// other keys make it) and SerializedArguments left out: args holds the
+// stored arguments, valid only during the call. found is false when there
+// is no row; use's error is returned as it is.
+func (r Repo) Invocation(db *gorm.DB, id string, use func(row *entities.Invocation, args []byte) error) (found bool, err error) {
+	// Not the columns the row has from id or from the others: the driver
+	// makes a string of each text column it reads.
+	stmt, err := r.statement(db, stmtKey{name: "invocations.get_one"}, func(tx *gorm.DB) *gorm.DB {
+		return tx.Model(&entities.Invocation{}).Select(invocationColumns[2:]).
+			Where("invocation_id = ?", arg(0)).Find(&[]entities.Invocation{})
+	})
 	if err != nil {
-		return entities.Invocation{}, false, err
+		return false, err
 	}
-	dest := invocationDest(&row)
-	err = stmt.each(db, func(rows *sql.Rows) error {
-		found = true
-		return rows.Scan(dest...)
+	var row entities.Invocation
+	var args sql.RawBytes
+	dest := invocationDest(&row)[2:]
+	dest[4-2] = &args
+	return stmt.first(db, func(rows *sql.Rows) error {
+		if err := rows.Scan(dest...); err != nil {
+			return err
+		}
+		return use(&row, args)
 	}, id)
-	if err != nil || !found {
-		return entities.Invocation{}, false, err
-	}
-	return row, true, nil
 }
 
 // Invocations returns the rows among ids, in no particular order.

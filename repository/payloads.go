@@ -66,10 +66,7 @@ func (r Repo) payload(db *gorm.DB, t payloadTable, id string) (data []byte, foun
 	if err != nil {
 		return nil, false, err
 	}
-	err = stmt.each(db, func(rows *sql.Rows) error {
-		found = true
-		return rows.Scan(&data)
-	}, id)
+	found, err = stmt.first(db, func(rows *sql.Rows) error { return rows.Scan(&data) }, id)
 	return nonNil(data), found, err
 }
 

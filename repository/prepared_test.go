@@ -8,6 +8,7 @@ import (
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/mysqltest"
 	"github.com/taskstate/statebackend/dialect"
+	"github.com/taskstate/statebackend/entities"
 	sbmysql "github.com/taskstate/statebackend/mysql"
 )
 
@@ -49,7 +50,8 @@ func TestMySQLPreparedStatements(t *testing.T) {
 			}
 			read := func() {
 				t.Helper()
-				if _, found, err := a.repo.Invocation(db, "inv-1"); err != nil || !found {
+				found, err := a.repo.Invocation(db, "inv-1", func(*entities.Invocation, []byte) error { return nil })
+				if err != nil || !found {
 					t.Fatalf("read inv-1: found %v, %v", found, err)
 				}
 			}

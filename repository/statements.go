@@ -291,6 +291,35 @@ func (c *compiled) eachIn(ctx context.Context, db *gorm.DB, scan func(*sql.Rows)
 	return n, rows.Err()
 }
 
+// first runs the query and scans its first row, if there is one, with
+// scan: for statements that select a row by its key. It closes the rows
+// after that row instead of stepping past it to their end, which spares a
+// call into the driver (on SQLite, a step of the statement).
+func (c *compiled) first(db *gorm.DB, scan func(*sql.Rows) error, args ...any) (found bool, err error) {
+	ctx, done := c.begin(db.Statement.Context, true)
+	rows, err := c.query(ctx, db, args)
+	if err == nil {
+		if rows.Next() {
+			found = true
+			err = scan(rows)
+		}
+		if err == nil {
+			err = rows.Err()
+		}
+		if cerr := rows.Close(); err == nil {
+			err = cerr
+		}
+	}
+	if done != nil {
+		var n int64
+		if found {
+			n = 1
+		}
+		done(n, err)
+	}
+	return found, err
+}
+
 // begin tells the Repo's Observer, if any, that the statement starts.
 func (c *compiled) begin(ctx context.Context, query bool) (context.Context, func(int64, error)) {
 	if c.observe == nil {

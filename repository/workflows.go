@@ -94,10 +94,7 @@ func (r Repo) WorkflowData(db *gorm.DB, workflowID, key string) (row entities.Wo
 		return row, false, err
 	}
 	var value []byte
-	err = stmt.each(db, func(rows *sql.Rows) error {
-		found = true
-		return rows.Scan(&value)
-	}, workflowID, key)
+	found, err = stmt.first(db, func(rows *sql.Rows) error { return rows.Scan(&value) }, workflowID, key)
 	return entities.WorkflowData{WorkflowID: entities.Key(workflowID), DataKey: entities.Key(key), DataValue: nonNil(value)}, found, err
 }
 

@@ -42,8 +42,8 @@ func ParseTaskID(key string) (TaskID, error) {
 		return TaskID{}, Invalid("task key "+quote(key), "no '.' between module and function name")
 	}
 	t := TaskID{Module: key[:i], FuncName: key[i+1:]}
-	if err := t.Validate("task key " + quote(key)); err != nil {
-		return TaskID{}, err
+	if t.Validate("") != nil { // the key is quoted only for the error
+		return TaskID{}, t.Validate("task key " + quote(key))
 	}
 	return t, nil
 }
@@ -93,8 +93,8 @@ func ParseCallID(key string) (CallID, error) {
 		return CallID{}, err
 	}
 	c := CallID{Task: task, ArgsID: key[i+1:]}
-	if err := c.Validate("call key " + quote(key)); err != nil {
-		return CallID{}, err
+	if c.Validate("") != nil { // the key is quoted only for the error
+		return CallID{}, c.Validate("call key " + quote(key))
 	}
 	return c, nil
 }

@@ -152,7 +152,7 @@ func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
 		dctx = context.WithoutCancel(ctx)
 	}
 	db := e.db.WithContext(dctx)
-	p := retry.New()
+	var p retry.Policy // from the first failure on: a clock read spared
 	for attempt := 1; ; attempt++ {
 		err := fn(db)
 		if err == nil {
@@ -160,6 +160,9 @@ func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
 		}
 		if ctx.Err() != nil || e.closed.Load() {
 			return e.Fail(ctx, o, err)
+		}
+		if attempt == 1 {
+			p = retry.New()
 		}
 		reason := e.dialect.Transient(err)
 		_, deadline := ctx.Deadline()
