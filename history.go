@@ -56,21 +56,25 @@ func (s *Store) History(ctx context.Context, id InvocationID) (_ []InvocationHis
 	if err := id.Validate("id"); err != nil {
 		return nil, err
 	}
-	var docs []repository.HistoryDoc
+	var out []InvocationHistory
+	var bad error // a stored record that does not decode: not the read's failure
 	err = c.read(func(db *gorm.DB) (err error) {
-		docs, err = s.repo.History(db, string(id))
+		bad = nil
+		out, err = repository.History(s.repo, db, string(id), func(rid entities.Serial, doc []byte) (h InvocationHistory) {
+			if err := h.UnmarshalJSON(doc); err != nil && bad == nil {
+				bad = malformedHistory(rid, err)
+			}
+			return h
+		})
 		return err
 	})
 	if err != nil {
 		return nil, err
 	}
-	c.tel.Returned(len(docs))
-	out := make([]InvocationHistory, len(docs))
-	for i, d := range docs {
-		if err := out[i].UnmarshalJSON(d.JSON); err != nil {
-			return nil, malformedHistory(d.ID, err)
-		}
+	if bad != nil {
+		return nil, bad
 	}
+	c.tel.Returned(len(out))
 	return out, nil
 }
 

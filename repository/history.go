@@ -57,16 +57,9 @@ func (r Repo) AddHistory(db *gorm.DB, rows []entities.History) error {
 	})
 }
 
-// HistoryDoc is a history record as History reads it: the timestamp and
-// insertion id that order it, and its document. The documents of one
-// call share a buffer; they are the caller's.
-type HistoryDoc struct {
-	ID        entities.Serial
-	Timestamp int64
-	JSON      []byte
-}
-
-// History returns the records of id ordered by timestamp, then insertion.
+// History returns the records of id ordered by timestamp, then insertion,
+// each made by decode from its stored id and document (the driver's
+// buffer, valid only during the call).
 //
 // The statement has no ORDER BY: the records are ordered here, which costs
 // nothing for the handful of records of one invocation. An ORDER BY makes
@@ -77,7 +70,9 @@ type HistoryDoc struct {
 // would parse and plan the query again (about 40 % of the read's time).
 // Without the ORDER BY the plan is fixed: the (invocation, timestamp,
 // status) index, on every database.
-func (r Repo) History(db *gorm.DB, id string) ([]HistoryDoc, error) {
+//
+// (A function, not a method of Repo: methods take no type parameters.)
+func History[T any](r Repo, db *gorm.DB, id string, decode func(id entities.Serial, doc []byte) T) ([]T, error) {
 	stmt, err := r.statement(db, stmtKey{name: "history.of"}, func(tx *gorm.DB) *gorm.DB {
 		return tx.Model(&entities.History{}).Select("id", "history_timestamp", "history_json").
 			Where("invocation_id = ?", arg(0)).Find(&[]entities.History{})
@@ -85,40 +80,50 @@ func (r Repo) History(db *gorm.DB, id string) ([]HistoryDoc, error) {
 	if err != nil {
 		return nil, err
 	}
-	var docs []HistoryDoc
-	// The documents are copied, once, into one buffer: the driver's value
-	// is only valid until the next row.
-	var buf []byte
-	var d HistoryDoc
-	var doc sql.RawBytes
-	dest := []any{(*int64)(&d.ID), &d.Timestamp, &doc}
+	type key struct {
+		ts int64
+		id entities.Serial
+	}
+	var (
+		out  []T
+		keys []key
+		k    key
+		doc  sql.RawBytes
+	)
+	dest := []any{(*int64)(&k.id), &k.ts, &doc}
 	err = stmt.each(db, func(rows *sql.Rows) error {
 		if err := rows.Scan(dest...); err != nil {
 			return err
 		}
-		if buf == nil {
-			docs = make([]HistoryDoc, 0, 8)
-			buf = make([]byte, 0, 4*len(doc)+256)
+		if out == nil {
+			out, keys = make([]T, 0, 8), make([]key, 0, 8)
 		}
-		start := len(buf)
-		buf = append(buf, doc...)
-		d.JSON = buf[start:len(buf):len(buf)]
-		docs = append(docs, d)
+		out = append(out, decode(k.id, doc))
+		keys = append(keys, k)
 		return nil
 	}, id)
 	if err != nil {
 		return nil, err
 	}
-	byTime := func(a, b HistoryDoc) int {
-		if c := cmp.Compare(a.Timestamp, b.Timestamp); c != 0 {
+	byTime := func(a, b key) int {
+		if c := cmp.Compare(a.ts, b.ts); c != 0 {
 			return c
 		}
-		return cmp.Compare(a.ID, b.ID)
+		return cmp.Compare(a.id, b.id)
 	}
-	if !slices.IsSortedFunc(docs, byTime) {
-		slices.SortFunc(docs, byTime)
+	if slices.IsSortedFunc(keys, byTime) {
+		return out, nil
 	}
-	return docs, nil
+	idx := make([]int, len(keys))
+	for i := range idx {
+		idx[i] = i
+	}
+	slices.SortFunc(idx, func(a, b int) int { return byTime(keys[a], keys[b]) })
+	sorted := make([]T, len(out))
+	for i, j := range idx {
+		sorted[i] = out[j]
+	}
+	return sorted, nil
 }
 
 // HistoryCursor is the position of the last row of a time-range page.

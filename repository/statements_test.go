@@ -202,15 +202,14 @@ func TestSQLiteHistoryReadIsNotRecompiled(t *testing.T) {
 
 	read := func(id string) {
 		t.Helper()
-		docs, err := a.repo.History(db, id)
+		hs, err := repository.History(a.repo, db, id, func(rid entities.Serial, doc []byte) (h state.InvocationHistory) {
+			if err := h.UnmarshalJSON(doc); err != nil {
+				t.Errorf("history of %s, record %d: %v", id, rid, err)
+			}
+			return h
+		})
 		if err != nil {
 			t.Fatal(err)
-		}
-		hs := make([]state.InvocationHistory, len(docs))
-		for i, d := range docs {
-			if err := hs[i].UnmarshalJSON(d.JSON); err != nil {
-				t.Fatalf("history of %s, record %d: %v", id, i, err)
-			}
 		}
 		if len(hs) != 3 || hs[0].StatusRecord.Status != state.StatusRegistered || hs[2].StatusRecord.Status != state.StatusSuccess {
 			t.Fatalf("history of %s: %+v", id, hs)
