@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"sync/atomic"
 
 	"gorm.io/gorm"
@@ -61,6 +62,11 @@ type Engine struct {
 	wrote     func()
 	committer *groupcommit.Committer
 	closed    atomic.Bool
+	// sessions holds sessions of db (db.WithContext) for Run to reuse with
+	// another context: making one copies the whole GORM statement, a
+	// tenth of a point read's time. A session is not changed by what runs
+	// on it: GORM's chainable methods work on copies of it.
+	sessions sync.Pool
 }
 
 // New returns the engine of cfg. A database that takes a single writer
@@ -151,7 +157,8 @@ func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
 	if e.dialect.CostlyCancel && o.Keyed() {
 		dctx = context.WithoutCancel(ctx)
 	}
-	db := e.db.WithContext(dctx)
+	db := e.session(dctx)
+	defer e.release(db)
 	var p retry.Policy // from the first failure on: a clock read spared
 	for attempt := 1; ; attempt++ {
 		err := fn(db)
@@ -175,6 +182,24 @@ func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
 			return e.Fail(ctx, o, err)
 		}
 	}
+}
+
+// session returns a session of the primary's handle under ctx.
+func (e *Engine) session(ctx context.Context) *gorm.DB {
+	if db, ok := e.sessions.Get().(*gorm.DB); ok {
+		db.Statement.Context = ctx
+		return db
+	}
+	return e.db.WithContext(ctx)
+}
+
+// release hands back a session of session's once its work is done.
+func (e *Engine) release(db *gorm.DB) {
+	if db.Error != nil {
+		return // not as it was made
+	}
+	db.Statement.Context = context.Background() // hold on to no call's context
+	e.sessions.Put(db)
 }
 
 // Fail wraps err, the reason work of o failed, for the caller:
