@@ -101,8 +101,8 @@ type Telemetry struct {
 	// a call's context does not have already: OpenTelemetry's global
 	// tracer before a program installs a provider, or a no-op tracer.
 	// Starting such a span only costs allocations, so Start leaves it
-	// out (see spans). global is the global provider inert was judged by,
-	// nil for a provider given in Options.
+	// out (see spans). global is OpenTelemetry's global provider when
+	// that is tp, whether given in Options or by default; nil otherwise.
 	inert          bool
 	global         trace.TracerProvider
 	meter          metric.Meter
@@ -144,12 +144,12 @@ func New(o Options, info Info) *Telemetry {
 	}
 	t := &Telemetry{
 		tracer:         tp.Tracer(instrumentationName, trace.WithSchemaURL(semconv.SchemaURL)),
-		inert:          inertProvider(tp),
+		inert:          isNoop(tp) || isGlobal(tp),
 		meter:          mp.Meter(instrumentationName, metric.WithSchemaURL(semconv.SchemaURL)),
 		statementSpans: o.StatementSpans,
 		appID:          info.AppID,
 	}
-	if t.inert && o.TracerProvider == nil {
+	if isGlobal(tp) {
 		t.global = tp
 	}
 	t.base = []attribute.KeyValue{semconv.DBSystemNameKey.String(info.System)}
@@ -206,24 +206,30 @@ func New(o Options, info Info) *Telemetry {
 	return t
 }
 
-// inertProvider reports whether tp's spans are known to record nothing
-// and to carry no span context of their own: the no-op provider, and
-// OpenTelemetry's global provider as it is until a program sets one (it
-// then delegates to that one). The global provider's type is recognized
-// by its package, which the API does not export; were it renamed, calls
-// would go on starting spans, as they do for any other provider.
-func inertProvider(tp trace.TracerProvider) bool {
+// isNoop reports whether tp is OpenTelemetry's no-op provider, whose spans
+// record nothing and carry no span context of their own.
+func isNoop(tp trace.TracerProvider) bool {
 	switch tp.(type) {
 	case noop.TracerProvider, *noop.TracerProvider:
 		return true
 	}
+	return false
+}
+
+// isGlobal reports whether tp is OpenTelemetry's global provider as it is
+// before a program sets one: its spans record nothing and carry nothing
+// until then, and it delegates to the provider set. Its type is
+// recognized by its package, which the API does not export; were it
+// renamed, calls would go on starting spans, as they do for any other
+// provider.
+func isGlobal(tp trace.TracerProvider) bool {
 	rt := reflect.TypeOf(tp)
 	return rt != nil && rt.Kind() == reflect.Pointer &&
 		rt.Elem().PkgPath() == "go.opentelemetry.io/otel/internal/global" && rt.Elem().Name() == "tracerProvider"
 }
 
 // spans reports whether a call starts a span: not while the tracer is
-// inert, and for the global provider only until a program sets another
+// inert; for the global provider, from the moment a program sets another
 // (the global tracer then delegates to it).
 func (t *Telemetry) spans() bool {
 	return !t.inert || (t.global != nil && otel.GetTracerProvider() != t.global)

@@ -113,6 +113,12 @@ func TestTelemetryDefaultProviders(t *testing.T) {
 	if err := b.SetResult(ctx, "inv", []byte("before")); err != nil {
 		t.Fatal(err)
 	}
+	// The global provider given explicitly, before any SDK: it too
+	// delegates once one is installed.
+	given := sqlitetest.Open(t, sqlitetest.Path(t), "given", statebackend.WithTracerProvider(otel.GetTracerProvider()))
+	if err := given.SetResult(ctx, "inv", []byte("before")); err != nil {
+		t.Fatal(err)
+	}
 	rec := newRecorder(t)
 	if n := len(rec.spans.Ended()); n != 0 {
 		t.Fatalf("%d spans before any SDK", n)
@@ -126,10 +132,16 @@ func TestTelemetryDefaultProviders(t *testing.T) {
 	if len(spans) != 1 || spans[0].Name() != "statebackend.Result" {
 		t.Fatalf("after installing an SDK: %d spans, want statebackend.Result alone", len(spans))
 	}
+	if _, err := given.Result(ctx, "inv"); err != nil {
+		t.Fatal(err)
+	}
+	if spans := rec.spans.Ended(); len(spans) != 2 || spans[1].Name() != "statebackend.Result" {
+		t.Fatalf("the global provider given explicitly, after installing an SDK: %d spans in all, want 2", len(spans))
+	}
 	ms := rec.collect(t)
 	durations := points(t, ms["statebackend.call.duration"])
-	if len(durations) != 1 {
-		t.Errorf("call durations recorded: %v, want the one call since the SDK was installed", durations)
+	if len(durations) != 2 {
+		t.Errorf("call durations recorded: %v, want the one call of each backend since the SDK was installed", durations)
 	}
 	// The pool gauges registered at Open report through the SDK installed
 	// later.
