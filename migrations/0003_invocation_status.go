@@ -317,11 +317,7 @@ func postgresStatementTrigger(n names, event string) []string {
 	body := "INSERT INTO " + n.status + " (" + statusColumns + ") SELECT invocation_id, task_id_key, '', 0, 0, '' FROM written" +
 		" ON CONFLICT (invocation_id) DO UPDATE SET task_id_key = excluded.task_id_key" +
 		" WHERE " + n.status + ".task_id_key <> excluded.task_id_key;"
-	return []string{
-		"CREATE OR REPLACE FUNCTION " + n.trigger + "() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN " +
-			body + " RETURN NULL; END $$",
-		"CREATE TRIGGER " + n.trigger + " " + event + " REFERENCING NEW TABLE AS written FOR EACH STATEMENT EXECUTE PROCEDURE " + n.trigger + "()",
-	}
+	return postgresStatementFunction(n, event, body)
 }
 
 // invocationUpdateTrigger copies a changed task key.

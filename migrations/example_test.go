@@ -65,7 +65,8 @@ func ExampleMigrator() {
 	// would apply 0002_retention
 	// would apply 0003_invocation_status
 	// would apply 0004_changes
-	// version 4 of 4, usable: true
+	// would apply 0005_statement_triggers
+	// version 5 of 5, usable: true
 }
 
 // Open a backend whose range scans and listings may read from two streaming

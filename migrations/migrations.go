@@ -83,7 +83,7 @@ type Step struct {
 // All returns every migration, in version order. The slice is new on each
 // call.
 func All() []Migration {
-	return []Migration{initial(), retention(), invocationStatus(), changes()}
+	return []Migration{initial(), retention(), invocationStatus(), changes(), statementTriggers()}
 }
 
 // createTable is the step that creates table model (the entities name,
