@@ -27,8 +27,8 @@ import (
 // ids, so the changes of one invocation still take their ids in commit
 // order.
 //
-// SQLite and MySQL have no triggers per statement (MySQL) or no need of
-// them (SQLite writes in process): the migration changes nothing there.
+// SQLite and MySQL have no triggers per statement: the migration changes
+// nothing there.
 // MinCompatible stays 3: libraries of version 4 write and read the tables
 // as before.
 func statementTriggers() Migration {
@@ -40,19 +40,20 @@ func statementTriggers() Migration {
 			"cost the server less. Nothing changes on SQLite and MySQL.",
 		MinCompatible: 3,
 		Steps: []Step{
-			postgresStatementStep("History", "status_ins", historyStatusStatement),
-			postgresStatementStep("History", "watch_ins", historyChangeStatement),
+			historyStatementStep("status_ins", historyStatusStatement),
+			historyStatementStep("watch_ins", historyChangeStatement),
 		},
 	}
 }
 
-// postgresStatementStep is the step that replaces the row trigger suffix
-// on the table of model by a statement trigger of the same name, whose
-// function runs body over the transition table "written" of the rows an
-// insert made. Dropping the row trigger and creating the statement
+// historyStatementStep is the step that replaces the history's row
+// trigger suffix by a statement trigger of the same name, whose function
+// runs body over the transition table "written" of the records an insert
+// made. Dropping the row trigger and creating the statement
 // trigger happen in the migration's transaction, so no write runs between
 // them. On other databases the step is done from the start.
-func postgresStatementStep(model, suffix string, body func(n names) string) Step {
+func historyStatementStep(suffix string, body func(n names) string) Step {
+	const model = "History"
 	return Step{
 		Name: "per-statement trigger " + model + "." + suffix,
 		Done: func(db *gorm.DB, t entities.Tables) (bool, error) {
@@ -66,9 +67,8 @@ func postgresStatementStep(model, suffix string, body func(n names) string) Step
 		},
 		Apply: func(db *gorm.DB, t entities.Tables) error {
 			n := namesOf("postgres", t, triggerName(t, model, suffix))
-			table := `"` + t.Name(model) + `"`
-			stmts := append([]string{"DROP TRIGGER IF EXISTS " + n.trigger + " ON " + table},
-				postgresStatementFunction(n, "AFTER INSERT ON "+table, body(n))...)
+			stmts := append([]string{"DROP TRIGGER IF EXISTS " + n.trigger + " ON " + n.history},
+				postgresStatementFunction(n, "AFTER INSERT ON "+n.history, body(n))...)
 			for _, s := range stmts {
 				if err := db.Exec(s).Error; err != nil {
 					return err

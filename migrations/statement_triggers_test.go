@@ -62,11 +62,12 @@ func TestHistoryTriggersOfOneStatement(t *testing.T) {
 		if err := imp.ImportHistory(ctx, first); err != nil {
 			t.Fatal(err)
 		}
-		want := map[state.InvocationID]struct {
+		type current struct {
 			status state.Status
 			sec    int
 			runner string
-		}{
+		}
+		want := map[state.InvocationID]current{
 			"a": {state.StatusRunning, 9, "r-a"},
 			"b": {state.StatusRunning, 5, "r-b2"},
 			"c": {state.StatusRegistered, 2, ""},
@@ -94,11 +95,7 @@ func TestHistoryTriggersOfOneStatement(t *testing.T) {
 		if err := imp.ImportHistory(ctx, second); err != nil {
 			t.Fatal(err)
 		}
-		want["c"] = struct {
-			status state.Status
-			sec    int
-			runner string
-		}{state.StatusSuccess, 30, "r-c"}
+		want["c"] = current{state.StatusSuccess, 30, "r-c"}
 		check("after a second statement")
 
 		// One change per record, in the order the records were given.
