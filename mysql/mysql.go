@@ -212,6 +212,15 @@ func transient(err error) string {
 		return "deadlock"
 	case 1205:
 		return "lock_timeout"
+	case 1064:
+		// MariaDB Galera now and then fails to load a table's triggers
+		// when many sessions open the table at once ("Unknown trigger has
+		// an error in its body: 'Query was empty'"): the statement fails
+		// and the triggers load on the next attempt. A trigger whose
+		// body is really wrong fails every attempt, and the retries end.
+		if strings.Contains(e.Message, "Unknown trigger has an error in its body") {
+			return "trigger_load"
+		}
 	}
 	return ""
 }
