@@ -5,6 +5,8 @@ import (
 	"context"
 	"fmt"
 	"iter"
+	"os"
+	"runtime/debug"
 	"slices"
 	"strings"
 	"sync"
@@ -114,6 +116,7 @@ func (c *cli) copy(ctx context.Context, from, to dbURL, batch int) error {
 // transfer moves every table of src into dst and verifies the result.
 // resumeHistory lets the history start from the newest record dst has.
 func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, resumeHistory bool) (copyReport, error) {
+	defer collectLess()()
 	rep := copyReport{App: dst.appID}
 	specs := keyedTables()
 	var total int64
@@ -184,6 +187,24 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 	}
 	rep.Verified = true
 	return rep, nil
+}
+
+// bulkGCPercent is the garbage collector's target (GOGC) while a copy or
+// an import runs, unless GOGC is set. What they allocate is pages that
+// live until written: at the default of 100, collecting took a fifth of
+// a copy's CPU time; at 400 the copy needs about a third less CPU and
+// some 20 MiB more memory, still bounded by the pages in flight, not by
+// the database's size.
+const bulkGCPercent = 400
+
+// collectLess sets the garbage collector's target to bulkGCPercent unless
+// the environment sets GOGC, and returns what restores it.
+func collectLess() (restore func()) {
+	if os.Getenv("GOGC") != "" {
+		return func() {}
+	}
+	old := debug.SetGCPercent(bulkGCPercent)
+	return func() { debug.SetGCPercent(old) }
 }
 
 // pages yields the rows of t in key order, batch rows a page.
