@@ -193,7 +193,7 @@ func (c *cli) transfer(ctx context.Context, src source, dst *conn, batch int, re
 // an import runs, unless GOGC is set. What they allocate is pages that
 // live until written: at the default of 100, collecting took a fifth of
 // a copy's CPU time; at 400 the copy needs about a third less CPU and
-// some 20 MiB more memory, still bounded by the pages in flight, not by
+// 20-35 MiB more memory, still bounded by the pages in flight, not by
 // the database's size.
 const bulkGCPercent = 400
 
