@@ -3,9 +3,11 @@ package main
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -201,4 +203,68 @@ func fixtureHistories(t *testing.T, path, table string) map[string][]statebacken
 		t.Fatalf("no history in %s", table)
 	}
 	return out
+}
+
+// TestImportPynencHistoryOrder imports, a few records a page, a history
+// whose rows were inserted out of timestamp order, with equal timestamps
+// across invocations, and checks that the target holds it in the file's
+// order: by timestamp, equal timestamps in the order of their rows.
+func TestImportPynencHistoryOrder(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	src := loadFixture(t, "unprefixed.sql")
+	db, err := sql.Open(sqlite.DriverName, "file:"+src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	base := time.Date(2025, 2, 1, 9, 0, 0, 0, time.UTC)
+	// Inserted in this order; the seconds after base are the timestamps.
+	for _, r := range []struct {
+		id     statebackend.InvocationID
+		status string
+		after  int
+	}{
+		{fxTop, "retry", 3}, {fxChild, "retry", 1}, {fxSub, "retry", 2}, {fxTick, "retry", 1},
+		{fxTop, "pending_recovery", 1}, {fxSub, "pending_recovery", 3}, {fxChild, "pending_recovery", 2},
+		{fxTick, "pending_recovery", 3}, {fxTop, "rerouted", 2},
+	} {
+		ts := base.Add(time.Duration(r.after) * time.Second)
+		iso := ts.Format("2006-01-02T15:04:05.000000+00:00")
+		doc := `{"invocation_id": "` + string(r.id) + `", "_timestamp": "` + iso + `", "status_record": {"status": "` + r.status +
+			`", "runner_id": null, "timestamp": "` + iso + `"}, "runner_context_id": null, "registered_by_inv_id": null}`
+		if _, err := db.Exec(`INSERT INTO state_backend_history (invocation_id, history_timestamp, history_status, history_json) VALUES (?, ?, ?, ?)`,
+			string(r.id), float64(ts.UnixMicro())/1e6, r.status, doc); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var want []string
+	rows, err := db.Query(`SELECT invocation_id, history_status FROM state_backend_history ORDER BY history_timestamp, rowid`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for rows.Next() {
+		var id, status string
+		if err := rows.Scan(&id, &status); err != nil {
+			t.Fatal(err)
+		}
+		want = append(want, id+" "+status)
+	}
+	if err := errors.Join(rows.Err(), rows.Close(), db.Close()); err != nil {
+		t.Fatal(err)
+	}
+
+	dst := "sqlite:" + filepath.Join(t.TempDir(), "state.db")
+	runCLI(t, "import-pynenc", "--from", src, "--to", dst, "--batch", "2")
+	var got []string
+	for recs, err := range openURL(t, dst, "").HistoryInTimeRange(ctx, time.Unix(0, 0), base.Add(time.Hour), 100) {
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, h := range recs {
+			got = append(got, string(h.InvocationID)+" "+string(h.StatusRecord.Status))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("the target's history in timestamp order:\n%s\nwant the file's:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
 }

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"database/sql"
+	"encoding/json"
 	"fmt"
 	"iter"
 	"net/url"
@@ -242,54 +243,103 @@ func (s *pynencSource) countHistory(ctx context.Context, _ int64) (int64, error)
 // pynenc's timestamp order, equal timestamps in insertion (rowid) order.
 // The record is taken from its JSON, which keeps the microseconds and the
 // zone, under the invocation of its row.
+//
+// pynenc's history has no index on its timestamps, so a page ordered by
+// them would sort the whole table again and an import would take time
+// quadratic in the history's size. Instead SQLite sorts the row ids once,
+// in one read transaction (one snapshot of the file), and each page reads
+// its records by row id.
 func (s *pynencSource) history(ctx context.Context, _ int64, batch int) iter.Seq2[[]statebackend.InvocationHistory, error] {
 	return func(yield func([]statebackend.InvocationHistory, error) bool) {
-		q := "SELECT rowid, history_timestamp, invocation_id, history_json FROM " + s.table("History")
-		order := " ORDER BY history_timestamp, rowid LIMIT ?"
-		var lastTS float64
-		var lastRow int64
-		started := false
+		table := s.table("History")
+		fail := func(err error) { yield(nil, fmt.Errorf("read %s: %w", table, err)) }
+		tx, err := s.db.BeginTx(ctx, nil)
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer func() { _ = tx.Rollback() }()
+		order, err := tx.QueryContext(ctx, "SELECT rowid FROM "+table+" ORDER BY history_timestamp, rowid")
+		if err != nil {
+			fail(err)
+			return
+		}
+		defer order.Close()
+		ids := make([]int64, 0, min(batch, 10000))
 		for {
-			var rows *sql.Rows
-			var err error
-			if started {
-				rows, err = s.db.QueryContext(ctx, q+" WHERE history_timestamp > ? OR (history_timestamp = ? AND rowid > ?)"+order,
-					lastTS, lastTS, lastRow, batch)
-			} else {
-				rows, err = s.db.QueryContext(ctx, q+order, batch)
+			ids = ids[:0]
+			for len(ids) < batch && order.Next() {
+				var id int64
+				if err := order.Scan(&id); err != nil {
+					fail(err)
+					return
+				}
+				ids = append(ids, id)
 			}
-			if err != nil {
-				yield(nil, fmt.Errorf("read %s: %w", s.table("History"), err))
+			if err := order.Err(); err != nil {
+				fail(err)
 				return
 			}
-			var out []statebackend.InvocationHistory
-			for rows.Next() {
-				var id, doc string
-				if err = rows.Scan(&lastRow, &lastTS, &id, &doc); err != nil {
-					break
-				}
-				var h statebackend.InvocationHistory
-				if err = h.UnmarshalJSON([]byte(doc)); err != nil {
-					err = fmt.Errorf("history record of invocation %q (rowid %d): %w", id, lastRow, err)
-					break
-				}
-				h.InvocationID = statebackend.InvocationID(id)
-				out = append(out, h)
+			if len(ids) == 0 {
+				return
 			}
-			rows.Close()
-			if err == nil {
-				err = rows.Err()
-			}
+			page, err := historyRecords(ctx, tx, table, ids)
 			if err != nil {
 				yield(nil, err)
 				return
 			}
-			if len(out) == 0 || !yield(out, nil) || len(out) < batch {
+			if !yield(page, nil) || len(ids) < batch {
 				return
 			}
-			started = true
 		}
 	}
+}
+
+// historyRecords reads the history records of table with the row ids ids,
+// in the order of ids. The ids go as one JSON array (json_each), which no
+// limit on a statement's parameters bounds.
+func historyRecords(ctx context.Context, tx *sql.Tx, table string, ids []int64) ([]statebackend.InvocationHistory, error) {
+	list, err := json.Marshal(ids)
+	if err != nil {
+		return nil, err
+	}
+	rows, err := tx.QueryContext(ctx, "SELECT rowid, invocation_id, history_json FROM "+table+
+		" WHERE rowid IN (SELECT value FROM json_each(?))", string(list))
+	if err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	defer rows.Close()
+	at := make(map[int64]int, len(ids))
+	for i, id := range ids {
+		at[id] = i
+	}
+	out := make([]statebackend.InvocationHistory, len(ids))
+	found := 0
+	for rows.Next() {
+		var rowid int64
+		var id, doc string
+		if err := rows.Scan(&rowid, &id, &doc); err != nil {
+			return nil, fmt.Errorf("read %s: %w", table, err)
+		}
+		i, ok := at[rowid]
+		if !ok {
+			return nil, fmt.Errorf("read %s: row id %d was not asked for", table, rowid)
+		}
+		h := &out[i]
+		if err := h.UnmarshalJSON([]byte(doc)); err != nil {
+			return nil, fmt.Errorf("history record of invocation %q (rowid %d): %w", id, rowid, err)
+		}
+		h.InvocationID = statebackend.InvocationID(id)
+		found++
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("read %s: %w", table, err)
+	}
+	if found != len(ids) {
+		// Within one read transaction a row cannot vanish.
+		return nil, fmt.Errorf("read %s: %d of %d records found by row id", table, found, len(ids))
+	}
+	return out, nil
 }
 
 var _ source = (*pynencSource)(nil)
