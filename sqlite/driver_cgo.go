@@ -29,12 +29,15 @@ const DriverName = "sqlite3"
 const PureGo = false
 
 // newConnector returns the connector of the database at dsn: go-sqlite3,
-// with mmap bytes of the database file memory-mapped on every new
-// connection.
-func newConnector(dsn, mmap string) (driver.Connector, error) {
+// running pragmas on every new connection.
+func newConnector(dsn string, pragmas []pragma) (driver.Connector, error) {
 	setup := func(c *sqlite3.SQLiteConn) error {
-		_, err := c.Exec("PRAGMA mmap_size = "+mmap, nil)
-		return err
+		for _, p := range pragmas {
+			if _, err := c.Exec("PRAGMA "+p.name+" = "+p.value, nil); err != nil {
+				return err
+			}
+		}
+		return nil
 	}
 	return connector{dsn: dsn, driver: &sqlite3.SQLiteDriver{ConnectHook: setup}}, nil
 }

@@ -5,6 +5,7 @@ package sqlite
 import (
 	"database/sql/driver"
 	"errors"
+	"strings"
 	"syscall"
 
 	modernc "modernc.org/sqlite"
@@ -30,12 +31,18 @@ const DriverName = "sqlite"
 const PureGo = true
 
 // newConnector returns the connector of the database at dsn:
-// modernc.org/sqlite, which understands go-sqlite3's DSN parameters, with
-// mmap bytes of the database file memory-mapped on every new connection
-// and times written in go-sqlite3's format (the backend stores none, but a
-// program sharing the file may).
-func newConnector(dsn, mmap string) (driver.Connector, error) {
-	return modernc.NewConnector(dsn + "&_pragma=mmap_size%28" + mmap + "%29&_time_format=sqlite")
+// modernc.org/sqlite, which understands go-sqlite3's DSN parameters,
+// running pragmas on every new connection, with times written in
+// go-sqlite3's format (the backend stores none, but a program sharing the
+// file may).
+func newConnector(dsn string, pragmas []pragma) (driver.Connector, error) {
+	var b strings.Builder
+	b.WriteString(dsn)
+	for _, p := range pragmas {
+		b.WriteString("&_pragma=" + p.name + "%28" + p.value + "%29")
+	}
+	b.WriteString("&_time_format=sqlite")
+	return modernc.NewConnector(b.String())
 }
 
 // resultCode returns the SQLite result code of err (extended where SQLite

@@ -40,6 +40,10 @@ type config struct {
 	immutableWhenClosed bool
 	// noMemoryMap maps none of the file (see WithoutMemoryMap).
 	noMemoryMap bool
+	// checkpointPages is the WAL's size in pages that starts a checkpoint
+	// (see WithCheckpointEvery); 0 leaves SQLite's default.
+	checkpointPages int
+	checkpointSet   bool
 }
 
 // busyTimeout is how long SQLite itself waits for a lock another
@@ -61,6 +65,35 @@ const mmapSize = "268435456"
 // process that reads a large file once, such as a copy, whose resident
 // memory should not grow with the file.
 func WithoutMemoryMap() Option { return func(c *config) { c.noMemoryMap = true } }
+
+// WithCheckpointEvery copies the write-ahead log into the database file
+// once the log holds pages pages (PRAGMA wal_autocheckpoint; SQLite's
+// default is 1,000 pages, 4 MiB). For a process that writes much at once,
+// such as a copy into the file: a page written again and again between two
+// checkpoints reaches the database file once, and fewer checkpoints wait
+// for the disk. The log then grows to about pages times 4 KiB before each
+// checkpoint, and reads look through a longer log. pages must be positive;
+// Initialize reports ErrInvalidArgument otherwise. A read-only database
+// writes no log, and the option does nothing there.
+func WithCheckpointEvery(pages int) Option {
+	return func(c *config) { c.checkpointPages = pages; c.checkpointSet = true }
+}
+
+// pragma is a PRAGMA every new connection runs.
+type pragma struct{ name, value string }
+
+// pragmas returns the PRAGMAs of every new connection of d.
+func (d *Dialector) pragmas() []pragma {
+	mmap := mmapSize
+	if d.cfg.noMemoryMap {
+		mmap = "0"
+	}
+	ps := []pragma{{"mmap_size", mmap}}
+	if d.cfg.checkpointPages > 0 && !d.cfg.readOnly {
+		ps = append(ps, pragma{"wal_autocheckpoint", strconv.Itoa(d.cfg.checkpointPages)})
+	}
+	return ps
+}
 
 // Open returns the dialector of the SQLite database file at path, created
 // if missing (unless ReadOnly). The path ":memory:" (or "") gives a
@@ -153,6 +186,9 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 	if d.memory && d.cfg.readOnly {
 		return fmt.Errorf("a read-only in-memory database would always be empty: %w", state.ErrInvalidArgument)
 	}
+	if d.cfg.checkpointSet && d.cfg.checkpointPages < 1 {
+		return fmt.Errorf("checkpoint every %d pages: want a positive number of pages: %w", d.cfg.checkpointPages, state.ErrInvalidArgument)
+	}
 	inner := *d.Dialector
 	if !d.memory {
 		if err := checkNotDirectory(d.path); err != nil {
@@ -175,11 +211,7 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 			}
 		}
 	}
-	mmap := mmapSize
-	if d.cfg.noMemoryMap {
-		mmap = "0"
-	}
-	conn, err := newConnector(inner.DSN, mmap)
+	conn, err := newConnector(inner.DSN, d.pragmas())
 	if err != nil {
 		return d.explainOpen(err)
 	}

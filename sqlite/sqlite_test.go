@@ -1,6 +1,7 @@
 package sqlite
 
 import (
+	"context"
 	"database/sql"
 	"errors"
 	"io/fs"
@@ -12,6 +13,7 @@ import (
 	"gorm.io/gorm"
 
 	"github.com/taskstate/statebackend"
+	"github.com/taskstate/statebackend/state"
 )
 
 // TestOpenDSN checks the connection settings of each mode: a read-only
@@ -271,6 +273,54 @@ func TestWithoutMemoryMap(t *testing.T) {
 		}
 		if sqlDB, err := db.DB(); err == nil {
 			_ = sqlDB.Close()
+		}
+	}
+}
+
+// TestWithCheckpointEvery checks that every connection of a writable
+// database checkpoints its log at the pages asked for, that a read-only
+// one keeps SQLite's default, and that a count below 1 is refused.
+func TestWithCheckpointEvery(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "state.db")
+	for _, c := range []struct {
+		name string
+		opts []Option
+		want int64
+	}{
+		{"default", nil, 1000},
+		{"every_20000", []Option{WithCheckpointEvery(20000)}, 20000},
+		{"read_only", []Option{ReadOnly(), WithCheckpointEvery(20000)}, 1000},
+	} {
+		db, err := gorm.Open(Open(path, c.opts...), &gorm.Config{})
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		sqlDB, err := db.DB()
+		if err != nil {
+			t.Fatal(err)
+		}
+		// Two connections at once: both were set up.
+		for range 2 {
+			conn, err := sqlDB.Conn(ctx)
+			if err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			defer conn.Close()
+			var got int64
+			if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&got); err != nil {
+				t.Fatalf("%s: %v", c.name, err)
+			}
+			if got != c.want {
+				t.Errorf("%s: wal_autocheckpoint %d, want %d", c.name, got, c.want)
+			}
+		}
+	}
+	for _, pages := range []int{0, -1} {
+		_, err := gorm.Open(Open(path, WithCheckpointEvery(pages)), &gorm.Config{})
+		if !errors.Is(err, state.ErrInvalidArgument) || !strings.Contains(err.Error(), "checkpoint every") {
+			t.Errorf("WithCheckpointEvery(%d): %v, want ErrInvalidArgument naming the option", pages, err)
 		}
 	}
 }

@@ -58,7 +58,7 @@ not. The target should hold no other state for the app.`,
 			}
 			// A copy reads each page once: memory-mapping the files
 			// would only make its resident memory grow with them.
-			src.noMemoryMap, dst.noMemoryMap = true, true
+			src.noMemoryMap, dst.noMemoryMap, dst.bulkWrites = true, true, true
 			if src.shown == dst.shown {
 				return usageErrorf("--from and --to name the same database (%s)", src.shown)
 			}

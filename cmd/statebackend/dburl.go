@@ -34,6 +34,9 @@ type dbURL struct {
 	// noMemoryMap opens a SQLite file without memory-mapping it
 	// (sqlite.WithoutMemoryMap): copies, which read each page once.
 	noMemoryMap bool
+	// bulkWrites opens a SQLite file for a copy's many writes: its log is
+	// checkpointed every bulkCheckpointPages pages rather than every 1,000.
+	bulkWrites bool
 }
 
 // connectTimeout bounds connecting to a server, so that an unreachable
@@ -193,11 +196,21 @@ func (d dbURL) dialector() gorm.Dialector {
 	}
 }
 
+// bulkCheckpointPages is how many pages of log the target of a copy or an
+// import holds before a checkpoint (about 80 MiB): a page of an index that
+// random keys (pynenc's UUIDs) write again and again reaches the file once
+// per checkpoint. Copying 200,000 rows of random ids from Postgres into
+// SQLite took 0.79 of the time it takes at SQLite's default of 1,000.
+const bulkCheckpointPages = 20000
+
 // sqliteOptions returns the options of a SQLite file's dialector: opts
 // and those d asks for.
 func (d dbURL) sqliteOptions(opts ...sqlite.Option) []sqlite.Option {
 	if d.noMemoryMap {
 		opts = append(opts, sqlite.WithoutMemoryMap())
+	}
+	if d.bulkWrites {
+		opts = append(opts, sqlite.WithCheckpointEvery(bulkCheckpointPages))
 	}
 	return opts
 }

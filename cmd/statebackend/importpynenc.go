@@ -54,7 +54,7 @@ JSON arguments, app info and history records.`,
 			if err != nil {
 				return err
 			}
-			dst.noMemoryMap = true // as copy
+			dst.noMemoryMap, dst.bulkWrites = true, true // as copy
 			c.onInterrupt = func() string {
 				return "what it imported so far is committed, not yet verified; run the same import-pynenc again to finish: " +
 					"it writes only what the target lacks, then verifies"
