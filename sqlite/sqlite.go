@@ -43,7 +43,9 @@ type config struct {
 	// checkpointPages is the WAL's size in pages that starts a checkpoint
 	// (see WithCheckpointEvery); 0 leaves SQLite's default.
 	checkpointPages int
-	checkpointSet   bool
+	// checkpointSet tells WithCheckpointEvery(0), which Initialize
+	// refuses, from no option at all.
+	checkpointSet bool
 }
 
 // busyTimeout is how long SQLite itself waits for a lock another

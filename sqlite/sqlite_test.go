@@ -302,12 +302,13 @@ func TestWithCheckpointEvery(t *testing.T) {
 			t.Fatal(err)
 		}
 		// Two connections at once: both were set up.
+		var conns []*sql.Conn
 		for range 2 {
 			conn, err := sqlDB.Conn(ctx)
 			if err != nil {
 				t.Fatalf("%s: %v", c.name, err)
 			}
-			defer conn.Close()
+			conns = append(conns, conn)
 			var got int64
 			if err := conn.QueryRowContext(ctx, "PRAGMA wal_autocheckpoint").Scan(&got); err != nil {
 				t.Fatalf("%s: %v", c.name, err)
@@ -316,6 +317,10 @@ func TestWithCheckpointEvery(t *testing.T) {
 				t.Errorf("%s: wal_autocheckpoint %d, want %d", c.name, got, c.want)
 			}
 		}
+		for _, conn := range conns {
+			_ = conn.Close()
+		}
+		_ = sqlDB.Close()
 	}
 	for _, pages := range []int{0, -1} {
 		_, err := gorm.Open(Open(path, WithCheckpointEvery(pages)), &gorm.Config{})
