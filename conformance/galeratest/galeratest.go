@@ -41,6 +41,7 @@ package galeratest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -70,6 +71,22 @@ const title = "MariaDB Galera"
 // directory to three synced nodes.
 const startTimeout = 5 * time.Minute
 
+// startAttempts bounds how often a cluster is started from scratch.
+const startAttempts = 2
+
+// startCluster starts a cluster on free ports, from scratch once more
+// when a node exited before it was synced: now and then a joining node
+// of a healthy cluster aborts during its state transfer, on a quiet
+// machine too. A node that cannot start at all exits in both attempts.
+func startCluster(ctx context.Context, bins binaries) (*Cluster, error) {
+	for attempt := 1; ; attempt++ {
+		c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx, bins) })
+		if err == nil || attempt == startAttempts || !errors.Is(err, serverproc.ErrExited) || ctx.Err() != nil {
+			return c, err
+		}
+	}
+}
+
 // Start starts a cluster for t alone and removes it when t ends. It skips t
 // when the packages are missing (fails it when STATEBACKEND_TEST_REQUIRE
 // names "galera"), and fails t, with the end of the failing node's log,
@@ -84,7 +101,7 @@ func Start(t testing.TB) *Cluster {
 	ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 	defer cancel()
 	began := time.Now()
-	c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx, bins) })
+	c, err := startCluster(ctx, bins)
 	if err != nil {
 		t.Fatalf("galeratest: %v", err)
 	}
@@ -117,7 +134,7 @@ func Shared(t testing.TB) *Cluster {
 		ctx, cancel := context.WithTimeout(context.Background(), startTimeout)
 		defer cancel()
 		began := time.Now()
-		c, err := serverproc.StartOnFreePorts(func() (*Cluster, error) { return start(ctx, bins) })
+		c, err := startCluster(ctx, bins)
 		if err == nil {
 			c.logStarted(t, time.Since(began))
 		}

@@ -2,9 +2,14 @@ package serverproc
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 )
+
+// ErrExited is in the error of Wait when the process exited before the
+// awaited state.
+var ErrExited = errors.New("exited")
 
 // pollInterval is how often Wait checks.
 const pollInterval = 25 * time.Millisecond
@@ -22,7 +27,7 @@ func Wait(ctx context.Context, p *Process, what string, ready func(ctx context.C
 		}
 		select {
 		case <-p.Done():
-			return fmt.Errorf("%s exited (%v) before %s%s", p.Name, p.ExitErr(), what, p.Tail(30))
+			return fmt.Errorf("%s %w (%v) before %s%s", p.Name, ErrExited, p.ExitErr(), what, p.Tail(30))
 		case <-ctx.Done():
 			return fmt.Errorf("%s: not %s in time (%w); last check: %v%s", p.Name, what, ctx.Err(), err, p.Tail(30))
 		case <-ticker.C:
