@@ -222,6 +222,7 @@ func (c *connection) open(o options) (*Store, error) {
 	s.eng = engine.New(engine.Config{
 		DB: c.db, Dialect: c.dialect, Log: c.log, Telemetry: tel,
 		InsertHistory: s.repo.AddHistory, Wrote: func() { s.replicas.Wrote(); s.notifier.Signal() },
+		Tables: c.tables.DataNames(),
 	})
 	if notify := c.dialect.Notify; notify != nil && !c.dialect.ReadOnly {
 		channel, log := c.tables.Name("Change"), c.log

@@ -121,6 +121,15 @@ type Dialect struct {
 	// retried until the call's context ends (see TransientBusy); other
 	// reasons a few times, with backoff.
 	Transient func(err error) string
+	// Repair, when set, runs before each retry of work that failed with a
+	// transient error, with the error's reason (see Transient), for causes
+	// that waiting alone does not clear. It gets the store's handle, whose
+	// statements reach the server the work ran on, and the names of the
+	// app's tables that carry triggers (its data tables). The MySQL
+	// dialect uses it on MariaDB, whose table cache can keep a table whose
+	// triggers failed to load until the table is flushed. An error it
+	// returns is logged and the retry goes ahead.
+	Repair func(ctx context.Context, db *gorm.DB, reason string, tables []string) error
 	// ReadOnly says the database was opened read-only: Open creates no
 	// schema, and write calls fail at once with state.ErrReadOnly without
 	// reaching the database.

@@ -60,6 +60,20 @@
 // from per-node auto-increment offsets: unique, not in insertion order
 // across nodes.
 //
+// Give the backend's account the RELOAD privilege on Galera
+// (GRANT RELOAD ON *.* TO ...). Under contention a MariaDB node now and
+// then fails to load a table's triggers as it opens the table, and keeps
+// that copy of the table in its table cache: every statement that gets it
+// fails ("Trigger ... has an error in its body"), and waiting does not
+// help. The backend retries such a call and, before each retry, flushes
+// the app's tables on that node (FLUSH LOCAL TABLES, waiting at most 2
+// seconds for the statements using them), for which it needs RELOAD.
+// Without it, it logs once that it was refused, and the retries succeed
+// only when they get another copy of the table. A Galera node also now
+// and then reports a table a trigger writes as missing under contention
+// (error 1146); on a Galera node (wsrep_on, read when Open connects) the
+// backend retries that error like a deadlock.
+//
 // The Dialector implements dialect.Database, which is how Open learns
 // these settings.
 package mysql

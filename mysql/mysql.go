@@ -9,6 +9,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	gomysql "github.com/go-sql-driver/mysql"
@@ -31,6 +32,9 @@ type Dialector struct {
 	// unprepared turns the backend's prepared statements off (see
 	// WithoutPreparedStatements).
 	unprepared bool
+	// galera says the server is a Galera node (wsrep_on), learnt by
+	// Initialize.
+	galera bool
 }
 
 var _ dialect.LoggingDatabase = (*Dialector)(nil)
@@ -141,8 +145,20 @@ func (d *Dialector) Initialize(db *gorm.DB) error {
 	if err != nil {
 		return err
 	}
-	d.Config.Conn = sql.OpenDB(connector{c})
-	return d.Dialector.Initialize(db)
+	conn := sql.OpenDB(connector{c})
+	d.Config.Conn = conn
+	if err := d.Dialector.Initialize(db); err != nil {
+		return err
+	}
+	var name, value string
+	switch err := conn.QueryRow("SHOW VARIABLES LIKE 'wsrep_on'").Scan(&name, &value); {
+	case errors.Is(err, sql.ErrNoRows): // a server without Galera's variables
+	case err != nil:
+		return fmt.Errorf("read wsrep_on: %w", err)
+	default:
+		d.galera = strings.EqualFold(value, "ON")
+	}
+	return nil
 }
 
 // Dialect implements dialect.Database. Its Name is "mariadb" once
@@ -176,7 +192,8 @@ func (d *Dialector) Dialect() dialect.Dialect {
 		Pool:              dialect.Pool{MaxOpenConns: poolSize, MaxIdleConns: poolSize, ConnMaxLifetime: time.Hour},
 		PrepareStatements: !d.unprepared,
 		PrepareRefused:    prepareRefused,
-		Transient:         transient,
+		Transient:         d.transient,
+		Repair:            (&triggerRepair{}).repair,
 		ReadOnlyError:     readOnly,
 		Lock:              lock,
 		TryLock:           tryLock,
@@ -200,9 +217,13 @@ func readOnly(err error) bool {
 	return errors.As(err, &e) && (e.Number == 1290 || e.Number == 1792)
 }
 
+// transient classifies err for the server the dialector connected to.
+func (d *Dialector) transient(err error) string { return transient(err, d.galera) }
+
 // transient reports deadlocks (1213, also how Galera reports a
-// certification conflict) and lock wait timeouts (1205).
-func transient(err error) string {
+// certification conflict), lock wait timeouts (1205), triggers the server
+// failed to load and, on a Galera node (galera), tables reported missing.
+func transient(err error, galera bool) string {
 	var e *gomysql.MySQLError
 	if !errors.As(err, &e) {
 		return ""
@@ -212,17 +233,76 @@ func transient(err error) string {
 		return "deadlock"
 	case 1205:
 		return "lock_timeout"
+	case 1146:
+		// Under contention a Galera node now and then reports a table
+		// that a trigger writes as missing (the current statuses, while
+		// the history's trigger runs), and the next attempt finds it. A
+		// table really missing fails every attempt, and the retries end.
+		if galera {
+			return "missing_table"
+		}
 	case 1064:
 		// MariaDB Galera now and then fails to load a table's triggers
-		// when many sessions open the table at once ("Unknown trigger has
-		// an error in its body: 'Query was empty'"): the statement fails
-		// and the triggers load on the next attempt. A trigger whose
-		// body is really wrong fails every attempt, and the retries end.
-		if strings.Contains(e.Message, "Unknown trigger has an error in its body") {
-			return "trigger_load"
+		// when many sessions open the table at once. The body it read is
+		// empty or cut short, and the error names no trigger ("Unknown
+		// trigger has an error in its body: 'Query was empty'") or names
+		// one ("Trigger 't_ins' has an error in its body: 'You have an
+		// error in your SQL syntax; ... near ...'"). The server keeps
+		// that copy of the table in its cache, so the backend flushes the
+		// table (triggerRepair) and the next attempt loads the triggers
+		// again. A trigger whose body is really wrong fails every
+		// attempt, and the retries end.
+		if strings.Contains(e.Message, "has an error in its body") {
+			return reasonTriggerLoad
 		}
 	}
 	return ""
+}
+
+// reasonTriggerLoad is the transient reason of a trigger the server
+// failed to load.
+const reasonTriggerLoad = "trigger_load"
+
+// triggerRepair flushes the app's tables from a MariaDB server's table
+// cache after a trigger failed to load. MariaDB parses a table's triggers
+// each time it opens the table and keeps the opened table, triggers and
+// all, in its table cache; a table whose triggers failed to parse (now
+// and then on Galera, when many sessions open the table at once) stays
+// there, and every statement that gets it fails until it is flushed.
+// Flushing needs the RELOAD privilege. Without it the first refusal is
+// reported, asking for it, and later calls do nothing: the retries then
+// go on, and succeed when they get another copy of the table.
+type triggerRepair struct{ refused atomic.Bool }
+
+// repairLockWait bounds how long a flush waits for the statements using
+// the tables to finish (lock_wait_timeout, in seconds); a flush that
+// waits holds up new statements on them.
+const repairLockWait = 2
+
+func (r *triggerRepair) repair(ctx context.Context, db *gorm.DB, reason string, tables []string) error {
+	if reason != reasonTriggerLoad || len(tables) == 0 || r.refused.Load() {
+		return nil
+	}
+	quoted := make([]string, len(tables))
+	for i, t := range tables {
+		quoted[i] = "`" + strings.ReplaceAll(t, "`", "``") + "`"
+	}
+	// LOCAL: not replicated; only this server's cache holds the table.
+	stmt := "FLUSH LOCAL TABLES " + strings.Join(quoted, ", ")
+	if d, ok := db.Dialector.(*Dialector); ok && strings.Contains(d.ServerVersion, "MariaDB") {
+		stmt = fmt.Sprintf("SET STATEMENT lock_wait_timeout=%d FOR %s", repairLockWait, stmt)
+	}
+	err := db.WithContext(ctx).Exec(stmt).Error
+	var e *gomysql.MySQLError
+	if errors.As(err, &e) && e.Number == 1227 {
+		r.refused.Store(true)
+		return fmt.Errorf("the server could not load a table's triggers and keeps the table in its cache until it is "+
+			"flushed; grant the account the RELOAD privilege so that the backend can flush it, or run FLUSH TABLES: %w", err)
+	}
+	if err != nil {
+		return fmt.Errorf("flush tables: %w", err)
+	}
+	return nil
 }
 
 // hasParam reports whether the DSN sets the parameter name.

@@ -8,6 +8,10 @@ import (
 	"strings"
 	"testing"
 
+	gomysql "github.com/go-sql-driver/mysql"
+	"gorm.io/gorm"
+	"gorm.io/gorm/logger"
+
 	"github.com/taskstate/statebackend"
 	"github.com/taskstate/statebackend/conformance"
 	"github.com/taskstate/statebackend/conformance/galeratest"
@@ -65,5 +69,29 @@ func TestGaleraRefusesWatches(t *testing.T) {
 	}
 	if _, err := b.LatestChange(t.Context()); err == nil || !strings.Contains(err.Error(), "Galera") {
 		t.Fatalf("LatestChange on a Galera node: %v, want an error naming Galera", err)
+	}
+}
+
+// TestGaleraRetriesMissingTable checks that the mysql dialect, connected
+// to a Galera node, retries a table reported missing: under contention a
+// node now and then reports a table a trigger writes as missing, and the
+// next attempt finds it. On other servers the error is final
+// (mysql.TestRepairFlushesAfterTriggerLoad).
+func TestGaleraRetriesMissingTable(t *testing.T) {
+	t.Parallel()
+	c := galeratest.Shared(t)
+	d := mysql.Open(c.NodeDSNs()[1])
+	db, err := gorm.Open(d, &gorm.Config{Logger: logger.Discard})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sqlDB, err := db.DB()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sqlDB.Close()
+	missing := &gomysql.MySQLError{Number: 1146, Message: "Table 'statebackend.t' doesn't exist"}
+	if reason := d.Dialect().Transient(missing); reason != "missing_table" {
+		t.Fatalf("a missing table on a Galera node is %q, want missing_table (retried)", reason)
 	}
 }

@@ -45,7 +45,9 @@ type Cluster struct {
 // NodeDSNs returns the DSN of the test database on each node, in node
 // order, in the go-sql-driver form
 // "statebackend:statebackend@tcp(127.0.0.1:PORT)/statebackend?timeout=5s".
-// The user may create and drop tables in the database.
+// The user may create and drop tables in the database, and flush tables
+// (RELOAD), as the backend does when a node failed to load a table's
+// triggers (see the mysql package).
 func (c *Cluster) NodeDSNs() []string {
 	dsns := make([]string, 0, Nodes)
 	for _, n := range c.nodes {
@@ -160,6 +162,7 @@ func createDatabase(ctx context.Context, n *node) error {
 		"CREATE DATABASE " + database,
 		fmt.Sprintf("CREATE USER '%s'@'%%' IDENTIFIED BY '%s'", user, password),
 		fmt.Sprintf("GRANT ALL ON %s.* TO '%s'@'%%'", database, user),
+		fmt.Sprintf("GRANT RELOAD ON *.* TO '%s'@'%%'", user),
 	}
 	rows, err := db.QueryContext(ctx, "SELECT QUOTE(Host) FROM mysql.user WHERE User = 'root' AND Host <> 'localhost'")
 	if err != nil {
@@ -274,6 +277,14 @@ func (c *Cluster) StartNode(t testing.TB, i int) {
 	if err := c.waitSynced(ctx); err != nil {
 		t.Fatalf("galeratest: after starting %s: %v", n.name(), err)
 	}
+}
+
+// DatabaseDir returns the directory of the test database's files on node
+// i (its tables' .frm and .TRG files), for tests of what a server does
+// with damaged files.
+func (c *Cluster) DatabaseDir(t testing.TB, i int) string {
+	t.Helper()
+	return filepath.Join(c.node(t, i).dataDir(), database)
 }
 
 // node returns node i, failing t when there is none.

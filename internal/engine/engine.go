@@ -50,6 +50,9 @@ type Config struct {
 	// Wrote, when set, is called after every write returns, committed or
 	// not (the read replicas' write clock).
 	Wrote func()
+	// Tables are the names of the app's tables that carry triggers (its
+	// data tables), for the dialect's Repair.
+	Tables []string
 }
 
 // Engine runs the database work of one store. It is safe for concurrent
@@ -60,6 +63,7 @@ type Engine struct {
 	log       *slog.Logger
 	tel       *telemetry.Telemetry
 	wrote     func()
+	tables    []string
 	committer *groupcommit.Committer
 	closed    atomic.Bool
 	// sessions holds sessions of db (db.WithContext) for Run to reuse with
@@ -72,7 +76,7 @@ type Engine struct {
 // New returns the engine of cfg. A database that takes a single writer
 // (Dialect.SingleWriter) and is not read-only gets a group committer.
 func New(cfg Config) *Engine {
-	e := &Engine{db: cfg.DB, dialect: cfg.Dialect, log: cfg.Log, tel: cfg.Telemetry, wrote: cfg.Wrote}
+	e := &Engine{db: cfg.DB, dialect: cfg.Dialect, log: cfg.Log, tel: cfg.Telemetry, wrote: cfg.Wrote, tables: cfg.Tables}
 	if e.wrote == nil {
 		e.wrote = func() {}
 	}
@@ -178,6 +182,7 @@ func (e *Engine) Run(ctx context.Context, o op.Op, fn Func) error {
 			return e.Fail(ctx, o, err)
 		}
 		e.Retrying(ctx, o, attempt, reason, err)
+		e.repair(ctx, o, reason)
 		if !retry.Sleep(ctx, pause) {
 			return e.Fail(ctx, o, err)
 		}
@@ -237,6 +242,17 @@ func (e *Engine) Retrying(ctx context.Context, o op.Op, attempt int, reason stri
 	e.tel.Retried(ctx, o, attempt, reason)
 }
 
+// repair runs the dialect's Repair, if any, before work of o that failed
+// for reason is retried; its failure is logged, and the retry goes ahead.
+func (e *Engine) repair(ctx context.Context, o op.Op, reason string) {
+	if e.dialect.Repair == nil {
+		return
+	}
+	if err := e.dialect.Repair(ctx, e.db, reason, e.tables); err != nil {
+		e.log.WarnContext(ctx, "repair before retrying failed", "operation", o.String(), "reason", reason, "err", err)
+	}
+}
+
 // Close marks the engine closed, so that new work fails with ErrClosed,
 // and waits for the writes in flight to settle (queued ones fail with
 // ErrClosed). It reports whether this call closed it: false when it was
@@ -265,4 +281,5 @@ func (r runner) Closed() bool                                       { return r.e
 func (r runner) Transient(err error) string                         { return r.e.dialect.Transient(err) }
 func (r runner) Retrying(ctx context.Context, o op.Op, attempt int, reason string, err error) {
 	r.e.Retrying(ctx, o, attempt, reason, err)
+	r.e.repair(ctx, o, reason)
 }
